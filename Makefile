@@ -1,0 +1,76 @@
+# Two commands: `make run` serves the site, `make test` runs every test.
+# Both set up what they need (venv, Python packages, bun) and are quick when done.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+BUN_VERSION := 1.4.4
+LOCAL_BUN := $(CURDIR)/.tools/node_modules/.bin/bun
+CHROMIUM ?= /usr/bin/chromium
+
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+
+# Reflex downloads bun from the internet unless told where one is: use REFLEX_BUN_PATH
+# if set, else a bun on PATH, else the pinned npm package installed into .tools/.
+ifeq ($(strip $(REFLEX_BUN_PATH)),)
+  SYSTEM_BUN := $(shell command -v bun 2>/dev/null)
+  ifeq ($(SYSTEM_BUN),)
+    export REFLEX_BUN_PATH := $(LOCAL_BUN)
+    BUN_DEP := $(LOCAL_BUN)
+  else
+    export REFLEX_BUN_PATH := $(SYSTEM_BUN)
+  endif
+endif
+
+.PHONY: run test lint bench setup setup-dev browser clean
+
+run: setup
+	$(VENV)/bin/reflex run
+
+test: setup-dev browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check chatkit_app tests bench rxconfig.py
+	$(VENV)/bin/mypy chatkit_app rxconfig.py
+
+bench: setup-dev
+	$(PY) -m bench.issuance
+
+setup: $(VENV)/.runtime-installed $(BUN_DEP)
+setup-dev: $(VENV)/.dev-installed $(BUN_DEP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime-installed $@
+
+$(LOCAL_BUN):
+	npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.tools bun@$(BUN_VERSION)
+	test -x $@ && $@ --version
+
+# Browser tests use Debian's Chromium. As root on Debian, install it when missing;
+# elsewhere the browser tests skip and say how to install it (under CI=true they fail).
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium missing at $(CHROMIUM): browser tests will skip (sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf .web .states $(VENV)/.runtime-installed $(VENV)/.dev-installed

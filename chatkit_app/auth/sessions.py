@@ -1,0 +1,262 @@
+"""Session service: create, refresh (rotate), validate, revoke. No HTTP here.
+
+Each session is a row holding the `jti` of its one live token. Refresh swaps that jti
+in a single conditional UPDATE, so an old token can never be refreshed twice; showing
+a rotated-away token to refresh is treated as theft and revokes the whole session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from chatkit_app.auth.tokens import TokenClaims, TokenCodec
+from chatkit_app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from chatkit_app.models import ChatSession
+from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
+
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
+MAX_METADATA_BYTES = 4096
+MAX_METADATA_KEYS = 32
+MAX_METADATA_DEPTH = 4
+
+_TABLE = ChatSession.__table__  # type: ignore[attr-defined]
+
+
+def new_session_id() -> str:
+    """`cks_` + 192 random bits."""
+    return "cks_" + secrets.token_urlsafe(24)
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    session_id: str
+    token: str
+    expires_at: int
+    expires_in: int
+    user_id: str
+    workflow_id: str
+    mode: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    user_id: str
+    workflow_id: str
+    metadata: dict[str, Any]
+    current_jti: str
+    absolute_expires_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: str
+    user_id: str
+    workflow_id: str
+    expires_at: int
+
+
+def validate_user_id(user_id: object) -> str:
+    if not isinstance(user_id, str) or not USER_ID_PATTERN.match(user_id):
+        raise ValidationFailed(
+            "userId must be 1-128 characters of letters, digits and _ . : @ + -",
+            code="validation_error",
+        )
+    return user_id
+
+
+def validate_metadata(metadata: object) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationFailed("metadata must be a JSON object.")
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise ValidationFailed(f"metadata may hold at most {MAX_METADATA_KEYS} keys.")
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise ValidationFailed(f"metadata may nest at most {MAX_METADATA_DEPTH} levels.")
+    if len(json.dumps(metadata, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
+        raise ValidationFailed(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON.")
+    return metadata
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(inner) for inner in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(inner) for inner in value), default=0)
+    return 0
+
+
+class SessionService:
+    def __init__(
+        self,
+        engine: Engine,
+        codec: TokenCodec,
+        registry: WorkflowRegistry,
+        *,
+        token_ttl_seconds: int,
+        max_age_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._codec = codec
+        self.registry = registry
+        self._ttl = token_ttl_seconds
+        self._max_age = max_age_seconds
+        self._clock = clock
+
+    def create(self, user_id: str, workflow_id: str, metadata: dict[str, Any] | None = None) -> IssuedSession:
+        user_id = validate_user_id(user_id)
+        metadata = validate_metadata(metadata)
+        workflow = self.registry.get(workflow_id)
+        now = int(self._clock())
+        session_id, jti = new_session_id(), new_jti()
+        absolute = now + self._max_age
+        expires_at = min(now + self._ttl, absolute)
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(_TABLE).values(
+                    id=session_id,
+                    user_id=user_id,
+                    workflow_id=workflow.id,
+                    metadata=metadata,
+                    current_jti=jti,
+                    created_at=now,
+                    token_expires_at=expires_at,
+                    absolute_expires_at=absolute,
+                    refresh_count=0,
+                )
+            )
+        return self._issued(workflow, session_id, user_id, metadata, jti, now, expires_at)
+
+    def refresh(self, session_id: str, token: str) -> IssuedSession:
+        claims = self._codec.verify(token, verify_exp=False)
+        row = self._load_for(session_id, claims)
+        now = int(self._clock())
+        self._check_alive(row, now)
+        if claims.jti != row.current_jti:
+            self._revoke(row.id, now, "token_reused")
+            raise _reused(revoked=True)
+        new = new_jti()
+        expires_at = min(now + self._ttl, row.absolute_expires_at)
+        with self._engine.begin() as connection:
+            result = connection.execute(
+                update(_TABLE)
+                .where(_TABLE.c.id == row.id, _TABLE.c.current_jti == claims.jti, _TABLE.c.revoked_at.is_(None))
+                .values(
+                    current_jti=new,
+                    token_expires_at=expires_at,
+                    refreshed_at=now,
+                    refresh_count=_TABLE.c.refresh_count + 1,
+                )
+            )
+        if result.rowcount != 1:
+            # Another refresh with the same token won the race: a replay.
+            self._revoke(row.id, now, "token_reused")
+            raise _reused(revoked=True)
+        workflow = self.registry.get(row.workflow_id)
+        return self._issued(workflow, row.id, row.user_id, row.metadata, new, now, expires_at)
+
+    def validate(self, session_id: str, token: str) -> SessionInfo:
+        return self.authenticate(token, session_id=session_id)
+
+    def authenticate(self, token: str, *, session_id: str | None = None) -> SessionInfo:
+        """A live, current, unexpired token; `session_id` pins it to one session."""
+        claims = self._codec.verify(token, now=self._clock())
+        row = self._load_for(session_id or claims.session_id, claims)
+        self._check_alive(row, int(self._clock()))
+        if claims.jti != row.current_jti:
+            raise _reused(revoked=False)
+        return SessionInfo(row.id, row.user_id, row.workflow_id, claims.expires_at)
+
+    def revoke_with_token(self, session_id: str, token: str) -> None:
+        claims = self._codec.verify(token, verify_exp=False)
+        row = self._load_for(session_id, claims)
+        now = int(self._clock())
+        self._check_alive(row, now)
+        if claims.jti != row.current_jti:
+            raise _reused(revoked=False)
+        self._revoke(row.id, now, "revoked")
+
+    def revoke(self, session_id: str) -> None:
+        """Server-to-server revoke (API key); idempotent for a known session."""
+        row = self._get(session_id)
+        if row.revoked_at is None:
+            self._revoke(row.id, int(self._clock()), "revoked")
+
+    def _issued(
+        self,
+        workflow: Workflow,
+        session_id: str,
+        user_id: str,
+        metadata: dict[str, Any],
+        jti: str,
+        now: int,
+        expires_at: int,
+    ) -> IssuedSession:
+        token = self._codec.issue(
+            user_id=user_id,
+            session_id=session_id,
+            workflow_id=workflow.id,
+            jti=jti,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+        return IssuedSession(
+            session_id, token, expires_at, max(0, expires_at - now), user_id, workflow.id, workflow.mode, metadata
+        )
+
+    def _get(self, session_id: str) -> SessionRow:
+        columns = [_TABLE.c[name] for name in SessionRow.__slots__]
+        with self._engine.connect() as connection:
+            found = connection.execute(select(*columns).where(_TABLE.c.id == session_id)).first()
+        if found is None:
+            raise NotFound("No session with that id.", code="session_not_found")
+        return SessionRow(*found)
+
+    def _load_for(self, session_id: str, claims: TokenClaims) -> SessionRow:
+        if claims.session_id != session_id:
+            raise Forbidden("This token belongs to a different session.")
+        try:
+            row = self._get(session_id)
+        except NotFound:
+            raise Unauthorized("The session token is invalid.", code="invalid_token") from None
+        if row.user_id != claims.user_id or row.workflow_id != claims.workflow_id:
+            raise Unauthorized("The session token is invalid.", code="invalid_token")
+        return row
+
+    @staticmethod
+    def _check_alive(row: SessionRow, now: int) -> None:
+        if row.revoked_at is not None:
+            raise Unauthorized("This session has been revoked.", code="session_revoked")
+        if now >= row.absolute_expires_at:
+            raise Unauthorized("This session has reached its maximum age; start a new one.", code="session_expired")
+
+    def _revoke(self, session_id: str, now: int, reason: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(_TABLE)
+                .where(_TABLE.c.id == session_id, _TABLE.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason)
+            )
+
+
+def _reused(*, revoked: bool) -> Unauthorized:
+    message = "This token was already replaced by a refresh."
+    if revoked:
+        message += " Reusing it looks like theft, so the session has been revoked."
+    return Unauthorized(message, code="token_reused")

@@ -1,0 +1,34 @@
+"""Wires the Reflex app: pages, the API in front of Reflex's routes, startup checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import reflex as rx
+
+from chatkit_app.api.app import create_api
+from chatkit_app.services import get_services
+from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret
+from chatkit_app.ui.pages import index
+from chatkit_app.ui.state import ChatSessionState
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+if is_production():
+    try:
+        resolve_secret(get_settings(), production=True)
+    except ConfigError as exc:
+        print(f"chatkit_app: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _prepare_services() -> None:
+    """Migrate the database and load the workflows before the first request."""
+    await asyncio.to_thread(get_services)
+
+
+app = rx.App(api_transformer=create_api())
+app.register_lifespan_task(_prepare_services)
+app.add_page(index, route="/", title="chatkit_app", on_load=ChatSessionState.ensure_session)

@@ -1,0 +1,95 @@
+"""One error tree for the whole app; every HTTP error body is the same JSON envelope.
+
+    ChatKitAppError                 code, http status, retryable, safe message
+    ├── BadRequest           400    invalid_request, invalid_json
+    ├── ValidationFailed     422    validation_error
+    ├── Unauthorized         401    missing_credentials, invalid_token, token_expired,
+    │                               token_reused, session_revoked, session_expired,
+    │                               invalid_api_key
+    ├── Forbidden            403    forbidden
+    ├── NotFound             404    session_not_found, workflow_not_found, not_found
+    ├── PayloadTooLarge      413    payload_too_large
+    ├── RateLimited          429    rate_limited
+    ├── UpstreamFailed       502    upstream_error
+    ├── UpstreamTimeout      504    upstream_timeout
+    └── ServiceUnavailable   503    database_unavailable, upstream_not_configured,
+                                    api_key_not_configured
+
+Messages are written for humans and never carry a secret, a token or a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChatKitAppError(Exception):
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+
+    def envelope(self) -> dict[str, Any]:
+        return error_envelope(self.code, self.message)
+
+
+class BadRequest(ChatKitAppError):
+    status = 400
+    default_code = "invalid_request"
+
+
+class ValidationFailed(ChatKitAppError):
+    status = 422
+    default_code = "validation_error"
+
+
+class Unauthorized(ChatKitAppError):
+    status = 401
+    default_code = "invalid_token"
+
+
+class Forbidden(ChatKitAppError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(ChatKitAppError):
+    status = 404
+    default_code = "not_found"
+
+
+class PayloadTooLarge(ChatKitAppError):
+    status = 413
+    default_code = "payload_too_large"
+
+
+class RateLimited(ChatKitAppError):
+    status = 429
+    default_code = "rate_limited"
+    retryable = True
+
+
+class UpstreamFailed(ChatKitAppError):
+    status = 502
+    default_code = "upstream_error"
+    retryable = True
+
+
+class UpstreamTimeout(ChatKitAppError):
+    status = 504
+    default_code = "upstream_timeout"
+    retryable = True
+
+
+class ServiceUnavailable(ChatKitAppError):
+    status = 503
+    default_code = "service_unavailable"
+    retryable = True
+
+
+def error_envelope(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}

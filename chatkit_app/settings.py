@@ -1,0 +1,135 @@
+"""All configuration in one pydantic-settings class.
+
+Environment variables override `.env`; `.env` overrides the defaults. Secrets are
+`SecretStr` so they never show up in a repr, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger("chatkit_app.settings")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHATKIT_CDN_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
+MIN_SECRET_BYTES = 32
+_PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-here", "example"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message is one line saying why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=REPO_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    chatkit_secret: SecretStr | None = None
+    chatkit_api_key: SecretStr | None = None
+    chatkit_token_ttl_seconds: int = Field(default=3600, ge=30, le=7 * 86400)
+    chatkit_session_max_age_seconds: int = Field(default=86400, ge=60, le=90 * 86400)
+    chatkit_issuer: str = Field(default="chatkit_app", min_length=1, max_length=200)
+    chatkit_data_dir: Path = REPO_ROOT / ".chatkit"
+    database_url: str | None = None
+    redis_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    chatkit_workflow_id: str = "assistant"
+    chatkit_script_url: str = CHATKIT_CDN_SCRIPT
+    chatkit_ui_mode: Literal["auto", "chatkit", "native"] = "auto"
+    chatkit_domain_key: str | None = None
+    chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("chatkit_data_dir", mode="after")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value if value.is_absolute() else (Path.cwd() / value).resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.chatkit_data_dir / 'chatkit.db'}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.chatkit_data_dir / "uploads"
+
+
+def is_production() -> bool:
+    """Reflex exports `REFLEX_ENV_MODE=prod` for `reflex run --env prod`."""
+    return os.environ.get("REFLEX_ENV_MODE", "").lower() == "prod"
+
+
+def ensure_data_dir(settings: Settings) -> Path:
+    path = settings.chatkit_data_dir
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _is_weak(secret: str) -> str | None:
+    raw = secret.encode()
+    if len(raw) < MIN_SECRET_BYTES:
+        return f"CHATKIT_SECRET is {len(raw)} bytes; at least {MIN_SECRET_BYTES} are required"
+    if secret.lower() in _PLACEHOLDER_SECRETS or len(set(secret)) < 8:
+        return "CHATKIT_SECRET looks like a placeholder; generate one with secrets.token_urlsafe(48)"
+    return None
+
+
+def resolve_secret(settings: Settings, *, production: bool | None = None) -> bytes:
+    """The HS256 key. Production refuses a missing or weak secret; development
+    generates one into the data dir (mode 0600) and says so, never printing it."""
+    production = is_production() if production is None else production
+    if settings.chatkit_secret is not None:
+        value = settings.chatkit_secret.get_secret_value()
+        problem = _is_weak(value)
+        if problem and production:
+            raise ConfigError(f"refusing to start in production: {problem}")
+        if problem:
+            logger.warning("%s (accepted in development only)", problem)
+        return value.encode()
+    if production:
+        raise ConfigError(
+            "refusing to start in production: CHATKIT_SECRET is not set "
+            f"(needs at least {MIN_SECRET_BYTES} random bytes)"
+        )
+    return _development_secret(settings)
+
+
+def _development_secret(settings: Settings) -> bytes:
+    path = ensure_data_dir(settings) / "dev-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+        value = path.read_text().strip()
+        if not _is_weak(value):
+            return value.encode()
+        path.unlink()
+        return _development_secret(settings)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    logger.warning("No CHATKIT_SECRET set: generated a development secret in %s (mode 0600)", path)
+    return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

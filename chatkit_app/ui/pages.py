@@ -1,0 +1,103 @@
+"""Pages. For now the index shows the chat session's status; the chat UI comes next."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatkit_app.ui.state import ChatSessionState
+
+
+def _detail(label: str, value: rx.Var[str] | str, testid: str) -> rx.Component:
+    return rx.data_list.item(
+        rx.data_list.label(label),
+        rx.data_list.value(rx.code(value, data_testid=testid, variant="ghost")),
+    )
+
+
+def session_details() -> rx.Component:
+    data = ChatSessionState.session_data
+    return rx.data_list.root(
+        _detail("User", data["userId"].to(str), "session-user"),
+        _detail("Session", data["sessionId"].to(str), "session-id"),
+        _detail("Workflow", data["workflowId"].to(str), "session-workflow"),
+        _detail("Token expires", data["expiresAt"].to(str), "session-expires"),
+        size="2",
+    )
+
+
+def status_badge() -> rx.Component:
+    return rx.match(
+        ChatSessionState.status,
+        ("active", rx.badge("Session active", color_scheme="green", size="2")),
+        ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
+        ("error", rx.badge("Session error", color_scheme="red", size="2")),
+        rx.badge("No session", color_scheme="gray", size="2"),
+    )
+
+
+def error_callout() -> rx.Component:
+    return rx.cond(
+        ChatSessionState.error != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.callout.text(ChatSessionState.error, data_testid="session-error"),
+            color="red",
+            role="alert",
+        ),
+    )
+
+
+def session_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading("Chat session", size="4"),
+                rx.spacer(),
+                rx.box(status_badge(), data_testid="session-status", data_status=ChatSessionState.status),
+                width="100%",
+                align="center",
+            ),
+            error_callout(),
+            rx.cond(ChatSessionState.session_data, session_details()),
+            rx.cond(
+                ChatSessionState.last_check != "",
+                rx.text(ChatSessionState.last_check, size="1", color_scheme="gray", data_testid="session-check"),
+            ),
+            rx.hstack(
+                rx.button(
+                    "Refresh token",
+                    on_click=ChatSessionState.refresh_session,
+                    loading=ChatSessionState.is_loading,
+                    variant="soft",
+                ),
+                rx.button("Validate", on_click=ChatSessionState.validate_session, variant="outline"),
+                rx.cond(
+                    ChatSessionState.status == "error",
+                    rx.button("Start a new session", on_click=ChatSessionState.create_session("", "")),
+                ),
+                spacing="2",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+        max_width="560px",
+    )
+
+
+def index() -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.heading("chatkit_app", size="7"),
+            rx.text(
+                "A chat site in Python. Your session is issued by this server; the chat UI comes next.",
+                color_scheme="gray",
+            ),
+            session_card(),
+            spacing="5",
+            width="100%",
+            max_width="560px",
+            padding="6",
+        ),
+        min_height="100vh",
+    )

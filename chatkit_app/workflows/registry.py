@@ -1,0 +1,72 @@
+"""The workflow registry: which chats exist, how they run, what the browser may see.
+
+Python first: app authors call `registry.register(Workflow(...))`; the public config
+file contributes names and UI options for ids it lists.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from chatkit_app.errors import NotFound
+from chatkit_app.workflows.config import PublicConfig, load_public_config
+
+WorkflowMode = Literal["agent", "hosted"]
+WORKFLOW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: str
+    name: str
+    mode: WorkflowMode = "agent"
+    ui: dict[str, Any] = field(default_factory=dict)
+    agent_factory: Callable[..., Any] | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What any client may read: never instructions, models or keys."""
+        return {"id": self.id, "name": self.name, "mode": self.mode, "ui": self.ui}
+
+
+class WorkflowRegistry:
+    def __init__(self, default_id: str = "assistant") -> None:
+        self._workflows: dict[str, Workflow] = {}
+        self._lock = threading.Lock()
+        self.default_id = default_id
+
+    def register(self, workflow: Workflow) -> Workflow:
+        if not WORKFLOW_ID_PATTERN.match(workflow.id):
+            raise ValueError(f"invalid workflow id {workflow.id!r}")
+        with self._lock:
+            self._workflows[workflow.id] = workflow
+        return workflow
+
+    def get(self, workflow_id: str) -> Workflow:
+        workflow = self._workflows.get(workflow_id)
+        if workflow is None:
+            raise NotFound("No workflow with that id.", code="workflow_not_found")
+        return workflow
+
+    def __contains__(self, workflow_id: object) -> bool:
+        return workflow_id in self._workflows
+
+    def ids(self) -> list[str]:
+        return sorted(self._workflows)
+
+
+def build_registry(config: PublicConfig | None = None, default_id: str | None = None) -> WorkflowRegistry:
+    """The built-in `assistant` plus every workflow the public config names."""
+    config = config or load_public_config()
+    registry = WorkflowRegistry(default_id or config.default_workflow)
+    assistant_ui = config.workflows["assistant"].ui if "assistant" in config.workflows else {}
+    registry.register(Workflow(id="assistant", name="Assistant", ui=assistant_ui))
+    for workflow_id, entry in config.workflows.items():
+        if workflow_id == "assistant":
+            registry.register(Workflow(id="assistant", name=entry.name, ui=entry.ui))
+        elif entry.mode == "agent":
+            registry.register(Workflow(id=workflow_id, name=entry.name, ui=entry.ui))
+    return registry

@@ -1,0 +1,12 @@
+import reflex as rx
+from reflex_base.plugins.sitemap import SitemapPlugin
+
+from chatkit_app.settings import get_settings
+
+config = rx.Config(
+    app_name="chatkit_app",
+    db_url=get_settings().resolved_database_url,
+    telemetry_enabled=False,
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="large"))],
+    disable_plugins=[SitemapPlugin],
+)

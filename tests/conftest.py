@@ -1,0 +1,93 @@
+"""Shared fixtures: real SQLite files (or Postgres when configured) and the real
+FastAPI app driven over httpx's ASGI transport. Nothing of ours is mocked."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+
+from chatkit_app.api.app import create_api
+from chatkit_app.services import Services, build_services
+from chatkit_app.settings import Settings
+
+API_KEY = "test-api-key-" + "k" * 32
+SECRET = "test-secret-" + secrets.token_urlsafe(32)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "chatkit_data_dir": tmp_path / "data",
+        "chatkit_api_key": API_KEY,
+        "chatkit_secret": SECRET,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = build_services(settings, production=False)
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def api(services: Services) -> FastAPI:
+    return create_api(lambda: services)
+
+
+@pytest.fixture
+async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def api_key_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_KEY}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def create_session(
+    client: httpx.AsyncClient, user_id: str = "user-1", workflow_id: str = "assistant", **extra: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/chatkit/session", json={"userId": user_id, "workflowId": workflow_id, **extra}, headers=api_key_headers()
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test Postgres; skips when CHATKIT_TEST_DATABASE_URL is unset."""
+    base = os.environ.get("CHATKIT_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("set CHATKIT_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

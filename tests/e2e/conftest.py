@@ -1,0 +1,77 @@
+"""Browser fixtures: Reflex's AppHarness runs the real app; Playwright drives
+Debian's Chromium (Playwright's own browser download does not work here)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHATKIT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def _require_chromium() -> str:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    message = (
+        f"Chromium not found at {CHROMIUM}: install it with `apt-get install -y chromium` "
+        "(Debian) or set CHATKIT_TEST_CHROMIUM to a Chromium binary"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    executable = _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The whole Reflex app (frontend dev server + backend) on free ports, with its
+    own data dir and database."""
+    _require_chromium()
+    from reflex.testing import AppHarness
+
+    from chatkit_app import services
+    from chatkit_app.settings import get_settings
+
+    data_dir = tmp_path_factory.mktemp("site-data")
+    previous = {key: os.environ.get(key) for key in ("CHATKIT_DATA_DIR", "CHATKIT_SECRET", "DATABASE_URL")}
+    os.environ["CHATKIT_DATA_DIR"] = str(data_dir)
+    os.environ["CHATKIT_SECRET"] = secrets.token_urlsafe(48)
+    os.environ.pop("DATABASE_URL", None)
+    get_settings.cache_clear()
+    services.reset_services()
+    try:
+        with AppHarness.create(root=REPO_ROOT, app_name="chatkit_app") as harness:
+            yield harness
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        services.reset_services()

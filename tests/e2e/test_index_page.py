@@ -1,0 +1,48 @@
+"""A visitor opens the site and gets a live session issued by our server."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chatkit_app.services import get_services
+
+
+def test_index_shows_active_session(site: Any, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(site.frontend_url)
+        status = page.locator('[data-testid="session-status"][data-status="active"]')
+        status.wait_for(timeout=60_000)
+        assert "Session active" in status.inner_text()
+
+        user_id = page.get_by_test_id("session-user").inner_text()
+        session_id = page.get_by_test_id("session-id").inner_text()
+        assert re.fullmatch(r"anon_[A-Za-z0-9_\-]{32}", user_id)
+        assert re.fullmatch(r"cks_[A-Za-z0-9_\-]{32}", session_id)
+
+        # The session on the page is a real, live row in the server's database.
+        services = get_services()
+        row = services.sessions._get(session_id)
+        assert row.user_id == user_id and row.revoked_at is None
+
+        # The token never reaches the browser: not in the DOM, not in cookies.
+        html = page.content()
+        assert row.current_jti not in html and "eyJ" not in html
+        cookies = page.context.cookies()
+        assert all("eyJ" not in cookie["value"] for cookie in cookies)
+        assert any(cookie["name"] == "chatkit_anon" for cookie in cookies)
+
+        # Refreshing rotates the token server-side; the page stays active.
+        page.get_by_role("button", name="Refresh token").click()
+        page.locator('[data-testid="session-status"][data-status="active"]').wait_for(timeout=30_000)
+        page.get_by_role("button", name="Validate").click()
+        page.get_by_test_id("session-check").wait_for(timeout=30_000)
+        assert services.sessions._get(session_id).current_jti != row.current_jti
+
+        # The same browser keeps its anonymous identity across a reload.
+        page.reload()
+        page.locator('[data-testid="session-status"][data-status="active"]').wait_for(timeout=60_000)
+        assert page.get_by_test_id("session-user").inner_text() == user_id
+    finally:
+        page.close()
