@@ -1,0 +1,181 @@
+"""The contract as an HTTP client sees it, against `reflex run --env prod --backend-only`
+with a fresh database and data dir; plus the refusal to start with a weak secret."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REFLEX = str(Path(sys.executable).with_name("reflex"))
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATKIT_", "DATABASE_URL"))}
+    env.update(
+        CHATKIT_DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{data_dir / 'fresh.db'}",
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="false",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ProdServer:
+    url: str
+    api_key: str
+    secret: str
+    log_path: Path
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProdServer]:
+    data_dir = tmp_path_factory.mktemp("prod-data")
+    port = _free_port()
+    api_key, secret = "ak-" + secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    log_path = data_dir / "server.log"
+    env = _env(data_dir, CHATKIT_API_KEY=api_key, CHATKIT_SECRET=secret)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(port), "--loglevel", "debug"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"backend exited early:\n{log_path.read_text()}")
+            try:
+                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"backend did not start:\n{log_path.read_text()}")
+            time.sleep(0.3)
+        yield ProdServer(url, api_key, secret, log_path)
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def test_contract_over_http(prod_server: ProdServer) -> None:
+    seen_bodies: list[str] = []
+    tokens: list[str] = []
+
+    def call(client: httpx.Client, method: str, path: str, token: str | None = None, **kw: object) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = client.request(method, path, headers=headers, **kw)  # type: ignore[arg-type]
+        seen_bodies.append(response.text)
+        return response
+
+    with httpx.Client(base_url=prod_server.url, timeout=30) as client:
+        created = call(client, "POST", "/api/chatkit/session", prod_server.api_key, json={"userId": "alice"})
+        assert created.status_code == 201, created.text
+        session = created.json()
+        sid, token = session["sessionId"], session["token"]
+        tokens.append(token)
+        assert session["expiresAt"].endswith("Z") and session["chatkit"]["mode"] == "self-hosted"
+        assert created.headers["cache-control"] == "no-store"
+
+        assert call(client, "GET", f"/api/chatkit/session/{sid}/validate", token).json()["valid"] is True
+        workflow = call(client, "GET", "/api/chatkit/workflows/assistant", token)
+        assert workflow.status_code == 200 and set(workflow.json()) == {"id", "name", "mode", "ui"}
+        assert call(client, "GET", "/api/chatkit/workflows/nope", token).status_code == 404
+
+        refreshed = call(client, "POST", f"/api/chatkit/session/{sid}/refresh", token)
+        assert refreshed.status_code == 200
+        new_token = refreshed.json()["token"]
+        tokens.append(new_token)
+        assert new_token != token
+        stale = call(client, "GET", f"/api/chatkit/session/{sid}/validate", token)
+        assert stale.status_code == 401 and stale.json()["valid"] is False
+
+        replay = call(client, "POST", f"/api/chatkit/session/{sid}/refresh", token)
+        assert replay.status_code == 401 and replay.json()["error"]["code"] == "token_reused"
+        revoked = call(client, "GET", f"/api/chatkit/session/{sid}/validate", new_token)
+        assert revoked.json()["error"]["code"] == "session_revoked"
+
+        other = call(client, "POST", "/api/chatkit/session", prod_server.api_key, json={"userId": "bob"}).json()
+        tokens.append(other["token"])
+        assert call(client, "POST", f"/api/chatkit/session/{other['sessionId']}/refresh", new_token).status_code == 403
+        assert call(client, "DELETE", f"/api/chatkit/session/{other['sessionId']}", other["token"]).status_code == 204
+        dead = call(client, "GET", f"/api/chatkit/session/{other['sessionId']}/validate", other["token"])
+        assert dead.status_code == 401
+
+        too_big = call(client, "POST", "/api/chatkit/session", prod_server.api_key, content=b"{" + b" " * 1_100_000)
+        assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+        assert call(client, "POST", "/api/chatkit/session", "wrong-key", json={"userId": "x"}).status_code == 401
+        assert call(client, "POST", "/api/chatkit/session", prod_server.api_key, json={"userId": "a b"}).status_code == 422
+
+    async def burst() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=prod_server.url, timeout=60, limits=limits) as client:
+            headers = {"Authorization": f"Bearer {prod_server.api_key}"}
+            return await asyncio.gather(
+                *(client.post("/api/chatkit/session", json={"userId": f"u{i}"}, headers=headers) for i in range(200))
+            )
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [201] * 200
+    assert len({r.json()["sessionId"] for r in responses}) == 200
+    tokens.extend(r.json()["token"] for r in responses)
+
+    logs = prod_server.logs()
+    secret_values = [prod_server.secret, prod_server.api_key, *tokens]
+    for value in secret_values:
+        assert value not in logs
+    for index, body in enumerate(seen_bodies):
+        assert prod_server.secret not in body and prod_server.api_key not in body, index
+    # a response only ever carries its own token
+    for body in seen_bodies:
+        assert sum(token in body for token in tokens) <= 1
+
+
+def test_prod_refuses_weak_or_missing_secret(tmp_path: Path) -> None:
+    for secret in ("too-short", None):
+        extra = {"CHATKIT_SECRET": secret} if secret else {}
+        result = subprocess.run(
+            [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(_free_port())],
+            cwd=REPO_ROOT,
+            env=_env(tmp_path, **extra),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode != 0
+        reason = [line for line in (result.stdout + result.stderr).splitlines() if "refusing to start" in line]
+        assert len(reason) == 1, result.stdout + result.stderr
+        assert "CHATKIT_SECRET" in reason[0]
+        if secret:
+            assert secret not in result.stdout + result.stderr
