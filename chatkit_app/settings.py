@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -114,19 +115,32 @@ def resolve_secret(settings: Settings, *, production: bool | None = None) -> byt
 
 
 def _development_secret(settings: Settings) -> bytes:
+    """Created atomically (temp file + link), so concurrent workers never see a
+    half-written file and all agree on one secret."""
     path = ensure_data_dir(settings) / "dev-secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    weak_file = False
+    if path.exists():
         os.chmod(path, 0o600)
         value = path.read_text().strip()
         if not _is_weak(value):
             return value.encode()
-        path.unlink()
-        return _development_secret(settings)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
-    logger.warning("No CHATKIT_SECRET set: generated a development secret in %s (mode 0600)", path)
+        weak_file = True
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".dev-secret-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        os.chmod(temp, 0o600)
+        if weak_file:
+            os.replace(temp, path)
+        else:
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return path.read_text().strip().encode()  # another worker won
+        logger.warning("No CHATKIT_SECRET set: generated a development secret in %s (mode 0600)", path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
     return path.read_text().strip().encode()
 
 

@@ -30,7 +30,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "chatkit_secret": SECRET,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

@@ -147,10 +147,11 @@ class SessionService:
         claims = self._codec.verify(token, verify_exp=False)
         row = self._load_for(session_id, claims)
         now = int(self._clock())
-        self._check_alive(row, now)
         if claims.jti != row.current_jti:
+            # Checked before liveness: a replay always answers token_reused.
             self._revoke(row.id, now, "token_reused")
             raise _reused(revoked=True)
+        self._check_alive(row, now)
         new = new_jti()
         expires_at = min(now + self._ttl, row.absolute_expires_at)
         with self._engine.begin() as connection:

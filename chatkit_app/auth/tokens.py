@@ -84,18 +84,21 @@ class TokenCodec:
                 audience=AUDIENCE,
                 issuer=self._issuer,
                 leeway=self._leeway,
+                # Times are judged below against `now`, after the claims' types are checked.
                 options={
                     "require": list(REQUIRED_CLAIMS),
-                    "verify_exp": verify_exp,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
                     "strict_aud": True,
                 },
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("The session token has expired; refresh it.", code="token_expired") from None
         except (jwt.PyJWTError, ValueError, TypeError, json.JSONDecodeError):
             raise _invalid() from None
         claims = _typed_claims(payload)
         current = time.time() if now is None else now
+        if claims.not_before > current + self._leeway or claims.issued_at > current + self._leeway:
+            raise _invalid()
         if verify_exp and claims.expires_at <= current - self._leeway:
             raise Unauthorized("The session token has expired; refresh it.", code="token_expired")
         return claims

@@ -1,0 +1,89 @@
+"""API-test fixtures: a session service on a controllable clock, and app builders for
+non-default settings. Everything runs on the real app over real database files."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from chatkit_app.api.app import create_api
+from chatkit_app.auth.sessions import SessionService
+from chatkit_app.services import Services, build_services
+from tests.conftest import make_settings
+
+
+class Clock:
+    """A clock the test moves by hand; starts at the wall-clock time."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = float(int(time.time()) if start is None else start)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def set(self, value: float) -> None:
+        self.now = float(value)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def clocked_services(services: Services, clock: Clock) -> Services:
+    """The app's services, with a SessionService reading `clock` over the same engine."""
+    clocked = SessionService(
+        services.engine,
+        services.codec,
+        services.registry,
+        token_ttl_seconds=services.settings.chatkit_token_ttl_seconds,
+        max_age_seconds=services.settings.chatkit_session_max_age_seconds,
+        clock=clock,
+    )
+    return dataclasses.replace(services, sessions=clocked)
+
+
+@pytest.fixture
+async def clocked_client(clocked_services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(create_api(lambda: clocked_services)) as http:
+        yield http
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def services_with(tmp_path: Path) -> Iterator[Callable[..., Services]]:
+    """Builds services from `make_settings(**overrides)`; disposes their engines."""
+    built: list[Services] = []
+
+    def build(**overrides: Any) -> Services:
+        services = build_services(make_settings(tmp_path, **overrides), production=False)
+        built.append(services)
+        return services
+
+    yield build
+    for services in built:
+        services.engine.dispose()
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The payload of a JWT, decoded by hand (no signature check)."""
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
