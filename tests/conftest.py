@@ -42,7 +42,7 @@ def settings(tmp_path: Path) -> Settings:
 def services(settings: Settings) -> Iterator[Services]:
     built = build_services(settings, production=False)
     yield built
-    built.engine.dispose()
+    built.close()
 
 
 @pytest.fixture

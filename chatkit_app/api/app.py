@@ -29,8 +29,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_reques
 def create_api(services_provider: Callable[[], Services] = get_services) -> FastAPI:
     api = FastAPI(title="chatkit_app", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.services_provider = services_provider
-    api.include_router(sessions.router)
-    api.include_router(workflows.router)
+    api.router.routes.extend([*sessions.routes, *workflows.routes])
     api.add_exception_handler(ChatKitAppError, _app_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from chatkit_app.api.deps import CallerDep, ServicesDep
-
-router = APIRouter(prefix="/api/chatkit/workflows")
+from chatkit_app.api.deps import api_key_or_token, bearer_token, services_of
 
 
-@router.get("/{workflow_id}")
-async def get_workflow(workflow_id: str, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+async def get_workflow(request: Request) -> Response:
+    services = services_of(request)
+    caller = api_key_or_token(services, bearer_token(request))
     if not caller.api_key:
-        await run_in_threadpool(services.sessions.authenticate, caller.token)
-    return JSONResponse(services.registry.get(workflow_id).public())
+        await services.call_sessions(lambda s: s.authenticate(caller.token))
+    return JSONResponse(services.registry.get(request.path_params["workflow_id"]).public())
+
+
+routes = [Route("/api/chatkit/workflows/{workflow_id}", get_workflow, methods=["GET"])]

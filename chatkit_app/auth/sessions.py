@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from chatkit_app.auth.tokens import TokenClaims, TokenCodec
 from chatkit_app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -28,6 +28,26 @@ MAX_METADATA_KEYS = 32
 MAX_METADATA_DEPTH = 4
 
 _TABLE = ChatSession.__table__  # type: ignore[attr-defined]
+_ROW_COLUMNS = ("id", "user_id", "workflow_id", "metadata", "current_jti", "absolute_expires_at", "revoked_at")
+
+# Statements are built once: rebuilding them per call costs more than the SQL itself.
+_INSERT = insert(_TABLE)
+_SELECT = select(*(_TABLE.c[name] for name in _ROW_COLUMNS)).where(_TABLE.c.id == bindparam("sid"))
+_ROTATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("sid"), _TABLE.c.current_jti == bindparam("old_jti"), _TABLE.c.revoked_at.is_(None))
+    .values(
+        current_jti=bindparam("new_jti"),
+        token_expires_at=bindparam("expires_at"),
+        refreshed_at=bindparam("now"),
+        refresh_count=_TABLE.c.refresh_count + 1,
+    )
+)
+_REVOKE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("sid"), _TABLE.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"), revoked_reason=bindparam("reason"))
+)
 
 
 def new_session_id() -> str:
@@ -129,17 +149,18 @@ class SessionService:
         expires_at = min(now + self._ttl, absolute)
         with self._engine.begin() as connection:
             connection.execute(
-                insert(_TABLE).values(
-                    id=session_id,
-                    user_id=user_id,
-                    workflow_id=workflow.id,
-                    metadata=metadata,
-                    current_jti=jti,
-                    created_at=now,
-                    token_expires_at=expires_at,
-                    absolute_expires_at=absolute,
-                    refresh_count=0,
-                )
+                _INSERT,
+                {
+                    "id": session_id,
+                    "user_id": user_id,
+                    "workflow_id": workflow.id,
+                    "metadata": metadata,
+                    "current_jti": jti,
+                    "created_at": now,
+                    "token_expires_at": expires_at,
+                    "absolute_expires_at": absolute,
+                    "refresh_count": 0,
+                },
             )
         return self._issued(workflow, session_id, user_id, metadata, jti, now, expires_at)
 
@@ -156,14 +177,7 @@ class SessionService:
         expires_at = min(now + self._ttl, row.absolute_expires_at)
         with self._engine.begin() as connection:
             result = connection.execute(
-                update(_TABLE)
-                .where(_TABLE.c.id == row.id, _TABLE.c.current_jti == claims.jti, _TABLE.c.revoked_at.is_(None))
-                .values(
-                    current_jti=new,
-                    token_expires_at=expires_at,
-                    refreshed_at=now,
-                    refresh_count=_TABLE.c.refresh_count + 1,
-                )
+                _ROTATE, {"sid": row.id, "old_jti": claims.jti, "new_jti": new, "expires_at": expires_at, "now": now}
             )
         if result.rowcount != 1:
             # Another refresh with the same token won the race: a replay.
@@ -222,9 +236,8 @@ class SessionService:
         )
 
     def _get(self, session_id: str) -> SessionRow:
-        columns = [_TABLE.c[name] for name in SessionRow.__slots__]
         with self._engine.connect() as connection:
-            found = connection.execute(select(*columns).where(_TABLE.c.id == session_id)).first()
+            found = connection.execute(_SELECT, {"sid": session_id}).first()
         if found is None:
             raise NotFound("No session with that id.", code="session_not_found")
         return SessionRow(*found)
@@ -249,11 +262,7 @@ class SessionService:
 
     def _revoke(self, session_id: str, now: int, reason: str) -> None:
         with self._engine.begin() as connection:
-            connection.execute(
-                update(_TABLE)
-                .where(_TABLE.c.id == session_id, _TABLE.c.revoked_at.is_(None))
-                .values(revoked_at=now, revoked_reason=reason)
-            )
+            connection.execute(_REVOKE, {"sid": session_id, "now": now, "reason": reason})
 
 
 def _reused(*, revoked: bool) -> Unauthorized:

@@ -4,7 +4,6 @@ non-default settings. Everything runs on the real app over real database files."
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from chatkit_app.api.app import create_api
-from chatkit_app.auth.sessions import SessionService
 from chatkit_app.services import Services, build_services
+from chatkit_app.settings import Settings
 from tests.conftest import make_settings
 
 
@@ -41,17 +40,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def clocked_services(services: Services, clock: Clock) -> Services:
-    """The app's services, with a SessionService reading `clock` over the same engine."""
-    clocked = SessionService(
-        services.engine,
-        services.codec,
-        services.registry,
-        token_ttl_seconds=services.settings.chatkit_token_ttl_seconds,
-        max_age_seconds=services.settings.chatkit_session_max_age_seconds,
-        clock=clock,
-    )
-    return dataclasses.replace(services, sessions=clocked)
+def clocked_services(settings: Settings, clock: Clock) -> Iterator[Services]:
+    """The app's services with every session service reading `clock`."""
+    built = build_services(settings, production=False, clock=clock)
+    yield built
+    built.close()
 
 
 @pytest.fixture

@@ -88,3 +88,30 @@ async def test_200_concurrent_creates_on_postgres(postgres_services: Services) -
 async def test_concurrent_refreshes_with_one_token_have_one_winner_on_postgres(postgres_services: Services) -> None:
     async with asgi_client(create_api(lambda: postgres_services)) as http:
         await refresh_race(http)
+
+
+async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(
+    services: Services, client: httpx.AsyncClient
+) -> None:
+    """Another process holding the write lock: the fast on-loop attempt fails at once,
+    the request waits in the database thread, the event loop keeps serving, and the
+    session is created once the lock is released."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(services.settings.resolved_database_url).database
+    assert database
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        pending = asyncio.create_task(client.post(BASE, json={"userId": "waiting"}, headers=api_key_headers()))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        served_meanwhile = await client.get("/api/chatkit/workflows/assistant", headers=api_key_headers())
+        assert served_meanwhile.status_code == 200
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    response = await asyncio.wait_for(pending, timeout=10)
+    assert response.status_code == 201, response.text

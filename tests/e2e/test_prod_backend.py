@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,7 +148,9 @@ def test_contract_over_http(prod_server: ProdServer) -> None:
                 *(client.post("/api/chatkit/session", json={"userId": f"u{i}"}, headers=headers) for i in range(200))
             )
 
-    responses = asyncio.run(burst())
+    # Own thread: another test's harness may have left an event loop on this one.
+    with ThreadPoolExecutor(1) as runner:
+        responses = runner.submit(asyncio.run, burst()).result()
     assert [r.status_code for r in responses] == [201] * 200
     assert len({r.json()["sessionId"] for r in responses}) == 200
     tokens.extend(r.json()["token"] for r in responses)

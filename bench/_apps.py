@@ -1,0 +1,124 @@
+"""ASGI factories for `bench.issuance`, served with `uvicorn --factory bench._apps:<name>`.
+
+- `ours()`: the project's real FastAPI app (`chatkit_app.api.app.create_api()`) with
+  services built from the environment (`CHATKIT_DATA_DIR`, `CHATKIT_SECRET`,
+  `CHATKIT_API_KEY`), built eagerly so an open port means a migrated database.
+- `floor()`: the least any correct issuance endpoint must do: bearer check with
+  `hmac.compare_digest`, JSON parse, HS256 JWT encode (pyjwt), one raw `sqlite3` INSERT
+  (autocommit, WAL, `synchronous=NORMAL`, same table in `$CHATKIT_DATA_DIR/chatkit.db`)
+  and a 201 JSON session object.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+SESSION_PATH = "/api/chatkit/session"
+TOKEN_TYPE = "chatkit-session+jwt"
+TOKEN_TTL_SECONDS = 3600
+MAX_AGE_SECONDS = 86400
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+# Same table as chatkit_app/migrations/versions/0001_sessions.py.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chatkit_session (
+    id VARCHAR(64) NOT NULL PRIMARY KEY,
+    user_id VARCHAR(128) NOT NULL,
+    workflow_id VARCHAR(128) NOT NULL,
+    metadata JSON NOT NULL,
+    current_jti VARCHAR(64) NOT NULL,
+    created_at BIGINT NOT NULL,
+    token_expires_at BIGINT NOT NULL,
+    absolute_expires_at BIGINT NOT NULL,
+    refreshed_at BIGINT,
+    refresh_count INTEGER DEFAULT '0' NOT NULL,
+    revoked_at BIGINT,
+    revoked_reason VARCHAR(64)
+);
+CREATE INDEX IF NOT EXISTS ix_chatkit_session_user_id ON chatkit_session (user_id);
+"""
+_INSERT = (
+    "INSERT INTO chatkit_session (id, user_id, workflow_id, metadata, current_jti, created_at,"
+    " token_expires_at, absolute_expires_at, refresh_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"
+)
+
+
+def ours() -> ASGIApp:
+    from chatkit_app.api.app import create_api
+    from chatkit_app.services import get_services
+
+    get_services()
+    return create_api()
+
+
+def _error(status: int, code: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": code}}, status_code=status)
+
+
+def floor() -> ASGIApp:
+    secret = os.environ["CHATKIT_SECRET"].encode()
+    api_key = os.environ["CHATKIT_API_KEY"].encode()
+    data_dir = Path(os.environ["CHATKIT_DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = sqlite3.connect(data_dir / "chatkit.db", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+
+    async def create_session(request: Request) -> JSONResponse:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), api_key):
+            return _error(401, "invalid_api_key")
+        try:
+            body: Any = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "invalid_json")
+        user_id = body.get("userId") if isinstance(body, dict) else None
+        if not isinstance(user_id, str) or not user_id:
+            return _error(422, "validation_error")
+        workflow_id = body.get("workflowId") or "assistant"
+        now = int(time.time())
+        session_id, jti = "cks_" + secrets.token_urlsafe(24), secrets.token_urlsafe(16)
+        expires_at = now + TOKEN_TTL_SECONDS
+        claims = {
+            "iss": "chatkit_app",
+            "aud": "chatkit",
+            "sub": user_id,
+            "sid": session_id,
+            "wid": workflow_id,
+            "jti": jti,
+            "iat": now,
+            "nbf": now,
+            "exp": expires_at,
+        }
+        token = jwt.encode(claims, secret, algorithm="HS256", headers={"typ": TOKEN_TYPE})
+        db.execute(_INSERT, (session_id, user_id, workflow_id, "{}", jti, now, expires_at, now + MAX_AGE_SECONDS))
+        session = {
+            "sessionId": session_id,
+            "token": token,
+            "tokenType": "Bearer",
+            "expiresAt": datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "expiresIn": TOKEN_TTL_SECONDS,
+            "userId": user_id,
+            "workflowId": workflow_id,
+            "metadata": {},
+            "chatkit": {"mode": "self-hosted", "apiUrl": "/api/chatkit"},
+        }
+        return JSONResponse(session, status_code=201, headers=NO_STORE)
+
+    return Starlette(routes=[Route(SESSION_PATH, create_session, methods=["POST"])])
