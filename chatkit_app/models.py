@@ -1,10 +1,11 @@
-"""SQLModel tables. Times are integer Unix seconds (UTC) so SQLite and Postgres agree."""
+"""SQLModel tables. Times are integers (UTC) so SQLite and Postgres agree: Unix seconds for
+sessions, microseconds for the ChatKit store tables."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Identity, Index, String, Text, false
 from sqlmodel import Field, SQLModel
 
 
@@ -24,3 +25,54 @@ class ChatSession(SQLModel, table=True):
     refresh_count: int = Field(default=0)
     revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_reason: str | None = Field(default=None, max_length=64)
+
+
+# --- ChatKit store (chatkit_app.chatkit_server.store) -------------------------------------
+# These tables keep `created_at` in integer microseconds since the Unix epoch (UTC) and a
+# database-generated `seq` that breaks ties, so (created_at, seq) is a total, stable order.
+# `data` is the pydantic model dumped with mode="json"; the other columns are for querying.
+
+
+class ChatKitThread(SQLModel, table=True):
+    __tablename__ = "chatkit_thread"
+    __table_args__ = (Index("ix_chatkit_thread_user_order", "user_id", "created_at", "seq"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(max_length=128)  # indexed as the leading column of ix_chatkit_thread_user_order
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, Identity(), nullable=False))
+    title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ChatKitItem(SQLModel, table=True):
+    __tablename__ = "chatkit_item"
+    __table_args__ = (Index("ix_chatkit_item_thread_order", "thread_id", "created_at", "seq"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    thread_id: str = Field(
+        sa_column=Column(
+            String(128),
+            ForeignKey("chatkit_thread.id", ondelete="CASCADE", name="fk_chatkit_item_thread_id"),
+            nullable=False,
+        )
+    )
+    user_id: str = Field(index=True, max_length=128)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, Identity(), nullable=False))
+    type: str = Field(max_length=64)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ChatKitAttachment(SQLModel, table=True):
+    __tablename__ = "chatkit_attachment"
+
+    id: str = Field(primary_key=True, max_length=128)
+    user_id: str = Field(index=True, max_length=128)
+    thread_id: str | None = Field(default=None, index=True, max_length=128)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # File bytes live on disk under `storage_name` (set once the upload completed).
+    storage_name: str | None = Field(default=None, max_length=255)
+    size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    uploaded: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))

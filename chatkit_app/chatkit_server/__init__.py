@@ -1,0 +1,1 @@
+"""The self-hosted ChatKit server: protocol (openai-chatkit SDK), store, attachments."""

@@ -1,0 +1,328 @@
+"""ChatKit `Store` on SQLModel tables (SQLite or Postgres).
+
+ChatKit does not check who owns a thread, item or attachment, so every query here is
+scoped to `context.user_id` (from a verified session token): another user's id behaves
+like an unknown one, `NotFoundError` (→ 404), and nothing is read or written. That holds
+for deletes too, except a missing item in one's *own* thread: a no-op, as the SDK deletes
+items that were streamed but never saved. Order is (created_at, seq), `seq` made by the
+database (Postgres identity; SQLite max(rowid)+1 under its single-writer lock); a page
+cursor is the id of the previous page's last element, and an unknown one is NotFoundError.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+import anyio.to_thread
+import sqlalchemy as sa
+from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
+from chatkit.types import Attachment, Page, Thread, ThreadItem, ThreadMetadata
+from pydantic import TypeAdapter
+from sqlalchemy import Connection, Select, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel
+
+from chatkit_app import models  # noqa: F401  (registers the tables on the metadata)
+from chatkit_app.chatkit_server.context import RequestContext
+
+_T = TypeVar("_T")
+_ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+_ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class SyncRunner(Protocol):
+    """Runs blocking work off the event loop, e.g. `Services.run_db`."""
+
+    def __call__(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentFile:
+    """An attachment row with the file columns the attachment store manages."""
+
+    attachment: Attachment
+    storage_name: str | None
+    size: int | None
+    uploaded: bool
+
+
+def new_id(prefix: str) -> str:
+    """`prefix_` + 128 random bits (the SDK's default ids have only 32)."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+@functools.cache
+def _prefix(item_type: StoreItemType) -> str:
+    return default_generate_id(item_type).rsplit("_", 1)[0]  # the SDK's prefix table is private
+
+
+def _micros(value: datetime) -> int:
+    aware = value if value.tzinfo is not None else value.astimezone()  # naive = local time
+    return (aware - _EPOCH) // _MICROSECOND
+
+
+def _p(name: str, type_: Any = None) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=type_)
+
+
+class SQLModelStore(Store[RequestContext]):
+    def __init__(self, engine: sa.Engine, *, runner: SyncRunner | None = None) -> None:
+        if engine.dialect.name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {engine.dialect.name!r}")
+        self.engine = engine
+        self._runner: SyncRunner = runner or _to_thread
+        self._pg = engine.dialect.name == "postgresql"
+        tables = SQLModel.metadata.tables
+        self._build(tables["chatkit_thread"], tables["chatkit_item"], tables["chatkit_attachment"])
+
+    # --- ids ---------------------------------------------------------------------------
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return new_id("thr")
+
+    def generate_item_id(self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext) -> str:
+        return new_id(_prefix(item_type))
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return new_id("atc")
+
+    # --- threads -----------------------------------------------------------------------
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        def work(conn: Connection) -> ThreadMetadata:
+            data = conn.execute(self._thread_get, {"tid": thread_id, "uid": context.user_id}).scalar()
+            if data is None:
+                raise NotFoundError(f"thread {thread_id} not found")
+            return ThreadMetadata.model_validate(data)
+
+        return await self._tx(work)
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        data = thread.model_dump(mode="json", exclude={"items"} if isinstance(thread, Thread) else None)
+        params = {"tid": thread.id, "uid": context.user_id, "at": _micros(thread.created_at), "title": thread.title}
+        params["data"] = data
+        await self._tx(lambda conn: self._write(conn, self._thread_upsert, params, f"thread {thread.id}"))
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        def work(conn: Connection) -> Page[ThreadMetadata]:
+            rows, more = self._page(
+                conn, self._thread_cursor, self._thread_pages, {"uid": context.user_id}, after, limit, order
+            )
+            threads = [ThreadMetadata.model_validate(data) for data in rows]
+            return Page(data=threads, has_more=more, after=threads[-1].id if more else None)
+
+        return await self._tx(work)
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        params = {"tid": thread_id, "uid": context.user_id}
+
+        def work(conn: Connection) -> None:
+            conn.execute(self._items_delete, params)  # also done by ON DELETE CASCADE
+            self._write(conn, self._thread_delete, params, f"thread {thread_id}")
+
+        await self._tx(work)
+
+    # --- items -------------------------------------------------------------------------
+    async def load_thread_items(
+        self, thread_id: str, after: str | None, limit: int, order: str, context: RequestContext
+    ) -> Page[ThreadItem]:
+        params = {"tid": thread_id, "uid": context.user_id}
+
+        def work(conn: Connection) -> Page[ThreadItem]:
+            rows, more = self._page(conn, self._item_cursor, self._item_pages, params, after, limit, order)
+            if not rows:
+                self._check_thread(conn, params)
+            items = [_ITEM.validate_python(data) for data in rows]
+            return Page(data=items, has_more=more, after=items[-1].id if more else None)
+
+        return await self._tx(work)
+
+    async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await self.save_item(thread_id, item, context)
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        params = {"iid": item.id, "tid": thread_id, "uid": context.user_id, "at": _micros(item.created_at)}
+        params.update(kind=item.type, data=_ITEM.dump_python(item, mode="json"))
+        await self._tx(lambda conn: self._write(conn, self._item_upsert, params, f"thread {thread_id}"))
+
+    async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
+        def work(conn: Connection) -> ThreadItem:
+            data = conn.execute(self._item_get, {"iid": item_id, "tid": thread_id, "uid": context.user_id}).scalar()
+            if data is None:
+                raise NotFoundError(f"item {item_id} not found in thread {thread_id}")
+            return _ITEM.validate_python(data)
+
+        return await self._tx(work)
+
+    async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
+        params = {"iid": item_id, "tid": thread_id, "uid": context.user_id}
+
+        def work(conn: Connection) -> None:
+            if conn.execute(self._item_delete, params).rowcount == 0:
+                self._check_thread(conn, params)
+
+        await self._tx(work)
+
+    # --- attachments -------------------------------------------------------------------
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        params = {
+            "aid": attachment.id,
+            "uid": context.user_id,
+            "tid": attachment.thread_id,
+            "at": time.time_ns() // 1000,
+        }
+        params["data"] = _ATTACHMENT.dump_python(attachment, mode="json")
+        await self._tx(lambda conn: self._write(conn, self._att_upsert, params, f"attachment {attachment.id}"))
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        return (await self.load_attachment_file(attachment_id, context)).attachment
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        params = {"aid": attachment_id, "uid": context.user_id}
+        await self._tx(lambda conn: self._write(conn, self._att_delete, params, f"attachment {attachment_id}"))
+
+    async def load_attachment_file(self, attachment_id: str, context: RequestContext) -> AttachmentFile:
+        """The attachment and its file columns; `NotFoundError` unless the user owns it."""
+
+        def work(conn: Connection) -> AttachmentFile:
+            row = conn.execute(self._att_get, {"aid": attachment_id, "uid": context.user_id}).first()
+            if row is None:
+                raise NotFoundError(f"attachment {attachment_id} not found")
+            return AttachmentFile(_ATTACHMENT.validate_python(row.data), row.storage_name, row.size, bool(row.uploaded))
+
+        return await self._tx(work)
+
+    async def mark_attachment_uploaded(
+        self, attachment_id: str, *, storage_name: str, size: int, context: RequestContext
+    ) -> None:
+        """Record the stored file of the user's attachment (`NotFoundError` otherwise)."""
+        params = {"aid": attachment_id, "uid": context.user_id, "sname": storage_name, "size": size}
+        await self._tx(lambda conn: self._write(conn, self._att_mark, params, f"attachment {attachment_id}"))
+
+    # --- plumbing ----------------------------------------------------------------------
+    async def _tx(self, fn: Callable[[Connection], _T]) -> _T:
+        """Run `fn` in one transaction, off the event loop."""
+
+        def work() -> _T:
+            with self.engine.begin() as conn:
+                return fn(conn)
+
+        return await self._runner(work)
+
+    @staticmethod
+    def _write(conn: Connection, statement: Any, params: Mapping[str, Any], what: str) -> None:
+        if conn.execute(statement, params).rowcount == 0:
+            raise NotFoundError(f"{what} not found")
+
+    def _check_thread(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        if conn.execute(self._thread_get, params).first() is None:
+            raise NotFoundError(f"thread {params['tid']} not found")
+
+    @staticmethod
+    def _page(
+        conn: Connection,
+        cursor: Select[Any],
+        pages: Mapping[tuple[bool, bool], Select[Any]],
+        params: Mapping[str, Any],
+        after: str | None,
+        limit: int,
+        order: str,
+    ) -> tuple[Sequence[Any], bool]:
+        limit = max(limit, 1)
+        values = {**params, "lim": limit + 1}
+        if after is not None:
+            row = conn.execute(cursor, {**params, "cid": after}).first()
+            if row is None:
+                raise NotFoundError(f"cursor {after} not found")
+            values.update(cat=row.created_at, cseq=row.seq)
+        rows = conn.execute(pages[(order == "desc", after is not None)], values).scalars().all()
+        return rows[:limit], len(rows) > limit
+
+    def _build(self, thread: Table, item: Table, att: Table) -> None:
+        """Build every statement once; SQLAlchemy then reuses their compiled form. Upserts
+        keep their rowcount (0 = someone else's row): SQLAlchemy drops it for INSERT otherwise."""
+        insert = postgresql.insert if self._pg else sqlite.insert
+        uid = _p("uid")
+
+        def seq(table: Table) -> dict[str, Any]:  # Postgres fills `seq` from its identity
+            if self._pg:
+                return {}
+            rowid = sa.literal_column("rowid", sa.BigInteger)
+            last = sa.select(sa.func.coalesce(sa.func.max(rowid), 0) + 1).select_from(table)
+            return {"seq": last.scalar_subquery()}
+
+        def pages(table: Table, scope: sa.ColumnElement[bool]) -> dict[tuple[bool, bool], Select[Any]]:
+            cols = (table.c.created_at, table.c.seq)
+            key, cursor = sa.tuple_(*cols), sa.tuple_(_p("cat"), _p("cseq"))
+            out = {}
+            for desc, has_cursor in itertools.product((False, True), (False, True)):
+                stmt = sa.select(table.c.data).where(scope).limit(_p("lim"))
+                if has_cursor:
+                    stmt = stmt.where(key < cursor if desc else key > cursor)
+                out[(desc, has_cursor)] = stmt.order_by(*(c.desc() for c in cols) if desc else cols)
+            return out
+
+        thread_scope = (thread.c.id == _p("tid")) & (thread.c.user_id == uid)
+        self._thread_get = sa.select(thread.c.data).where(thread_scope)
+        self._thread_cursor = sa.select(thread.c.created_at, thread.c.seq).where(
+            thread.c.id == _p("cid"), thread.c.user_id == uid
+        )
+        self._thread_pages = pages(thread, thread.c.user_id == uid)
+        self._thread_delete = sa.delete(thread).where(thread_scope)
+        t_ins = insert(thread).values(
+            id=_p("tid"), user_id=uid, created_at=_p("at"), title=_p("title"), data=_p("data"), **seq(thread)
+        )
+        self._thread_upsert = t_ins.on_conflict_do_update(
+            index_elements=[thread.c.id],
+            set_={"title": t_ins.excluded.title, "data": t_ins.excluded.data},
+            where=thread.c.user_id == t_ins.excluded.user_id,
+        ).execution_options(preserve_rowcount=True)
+
+        item_scope = (item.c.thread_id == _p("tid")) & (item.c.user_id == uid)
+        self._item_get = sa.select(item.c.data).where(item_scope, item.c.id == _p("iid"))
+        self._item_cursor = sa.select(item.c.created_at, item.c.seq).where(item_scope, item.c.id == _p("cid"))
+        self._item_pages = pages(item, item_scope)
+        self._item_delete = sa.delete(item).where(item_scope, item.c.id == _p("iid"))
+        self._items_delete = sa.delete(item).where(item_scope)
+        # Insert only when the thread is the user's: the SELECT yields no row otherwise.
+        source = {
+            "id": _p("iid", sa.String),
+            "thread_id": thread.c.id,
+            "user_id": thread.c.user_id,
+            "created_at": _p("at", sa.BigInteger),
+            **seq(item),
+            "type": _p("kind", sa.String),
+            "data": _p("data", sa.JSON),
+        }
+        i_ins = insert(item).from_select(list(source), sa.select(*source.values()).where(thread_scope))
+        self._item_upsert = i_ins.on_conflict_do_update(
+            index_elements=[item.c.id],
+            set_={"type": i_ins.excluded.type, "data": i_ins.excluded.data},
+            where=(item.c.thread_id == i_ins.excluded.thread_id) & (item.c.user_id == i_ins.excluded.user_id),
+        ).execution_options(preserve_rowcount=True)
+
+        att_scope = (att.c.id == _p("aid")) & (att.c.user_id == uid)
+        self._att_get = sa.select(att.c.data, att.c.storage_name, att.c.size, att.c.uploaded).where(att_scope)
+        self._att_delete = sa.delete(att).where(att_scope)
+        self._att_mark = (
+            sa.update(att).where(att_scope).values(storage_name=_p("sname"), size=_p("size"), uploaded=True)
+        )
+        a_ins = insert(att).values(id=_p("aid"), user_id=uid, thread_id=_p("tid"), data=_p("data"), created_at=_p("at"))
+        self._att_upsert = a_ins.on_conflict_do_update(
+            index_elements=[att.c.id],
+            set_={"thread_id": a_ins.excluded.thread_id, "data": a_ins.excluded.data},
+            where=att.c.user_id == a_ins.excluded.user_id,
+        ).execution_options(preserve_rowcount=True)
+
+
+async def _to_thread(fn: Callable[[], _T]) -> _T:
+    return await anyio.to_thread.run_sync(fn)
