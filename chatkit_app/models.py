@@ -62,6 +62,8 @@ class ChatKitItem(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, Identity(), nullable=False))
     type: str = Field(max_length=64)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # "positive" / "negative" from the ChatKit feedback buttons, or None.
+    feedback: str | None = Field(default=None, max_length=16)
 
 
 class ChatKitAttachment(SQLModel, table=True):

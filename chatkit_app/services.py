@@ -1,5 +1,5 @@
 """Builds the app's long-lived services once per process (engine, codec, registry,
-session service) and migrates the database before first use."""
+session service, ChatKit store and server) and migrates the database before first use."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 
 from chatkit_app.auth.sessions import SessionService
 from chatkit_app.auth.tokens import TokenCodec
+from chatkit_app.chatkit_server.server import AppChatKitServer
+from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.db import is_lock_error, make_engine, migrate
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
 from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
@@ -26,6 +28,26 @@ from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
 logger = logging.getLogger("chatkit_app.services")
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class DatabaseRunner:
+    """Runs blocking database work off the event loop. SQLite allows one writer at a
+    time, so its work goes to one thread per process (no busy-waiting between our own
+    threads); Postgres uses the shared thread pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        sqlite = engine.dialect.name == "sqlite"
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite") if sqlite else None
+
+    async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._thread is None:
+            return await run_in_threadpool(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
 
 
 @dataclass
@@ -36,25 +58,17 @@ class Services:
     codec: TokenCodec
     registry: WorkflowRegistry
     sessions: SessionService
-    _db_thread: ThreadPoolExecutor | None = field(default=None, repr=False)
+    run_db: DatabaseRunner
+    store: SQLModelStore
+    chatkit: AppChatKitServer
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
 
     def close(self) -> None:
-        if self._db_thread is not None:
-            self._db_thread.shutdown(wait=False)
+        self.run_db.close()
         if self._fast_engine is not None:
             self._fast_engine.dispose()
         self.engine.dispose()
-
-    async def run_db(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run blocking database work off the event loop. SQLite allows one writer at a
-        time, so its work goes to one thread per process (no busy-waiting between our
-        own threads); Postgres uses the shared thread pool."""
-        if self._db_thread is None:
-            return await run_in_threadpool(fn, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_thread, functools.partial(fn, *args, **kwargs))
 
     async def call_sessions(self, operation: Callable[[SessionService], T]) -> T:
         """Run a session operation. On SQLite it first runs right on the event loop
@@ -82,7 +96,7 @@ def build_services(
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     codec = TokenCodec(secret, issuer=settings.chatkit_issuer)
-    registry = registry or build_registry(default_id=settings.chatkit_workflow_id)
+    registry = registry or build_registry(settings)
     session_service = functools.partial(
         SessionService,
         codec=codec,
@@ -91,19 +105,23 @@ def build_services(
         max_age_seconds=settings.chatkit_session_max_age_seconds,
         clock=clock,
     )
-    sessions = session_service(engine)
-    if engine.dialect.name != "sqlite":
-        return Services(settings, secret, engine, codec, registry, sessions)
-    fast_engine = make_engine(settings.resolved_database_url, busy_timeout_ms=0)
+    run_db = DatabaseRunner(engine)
+    store = SQLModelStore(engine, runner=run_db)
+    chatkit = AppChatKitServer(store, registry)
+    fast_engine = (
+        make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
+    )
     return Services(
         settings,
         secret,
         engine,
         codec,
         registry,
-        sessions,
-        _db_thread=ThreadPoolExecutor(1, thread_name_prefix="sqlite"),
-        _fast_sessions=session_service(fast_engine),
+        session_service(engine),
+        run_db,
+        store,
+        chatkit,
+        _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
     )
 

@@ -172,6 +172,27 @@ class SQLModelStore(Store[RequestContext]):
 
         await self._tx(work)
 
+    async def save_feedback(self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext) -> None:
+        """Thumbs up/down on the user's own items; `NotFoundError` if any is not theirs."""
+        params = {"tid": thread_id, "uid": context.user_id, "iids": list(item_ids), "fb": kind}
+
+        def work(conn: Connection) -> None:
+            if conn.execute(self._item_feedback, params).rowcount != len(set(item_ids)):
+                raise NotFoundError(f"items not found in thread {thread_id}")
+
+        await self._tx(work)
+
+    async def load_feedback(self, thread_id: str, item_id: str, context: RequestContext) -> str | None:
+        params = {"tid": thread_id, "uid": context.user_id, "iid": item_id}
+
+        def work(conn: Connection) -> str | None:
+            row = conn.execute(self._item_feedback_get, params).first()
+            if row is None:
+                raise NotFoundError(f"item {item_id} not found in thread {thread_id}")
+            return str(row.feedback) if row.feedback is not None else None
+
+        return await self._tx(work)
+
     # --- attachments -------------------------------------------------------------------
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         params = {
@@ -293,6 +314,9 @@ class SQLModelStore(Store[RequestContext]):
         self._item_pages = pages(item, item_scope)
         self._item_delete = sa.delete(item).where(item_scope, item.c.id == _p("iid"))
         self._items_delete = sa.delete(item).where(item_scope)
+        in_ids = item.c.id.in_(sa.bindparam("iids", expanding=True))
+        self._item_feedback = sa.update(item).where(item_scope, in_ids).values(feedback=_p("fb"))
+        self._item_feedback_get = sa.select(item.c.feedback).where(item_scope, item.c.id == _p("iid"))
         # Insert only when the thread is the user's: the SELECT yields no row otherwise.
         source = {
             "id": _p("iid", sa.String),

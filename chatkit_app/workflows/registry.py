@@ -6,6 +6,7 @@ file contributes names and UI options for ids it lists.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chatkit_app.errors import NotFound
+from chatkit_app.settings import Settings
 from chatkit_app.workflows.config import PublicConfig, load_public_config
 
 WorkflowMode = Literal["agent", "hosted"]
@@ -58,15 +60,37 @@ class WorkflowRegistry:
         return sorted(self._workflows)
 
 
-def build_registry(config: PublicConfig | None = None, default_id: str | None = None) -> WorkflowRegistry:
-    """The built-in `assistant` plus every workflow the public config names."""
+def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
+    """The built-in `assistant` (offline demo agent, or an OpenAI agent when a key or
+    base URL is configured) plus the workflows registered in Python with `register`."""
+    from chatkit_app.workflows.offline import OfflineAgent
+
     config = config or load_public_config()
-    registry = WorkflowRegistry(default_id or config.default_workflow)
-    assistant_ui = config.workflows["assistant"].ui if "assistant" in config.workflows else {}
-    registry.register(Workflow(id="assistant", name="Assistant", ui=assistant_ui))
-    for workflow_id, entry in config.workflows.items():
-        if workflow_id == "assistant":
-            registry.register(Workflow(id="assistant", name=entry.name, ui=entry.ui))
-        elif entry.mode == "agent":
-            registry.register(Workflow(id=workflow_id, name=entry.name, ui=entry.ui))
+    registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow)
+    entry = config.workflows.get("assistant")
+    registry.register(
+        Workflow(
+            id="assistant",
+            name=entry.name if entry else "Assistant",
+            ui=entry.ui if entry else {},
+            agent_factory=OfflineAgent,
+        )
+    )
+    for workflow in _registered:
+        ui = config.workflows[workflow.id].ui if workflow.id in config.workflows and not workflow.ui else workflow.ui
+        registry.register(dataclasses.replace(workflow, ui=ui))
     return registry
+
+
+_registered: list[Workflow] = []
+
+
+def register(workflow: Workflow) -> Workflow:
+    """App authors add their own workflows here, in Python, before the app starts:
+
+    register(Workflow(id="support", name="Support", agent_factory=MyAgent))
+    """
+    if not WORKFLOW_ID_PATTERN.match(workflow.id):
+        raise ValueError(f"invalid workflow id {workflow.id!r}")
+    _registered.append(workflow)
+    return workflow

@@ -1,0 +1,68 @@
+"""`POST /api/chatkit`: the ChatKit protocol, for the holder of a session token.
+
+The user, session and workflow come from the verified token, never from the body.
+Streaming answers are Server-Sent Events with headers that stop proxies buffering;
+a request that names someone else's thread fails before any byte is streamed (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from chatkit.server import StreamingResult
+from chatkit.store import NotFoundError
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from chatkit_app.api.deps import bearer_token, read_body, services_of
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.errors import BadRequest, NotFound
+
+SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
+
+
+async def chatkit_endpoint(request: Request) -> Response:
+    services = services_of(request)
+    token = bearer_token(request)
+    info = await services.call_sessions(lambda s: s.authenticate(token))
+    body = await read_body(request, services.settings.chatkit_max_body_bytes)
+    context = RequestContext(
+        user_id=info.user_id,
+        session_id=info.session_id,
+        workflow_id=info.workflow_id,
+        base_url=str(request.base_url).rstrip("/"),
+    )
+    try:
+        result = await services.chatkit.process(body, context)
+    except ValidationError as exc:
+        raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
+    except NotFoundError:
+        raise NotFound("Not found.") from None
+    if not isinstance(result, StreamingResult):
+        return Response(result.json, media_type="application/json")
+    events = aiter(result)
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        first = b""
+    except NotFoundError:
+        raise NotFound("Not found.") from None
+    return StreamingResponse(_prepend(first, events), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"][:3]) or "body"
+    return f"{where}: {first['msg']}"
+
+
+routes = [Route("/api/chatkit", chatkit_endpoint, methods=["POST"])]

@@ -1,0 +1,48 @@
+"""What a workflow's agent is: something that turns a user's turn into ChatKit events.
+
+Agents get a `Turn` (thread, the new message, the user's context, the store) and yield
+`ThreadStreamEvent`s; the ChatKit server persists and streams them. App authors write
+their own by implementing `ChatAgent` and registering a `Workflow` with a factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chatkit.actions import Action
+from chatkit.store import Store, StoreItemType
+from chatkit.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
+
+from chatkit_app.chatkit_server.context import RequestContext
+
+
+@dataclass
+class Turn:
+    thread: ThreadMetadata
+    message: UserMessageItem | None  # None: continue after a client tool's output
+    context: RequestContext
+    store: Store[RequestContext]
+
+    def new_id(self, kind: StoreItemType) -> str:
+        return self.store.generate_item_id(kind, self.thread, self.context)
+
+    async def history(self, limit: int = 50) -> list[ThreadItem]:
+        """The thread's latest items, oldest first."""
+        page = await self.store.load_thread_items(self.thread.id, None, limit, "desc", self.context)
+        return list(reversed(page.data))
+
+
+class ChatAgent(Protocol):
+    def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]: ...
+
+    def action(
+        self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
+    ) -> AsyncIterator[ThreadStreamEvent]: ...
+
+
+def message_text(message: UserMessageItem | None) -> str:
+    if message is None:
+        return ""
+    return "".join(getattr(part, "text", "") for part in message.content).strip()

@@ -1,0 +1,164 @@
+"""The offline demo agent: no key, no network, no model weights.
+
+It exists so `make run` is useful with nothing configured, and so every ChatKit feature
+(streaming, widgets with server actions, client tools, attachments, progress, titles)
+can be tried and tested offline. It says plainly that it is not a language model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from chatkit.actions import Action
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    ClientToolCallItem,
+    ProgressUpdateEvent,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemUpdatedEvent,
+    ThreadStreamEvent,
+    WidgetItem,
+)
+from chatkit.widgets import WidgetTemplate
+
+from chatkit_app.workflows.agent import Turn, message_text
+
+COUNTER = WidgetTemplate.from_file(str(Path(__file__).parent / "widgets" / "counter.widget"))
+THEME_TOOL = "switch_theme"
+HELP = """I'm the **offline demo agent** of this site: canned answers, no language model, no network.
+
+Try:
+- **show a widget**: a card whose buttons are handled on the server
+- **dark mode** / **light mode**: I call a client tool that switches the colour scheme
+- attach a file: I tell you its name, type and size
+- anything else: I echo it back
+
+Set `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for a local model server) for a real assistant."""
+
+
+class OfflineAgent:
+    def __init__(self, *, delay_per_chunk: float = 0.01) -> None:
+        self._delay = delay_per_chunk
+
+    async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        text = message_text(turn.message)
+        if turn.thread.title is None and text:
+            turn.thread.title = _title(text)
+        if turn.message is None:
+            async for event in self._after_tool(turn):
+                yield event
+            return
+        yield ProgressUpdateEvent(icon="sparkle", text="Thinking (offline demo)…")
+        lowered = text.lower()
+        if "widget" in lowered:
+            yield ThreadItemDoneEvent(item=_counter_item(turn, count=0))
+            async for event in self._say(turn, "Here is a widget. Its buttons are handled by the server."):
+                yield event
+        elif theme := _requested_theme(lowered):
+            yield ThreadItemDoneEvent(
+                item=ClientToolCallItem(
+                    id=turn.new_id("tool_call"),
+                    thread_id=turn.thread.id,
+                    created_at=datetime.now(),
+                    call_id=turn.new_id("tool_call"),
+                    name=THEME_TOOL,
+                    arguments={"theme": theme},
+                )
+            )
+        else:
+            async for event in self._say(turn, _reply(text, turn)):
+                yield event
+
+    async def action(
+        self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if sender is None or action.type not in {"counter.increment", "counter.reset"}:
+            async for event in self._say(turn, f"I don't know the action `{action.type}`."):
+                yield event
+            return
+        payload = action.payload if isinstance(action.payload, dict) else {}
+        count = int(payload.get("count", 0))
+        count = count + 1 if action.type == "counter.increment" else 0
+        updated = sender.model_copy(update={"widget": COUNTER.build({"count": count})})
+        yield ThreadItemReplacedEvent(item=updated)
+
+    async def _after_tool(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        items = await turn.history(limit=5)
+        call = next((i for i in reversed(items) if isinstance(i, ClientToolCallItem)), None)
+        if call is None or call.name != THEME_TOOL:
+            reply = "Done."
+        else:
+            reply = f"Switched to the {call.arguments.get('theme', 'other')} colour scheme."
+        async for event in self._say(turn, reply):
+            yield event
+
+    async def _say(self, turn: Turn, text: str) -> AsyncIterator[ThreadStreamEvent]:
+        """Streams `text` as deltas of a few words, like a model would."""
+        item = AssistantMessageItem(
+            id=turn.new_id("message"), thread_id=turn.thread.id, created_at=datetime.now(), content=[]
+        )
+        yield ThreadItemAddedEvent(item=item)
+        for chunk in re.findall(r"\S+\s*|\s+", text):
+            yield ThreadItemUpdatedEvent(
+                item_id=item.id, update=AssistantMessageContentPartTextDelta(content_index=0, delta=chunk)
+            )
+            if self._delay:
+                await asyncio.sleep(self._delay)
+        item.content = [AssistantMessageContent(text=text)]
+        yield ThreadItemDoneEvent(item=item)
+
+
+def _counter_item(turn: Turn, count: int) -> WidgetItem:
+    return WidgetItem(
+        id=turn.new_id("message"),
+        thread_id=turn.thread.id,
+        created_at=datetime.now(),
+        widget=COUNTER.build({"count": count}),
+        copy_text=f"Counter: {count}",
+    )
+
+
+def _requested_theme(lowered: str) -> str | None:
+    if "dark" in lowered:
+        return "dark"
+    if "light" in lowered:
+        return "light"
+    return None
+
+
+def _reply(text: str, turn: Turn) -> str:
+    lowered = text.lower().strip(" ?!.")
+    if lowered in {"help", "what can you do", "hi", "hello"} or lowered.startswith("help"):
+        return HELP
+    attachments = turn.message.attachments if turn.message else []
+    if attachments:
+        lines = [f"- **{a.name}** ({a.mime_type}, {_size(a.metadata)})" for a in attachments]
+        return "You sent me:\n" + "\n".join(lines) + "\n\nI can describe files but not read them (offline demo)."
+    if not text:
+        return "Send me a message, or type **help**."
+    return f"You said: “{text}”\n\nI'm the offline demo agent, so I only echo. Type **help** to see what I can do."
+
+
+def _size(metadata: dict[str, Any] | None) -> str:
+    size = (metadata or {}).get("size")
+    if not isinstance(size, int):
+        return "size unknown"
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _title(text: str) -> str:
+    first_line = text.strip().splitlines()[0]
+    return first_line[:60] + ("…" if len(first_line) > 60 else "")
