@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatkit_app.auth.sessions import SessionService
 from chatkit_app.auth.tokens import TokenCodec
+from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.db import is_lock_error, make_engine, migrate
@@ -60,6 +61,7 @@ class Services:
     sessions: SessionService
     run_db: DatabaseRunner
     store: SQLModelStore
+    attachments: DiskAttachmentStore
     chatkit: AppChatKitServer
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
@@ -107,7 +109,10 @@ def build_services(
     )
     run_db = DatabaseRunner(engine)
     store = SQLModelStore(engine, runner=run_db)
-    chatkit = AppChatKitServer(store, registry)
+    attachments = DiskAttachmentStore(
+        store, settings.uploads_dir, max_bytes=settings.chatkit_max_upload_bytes, signing_key=secret
+    )
+    chatkit = AppChatKitServer(store, registry, attachments)
     fast_engine = (
         make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
     )
@@ -120,6 +125,7 @@ def build_services(
         session_service(engine),
         run_db,
         store,
+        attachments,
         chatkit,
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,

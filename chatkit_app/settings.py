@@ -47,11 +47,19 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
+    chatkit_model: str = "gpt-4.1-mini"
+    chatkit_instructions: str = (
+        "You are a helpful assistant in a chat window. Answer clearly and concisely, "
+        "use Markdown when it helps, and say so when you do not know something."
+    )
+    chatkit_openai_api: Literal["responses", "chat_completions"] = "responses"
+    chatkit_upstream_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     chatkit_workflow_id: str = "assistant"
     chatkit_script_url: str = CHATKIT_CDN_SCRIPT
     chatkit_ui_mode: Literal["auto", "chatkit", "native"] = "auto"
     chatkit_domain_key: str | None = None
     chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", mode="before")
     @classmethod

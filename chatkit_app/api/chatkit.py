@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
-from pydantic import ValidationError
+from chatkit.types import ChatKitReq
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -19,7 +20,9 @@ from starlette.routing import Route
 from chatkit_app.api.deps import bearer_token, read_body, services_of
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import BadRequest, NotFound
+from chatkit_app.services import Services
 
+_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
@@ -35,6 +38,8 @@ async def chatkit_endpoint(request: Request) -> Response:
         base_url=str(request.base_url).rstrip("/"),
     )
     try:
+        request_model = _REQUEST.validate_json(body)
+        await _check_attachments(services, request_model, context)
         result = await services.chatkit.process(body, context)
     except ValidationError as exc:
         raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
@@ -57,6 +62,16 @@ async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[by
         yield first
     async for chunk in rest:
         yield chunk
+
+
+async def _check_attachments(services: Services, request: ChatKitReq, context: RequestContext) -> None:
+    """A message may only carry the sender's own attachments whose bytes arrived;
+    checked up front so the stream never breaks half-way."""
+    params_input = getattr(getattr(request, "params", None), "input", None)
+    for attachment_id in getattr(params_input, "attachments", None) or []:
+        row = await services.store.load_attachment_file(attachment_id, context)
+        if not row.uploaded:
+            raise BadRequest("An attachment of this message has not been uploaded yet.", code="attachment_not_uploaded")
 
 
 def _first_error(exc: ValidationError) -> str:

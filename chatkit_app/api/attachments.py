@@ -1,0 +1,115 @@
+"""Attachment bytes: upload (phase two of ChatKit's two-phase upload), download and
+image previews. Owner only: the user comes from the session token (or, for previews,
+from a signature made for that user), and the store finds only that user's rows."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import urllib.parse
+
+from chatkit.store import NotFoundError
+from chatkit.types import ImageAttachment
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from chatkit_app.api.deps import bearer_token, services_of
+from chatkit_app.chatkit_server.attachments import API_PREFIX
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.files import (
+    IMAGE_TYPES,
+    UnsupportedMediaType,
+    random_storage_name,
+    receive_upload,
+    sniff,
+)
+from chatkit_app.errors import ChatKitAppError, NotFound
+from chatkit_app.services import Services
+
+
+class UploadConflict(ChatKitAppError):
+    status = 409
+    default_code = "already_uploaded"
+
+
+async def _context(request: Request, services: Services) -> RequestContext:
+    token = bearer_token(request)
+    info = await services.call_sessions(lambda s: s.authenticate(token))
+    base_url = str(request.base_url).rstrip("/")
+    return RequestContext(info.user_id, info.session_id, info.workflow_id, base_url)
+
+
+async def upload(request: Request) -> Response:
+    services = services_of(request)
+    context = await _context(request, services)
+    attachment_id = request.path_params["attachment_id"]
+    try:
+        row = await services.store.load_attachment_file(attachment_id, context)
+    except NotFoundError:
+        raise NotFound("No attachment with that id.") from None
+    if row.uploaded:
+        raise UploadConflict("This attachment already has its file.")
+    files = services.attachments
+    temp = files.path_of("." + random_storage_name())
+    try:
+        size = await receive_upload(request.stream(), request.headers.get("content-type", ""), temp, files.max_bytes)
+        mime = sniff(temp, row.attachment.mime_type)
+        if row.attachment.mime_type in IMAGE_TYPES and mime != row.attachment.mime_type and mime not in IMAGE_TYPES:
+            raise UnsupportedMediaType("The file's content does not match its declared image type.")
+        storage_name = random_storage_name()
+        os.replace(temp, files.path_of(storage_name))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+    attachment = row.attachment.model_copy(
+        update={"mime_type": mime, "upload_descriptor": None, "metadata": {"size": size, "uploaded": True}}
+    )
+    await services.store.mark_attachment_uploaded(attachment_id, storage_name=storage_name, size=size, context=context)
+    await services.store.save_attachment(attachment, context)
+    return JSONResponse(attachment.model_dump(mode="json"))
+
+
+async def download(request: Request) -> Response:
+    services = services_of(request)
+    context = await _context(request, services)
+    return await _file_response(services, request.path_params["attachment_id"], context, inline=False)
+
+
+async def preview(request: Request) -> Response:
+    services = services_of(request)
+    attachment_id = request.path_params["attachment_id"]
+    owner = services.attachments.preview_owner(attachment_id, request.query_params.get("sig", ""))
+    if owner is None:
+        raise NotFound("No attachment with that id.")
+    context = RequestContext(owner, "", "", "")
+    return await _file_response(services, attachment_id, context, inline=True)
+
+
+async def _file_response(services: Services, attachment_id: str, context: RequestContext, *, inline: bool) -> Response:
+    try:
+        row = await services.store.load_attachment_file(attachment_id, context)
+    except NotFoundError:
+        raise NotFound("No attachment with that id.") from None
+    if not row.uploaded or not row.storage_name:
+        raise NotFound("This attachment has no file yet.")
+    if inline and not isinstance(row.attachment, ImageAttachment):
+        raise NotFound("Only images have previews.")
+    quoted = urllib.parse.quote(row.attachment.name, safe="")
+    disposition = "inline" if inline else "attachment"
+    headers = {
+        "Content-Disposition": f"{disposition}; filename*=UTF-8''{quoted}",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, max-age=300",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    return FileResponse(
+        services.attachments.path_of(row.storage_name), media_type=row.attachment.mime_type, headers=headers
+    )
+
+
+routes = [
+    Route(API_PREFIX + "/{attachment_id}/upload", upload, methods=["POST"]),
+    Route(API_PREFIX + "/{attachment_id}/preview", preview, methods=["GET"]),
+    Route(API_PREFIX + "/{attachment_id}", download, methods=["GET"]),
+]

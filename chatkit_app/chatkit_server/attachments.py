@@ -1,0 +1,106 @@
+"""Attachments: ChatKit's two-phase upload with the bytes on our disk.
+
+ChatKit does not protect attachments; every read, write and delete here goes through
+the user-scoped store, so another user's attachment is simply not found. Files live
+under `CHATKIT_DATA_DIR/uploads` with random names (the client's file name is display
+metadata only). Image previews use a URL signed for one attachment and its owner, so
+an `<img>` tag can load it without the session token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from pathlib import Path
+
+from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.files import ALLOWED_TYPES, IMAGE_TYPES, UnsupportedMediaType, normalize_mime
+from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.errors import PayloadTooLarge
+
+API_PREFIX = "/api/chatkit/attachments"
+
+
+class DiskAttachmentStore(AttachmentStore[RequestContext]):
+    def __init__(self, store: SQLModelStore, directory: Path, *, max_bytes: int, signing_key: bytes) -> None:
+        self.store = store
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._key = hashlib.sha256(b"chatkit-preview:" + signing_key).digest()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return self.store.generate_attachment_id(mime_type, context)
+
+    async def create_attachment(self, input: AttachmentCreateParams, context: RequestContext) -> Attachment:
+        mime = normalize_mime(input.mime_type)
+        if mime not in ALLOWED_TYPES:
+            raise UnsupportedMediaType(f"Files of type {mime or 'unknown'} are not allowed.")
+        if input.size > self.max_bytes:
+            raise PayloadTooLarge(f"Files may be at most {self.max_bytes} bytes.")
+        attachment_id = self.generate_attachment_id(mime, context)
+        descriptor = AttachmentUploadDescriptor(
+            url=f"{context.base_url}{API_PREFIX}/{attachment_id}/upload",
+            method="POST",
+        )
+        common = {
+            "id": attachment_id,
+            "name": _display_name(input.name),
+            "mime_type": mime,
+            "upload_descriptor": descriptor,
+            "metadata": {"size": input.size, "uploaded": False},
+        }
+        attachment: Attachment
+        if mime in IMAGE_TYPES:
+            attachment = ImageAttachment(**common, preview_url=self.preview_url(attachment_id, context))
+        else:
+            attachment = FileAttachment(**common)
+        await self.store.save_attachment(attachment, context)
+        return attachment
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        row = await self.store.load_attachment_file(attachment_id, context)
+        if row.storage_name:
+            self.path_of(row.storage_name).unlink(missing_ok=True)
+
+    def path_of(self, storage_name: str) -> Path:
+        path = (self.directory / storage_name).resolve()
+        if path.parent != self.directory.resolve():
+            raise NotFoundError("bad storage name")
+        return path
+
+    def preview_url(self, attachment_id: str, context: RequestContext) -> str:
+        return (
+            f"{context.base_url}{API_PREFIX}/{attachment_id}/preview?sig={self._sign(attachment_id, context.user_id)}"
+        )
+
+    def preview_owner(self, attachment_id: str, signature: str) -> str | None:
+        """The user a preview signature was made for, or None if it is not ours."""
+        try:
+            owner_b64 = signature.partition(".")[0]
+            owner = base64.urlsafe_b64decode(owner_b64 + "=" * (-len(owner_b64) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return owner if hmac.compare_digest(self._sign(attachment_id, owner), signature) else None
+
+    def _sign(self, attachment_id: str, user_id: str) -> str:
+        mac = hmac.new(self._key, f"{attachment_id}\n{user_id}".encode(), hashlib.sha256).digest()
+        owner = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
+        return f"{owner}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def _display_name(name: str) -> str:
+    """The client's name, for display only: no path, no control characters, bounded."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
+    return cleaned[:200]
