@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from chatkit.actions import Action
 from chatkit.server import ChatKitServer
 from chatkit.store import AttachmentStore
-from chatkit.types import FeedbackKind, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
+from chatkit.types import FeedbackKind, ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
 
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.store import SQLModelStore
@@ -46,6 +47,14 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         turn = Turn(thread=thread, message=None, context=context, store=self.store)
         return self._agent(context).action(turn, action, sender)
+
+    async def handle_stream_cancelled(
+        self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
+    ) -> None:
+        """The client hung up: save the partial answer. Shielded, because the request's
+        task is being cancelled and any unshielded await would be cancelled too."""
+        with anyio.CancelScope(shield=True):
+            await super().handle_stream_cancelled(thread, pending_items, context)
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
