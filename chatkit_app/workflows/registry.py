@@ -7,6 +7,7 @@ file contributes names and UI options for ids it lists.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -63,7 +64,7 @@ class WorkflowRegistry:
 def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
     """The built-in `assistant` (offline demo agent, or an OpenAI agent when a key or
     base URL is configured) plus the workflows registered in Python with `register`."""
-    from chatkit_app.workflows.offline import OfflineAgent
+    from chatkit_app.workflows.openai_agent import make_assistant_agent
 
     config = config or load_public_config()
     registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow)
@@ -73,7 +74,7 @@ def build_registry(settings: Settings, config: PublicConfig | None = None) -> Wo
             id="assistant",
             name=entry.name if entry else "Assistant",
             ui=entry.ui if entry else {},
-            agent_factory=OfflineAgent,
+            agent_factory=functools.partial(make_assistant_agent, settings),
         )
     )
     for workflow in _registered:

@@ -1,0 +1,62 @@
+"""With OPENAI_API_KEY / OPENAI_BASE_URL set, workflow `assistant` runs the Agents SDK
+agent: over HTTP, against a loopback fake of OpenAI (both APIs), nothing else changes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatkit_app.api.app import create_api
+from chatkit_app.services import build_services
+from tests.api.chatkit_client import ChatKitClient, done_items, reply_text, user_input
+from tests.conftest import make_settings
+from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    yield from running_fake(FakeBehavior(text="Paris is the capital of France."))
+
+
+@pytest.fixture(params=["responses", "chat_completions"])
+async def alice(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[ChatKitClient]:
+    settings = make_settings(
+        tmp_path,
+        openai_api_key="sk-test-" + "x" * 20,
+        openai_base_url=fake.base_url,
+        chatkit_openai_api=request.param,
+        chatkit_upstream_timeout_seconds=3,
+    )
+    services = build_services(settings, production=False)
+    transport = httpx.ASGITransport(app=create_api(lambda: services))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        yield await ChatKitClient.for_user(http, "alice")
+    services.close()
+
+
+async def test_assistant_streams_the_model_answer(alice: ChatKitClient, fake: FakeOpenAI) -> None:
+    thread_id, events = await alice.new_thread("What is the capital of France?")
+    assert reply_text(events) == "Paris is the capital of France."
+    assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "Paris is the capital of France."
+    assert fake.requests[-1].headers["authorization"] == "Bearer sk-test-" + "x" * 20
+
+    fake.behavior = FakeBehavior(text="About 2.1 million people.")
+    second = await alice.stream(
+        "threads.add_user_message", thread_id=thread_id, input=user_input("How many live there?")
+    )
+    assert reply_text(second) == "About 2.1 million people."
+    assert "capital of France" in str(fake.requests[-1].body), "the history goes to the model"
+
+
+async def test_upstream_failure_is_an_error_event_and_the_message_is_kept(
+    alice: ChatKitClient, fake: FakeOpenAI
+) -> None:
+    fake.behavior = FakeBehavior(status=500)
+    thread_id, events = await alice.new_thread("hello?")
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and "HTTP 500" in errors[0]["message"] and errors[0]["allow_retry"] is True
+    items = await alice.call("items.list", thread_id=thread_id, limit=10, order="asc")
+    assert [i["type"] for i in items["data"]] == ["user_message"]

@@ -1,0 +1,289 @@
+"""A loopback fake of OpenAI's streaming model APIs, served over real HTTP by uvicorn.
+
+`POST /v1/responses` streams Responses API events (`event:` + `data:` SSE frames, the
+shapes of `openai.types.responses.ResponseStreamEvent`); `POST /v1/chat/completions`
+streams `chat.completion.chunk` lines and `data: [DONE]`. Each test sets a `FakeBehavior`
+(text, pacing, failure mode) and reads back the `RecordedRequest`s the fake received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+@dataclass
+class FakeBehavior:
+    text: str = "Hello from the fake model. It streams a few words."
+    tokens: int | None = None  # split `text` into this many deltas (default: one per word)
+    delay: float = 0.0  # seconds before each delta
+    status: int | None = None  # answer with this HTTP error instead of a stream
+    retry_after: int | None = None  # Retry-After header sent with `status`
+    error_message: str = "The fake model server failed."
+    fail_times: int | None = None  # apply `status` to the first N requests only (None: all)
+    hang: bool = False  # accept the request and never send headers
+    hang_after: int | None = None  # send N deltas, then go silent (connection stays open)
+    cut_after: int | None = None  # send N deltas, then drop the connection mid-body
+    malformed_after: int | None = None  # send N deltas, then a frame that is not JSON
+    failed_after: int | None = None  # send N deltas, then an in-stream error (response.failed / error chunk)
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class _CutConnection(Exception):
+    """Raised inside a streaming body so uvicorn aborts the connection mid-response."""
+
+
+class _MalformedFrame(Exception):
+    pass
+
+
+class _FailedStream(Exception):
+    pass
+
+
+class _QuietCuts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _CutConnection))
+
+
+def split_tokens(text: str, count: int | None) -> list[str]:
+    if count is None:
+        return re.findall(r"\S+\s*|\s+", text) or [text]
+    size = max(1, -(-len(text) // max(1, count)))
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@dataclass
+class FakeOpenAI:
+    behavior: FakeBehavior = field(default_factory=FakeBehavior)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 0
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _release: asyncio.Event | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FakeOpenAI:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        app = Starlette(
+            routes=[
+                Route("/v1/responses", self._responses, methods=["POST"]),
+                Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
+        self._server = uvicorn.Server(config)
+        logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake OpenAI server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._release is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- request handling -------------------------------------------------------------
+
+    async def _record(self, request: Request) -> tuple[dict[str, Any], Response | None]:
+        if self._release is None:
+            self._loop = asyncio.get_running_loop()
+            self._release = asyncio.Event()
+        body = json.loads(await request.body() or b"{}")
+        self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body))
+        b = self.behavior
+        failing = b.fail_times is None or len(self.requests) <= b.fail_times
+        if b.status is not None and failing:
+            headers = {"retry-after": str(b.retry_after)} if b.retry_after is not None else {}
+            kind = "rate_limit_exceeded" if b.status == 429 else "server_error"
+            payload = {"error": {"message": b.error_message, "type": kind, "param": None, "code": None}}
+            return body, JSONResponse(payload, status_code=b.status, headers=headers)
+        if b.hang:
+            await self._release.wait()
+            return body, Response(status_code=503)
+        return body, None
+
+    async def _paced(self, pieces: list[str]) -> AsyncIterator[tuple[int, str]]:
+        """Yields (index, piece), applying the delay and the mid-stream failure modes."""
+        b = self.behavior
+        for index, piece in enumerate(pieces):
+            if b.delay:
+                await asyncio.sleep(b.delay)
+            for limit, action in self._failures():
+                if limit is not None and index == limit:
+                    await self._fail_mid_stream(action)
+            yield index, piece
+        for limit, action in self._failures():
+            if limit is not None and limit >= len(pieces):
+                await self._fail_mid_stream(action)
+
+    def _failures(self) -> list[tuple[int | None, str]]:
+        b = self.behavior
+        return [(b.cut_after, "cut"), (b.hang_after, "hang"), (b.malformed_after, "bad"), (b.failed_after, "failed")]
+
+    async def _fail_mid_stream(self, action: str) -> None:
+        if action == "hang":
+            assert self._release is not None
+            await self._release.wait()
+        if action in ("cut", "hang"):
+            raise _CutConnection
+        raise _MalformedFrame if action == "bad" else _FailedStream
+
+    async def _responses(self, request: Request) -> Response:
+        body, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        return StreamingResponse(_frames(self._response_events(body)), media_type="text/event-stream")
+
+    async def _chat_completions(self, request: Request) -> Response:
+        body, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        return StreamingResponse(_frames(self._chat_chunks(body)), media_type="text/event-stream")
+
+    async def _response_events(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
+        text, pieces = self.behavior.text, split_tokens(self.behavior.text, self.behavior.tokens)
+        response_id, item_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+        seq = iter(range(1_000_000))
+
+        def event(kind: str, **data: Any) -> dict[str, Any]:
+            return {"type": kind, "sequence_number": next(seq), **data}
+
+        def message(status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
+
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        done_part = {**part, "text": text}
+        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+        yield event("response.created", response=_response(response_id, body, "in_progress", []))
+        yield event("response.in_progress", response=_response(response_id, body, "in_progress", []))
+        yield event("response.output_item.added", output_index=0, item=message("in_progress", []))
+        yield event("response.content_part.added", part=part, **where)
+        try:
+            async for _, piece in self._paced(pieces):
+                yield event("response.output_text.delta", delta=piece, logprobs=[], **where)
+        except _FailedStream:
+            failed = _response(response_id, body, "failed", [])
+            failed["error"] = {"code": "server_error", "message": self.behavior.error_message}
+            yield event("response.failed", response=failed)
+            return
+        yield event("response.output_text.done", text=text, logprobs=[], **where)
+        yield event("response.content_part.done", part=done_part, **where)
+        final = message("completed", [done_part])
+        yield event("response.output_item.done", output_index=0, item=final)
+        yield event("response.completed", response=_response(response_id, body, "completed", [final], len(pieces)))
+
+    async def _chat_chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
+        pieces = split_tokens(self.behavior.text, self.behavior.tokens)
+        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time())}
+        base["model"] = body.get("model", "")
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            async for _, piece in self._paced(pieces):
+                yield chunk({"content": piece})
+        except _FailedStream:
+            yield {"error": {"message": self.behavior.error_message, "type": "server_error", "code": None}}
+            return
+        yield chunk({}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}
+            yield {**base, "choices": [], "usage": usage}
+        yield "[DONE]"
+
+
+async def _frames(events: AsyncIterator[dict[str, Any] | str]) -> AsyncIterator[bytes]:
+    try:
+        async for data in events:
+            if isinstance(data, str):
+                yield f"data: {data}\n\n".encode()
+            elif "sequence_number" in data:  # Responses API frames name their event
+                yield f"event: {data['type']}\ndata: {json.dumps(data)}\n\n".encode()
+            else:
+                yield f"data: {json.dumps(data)}\n\n".encode()
+    except _MalformedFrame:
+        yield b'data: {"type": "response.output_text.delta", "delta": \n\n'
+
+
+def _response(
+    response_id: str, body: dict[str, Any], status: str, output: list[dict[str, Any]], tokens: int = 0
+) -> dict[str, Any]:
+    usage = {
+        "input_tokens": 10,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 10 + tokens,
+    }
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": None,
+        "model": body.get("model", ""),
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage if status == "completed" else None,
+        "metadata": {},
+    }
+
+
+def running_fake(behavior: FakeBehavior | None = None) -> Iterator[FakeOpenAI]:
+    """For a pytest fixture: `yield from running_fake()`."""
+    fake = FakeOpenAI(behavior=behavior or FakeBehavior()).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
