@@ -1,0 +1,76 @@
+"""App authors add workflows in Python: their agent answers on /api/chatkit for
+sessions of that workflow, and the built-in assistant is unaffected."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from chatkit.actions import Action
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    ThreadItemDoneEvent,
+    ThreadStreamEvent,
+    WidgetItem,
+)
+
+from chatkit_app.api.app import create_api
+from chatkit_app.services import build_services
+from chatkit_app.workflows import registry as registry_module
+from chatkit_app.workflows.agent import Turn, message_text
+from chatkit_app.workflows.registry import Workflow, register
+from tests.api.chatkit_client import ChatKitClient, done_items
+from tests.conftest import api_key_headers, make_settings
+
+
+class ShoutingAgent:
+    async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        text = message_text(turn.message).upper() + "!"
+        item = AssistantMessageItem(
+            id=turn.new_id("message"),
+            thread_id=turn.thread.id,
+            created_at=datetime.now(),
+            content=[AssistantMessageContent(text=text)],
+        )
+        yield ThreadItemDoneEvent(item=item)
+
+    async def action(
+        self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        return
+        yield
+
+
+@pytest.fixture
+def shouting() -> Iterator[Workflow]:
+    workflow = register(Workflow(id="shout", name="Shouter", agent_factory=ShoutingAgent, ui={"composer": {}}))
+    yield workflow
+    registry_module._registered.remove(workflow)
+
+
+async def test_a_registered_workflow_answers_its_sessions(shouting: Workflow, tmp_path: Path) -> None:
+    services = build_services(make_settings(tmp_path), production=False)
+    try:
+        transport = httpx.ASGITransport(app=create_api(lambda: services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            created = await http.post(
+                "/api/chatkit/session", json={"userId": "ann", "workflowId": "shout"}, headers=api_key_headers()
+            )
+            assert created.status_code == 201
+            shout = ChatKitClient(http, created.json()["token"])
+            _, events = await shout.new_thread("hello")
+            assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "HELLO!"
+
+            described = await http.get("/api/chatkit/workflows/shout", headers=api_key_headers())
+            assert described.json() == {"id": "shout", "name": "Shouter", "mode": "agent", "ui": {"composer": {}}}
+
+            assistant = await ChatKitClient.for_user(http, "ann")
+            _, events = await assistant.new_thread("hello")
+            assert "offline demo agent" in done_items(events, "assistant_message")[0]["content"][0]["text"]
+    finally:
+        services.close()
