@@ -69,22 +69,38 @@ def api_key_or_token(services: Services, token: str) -> Caller:
     return Caller(api_key=False, token=token)
 
 
+DRAIN_FACTOR = 4
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """Reads the body, stopping with 413 as soon as it passes `limit` bytes."""
+    """Reads the body, refusing with 413 once it passes `limit` bytes (nothing beyond
+    the limit is kept). A modest excess is read and discarded first so that clients
+    still writing their body can read the 413 instead of a reset connection."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BadRequest("Invalid Content-Length header.")
         if int(declared) > limit:
+            await _discard(request, int(declared), 0, limit)
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await _discard(request, size, size, limit)
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _discard(request: Request, declared: int, seen: int, limit: int) -> None:
+    if declared > DRAIN_FACTOR * limit:
+        return
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > DRAIN_FACTOR * limit:
+            return
 
 
 async def parse_json_body(request: Request, services: Services, model: type[M]) -> M:

@@ -4,6 +4,7 @@ with a fresh database and data dir; plus the refusal to start with a weak secret
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +56,12 @@ class ProdServer:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProdServer]:
-    data_dir = tmp_path_factory.mktemp("prod-data")
+@contextmanager
+def running_backend(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
+    """`reflex run --env prod --backend-only` on a free port; yields its URL."""
     port = _free_port()
-    api_key, secret = "ak-" + secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     log_path = data_dir / "server.log"
-    env = _env(data_dir, CHATKIT_API_KEY=api_key, CHATKIT_SECRET=secret)
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(port), "--loglevel", "debug"],
             cwd=REPO_ROOT,
@@ -84,10 +84,19 @@ def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProdServer
             if time.monotonic() > deadline:
                 pytest.fail(f"backend did not start:\n{log_path.read_text()}")
             time.sleep(0.3)
-        yield ProdServer(url, api_key, secret, log_path)
+        yield url
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProdServer]:
+    data_dir = tmp_path_factory.mktemp("prod-data")
+    api_key, secret = "ak-" + secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    env = _env(data_dir, CHATKIT_API_KEY=api_key, CHATKIT_SECRET=secret)
+    with running_backend(data_dir, env) as url:
+        yield ProdServer(url, api_key, secret, data_dir / "server.log")
 
 
 def test_contract_over_http(prod_server: ProdServer) -> None:
@@ -183,3 +192,79 @@ def test_prod_refuses_weak_or_missing_secret(tmp_path: Path) -> None:
         assert "CHATKIT_SECRET" in reason[0]
         if secret:
             assert secret not in result.stdout + result.stderr
+
+
+def _chat(client: httpx.Client, token: str, request: dict[str, object]) -> httpx.Response:
+    return client.post("/api/chatkit", json=request, headers={"Authorization": f"Bearer {token}"})
+
+
+def _text_input(text: str, attachments: list[str] | None = None) -> dict[str, object]:
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": attachments or [],
+        "inference_options": {},
+    }
+
+
+def test_self_hosted_chat_with_nothing_configured_survives_a_restart(tmp_path: Path) -> None:
+    """Issue 3's bar: no key, no network; create, stream, list, second turn, attachment,
+    a second user sees nothing, and the thread is still there after a restart."""
+    api_key = "ak-" + secrets.token_urlsafe(32)
+    env = _env(tmp_path, CHATKIT_API_KEY=api_key, CHATKIT_SECRET=secrets.token_urlsafe(48))
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    admin = {"Authorization": f"Bearer {api_key}"}
+    with running_backend(tmp_path, env) as url, httpx.Client(base_url=url, timeout=30) as client:
+        alice = client.post("/api/chatkit/session", json={"userId": "alice"}, headers=admin).json()["token"]
+        mallory = client.post("/api/chatkit/session", json={"userId": "mallory"}, headers=admin).json()["token"]
+
+        created = _chat(client, alice, {"type": "threads.create", "params": {"input": _text_input("help")}})
+        assert created.headers["content-type"].startswith("text/event-stream")
+        frames = [json.loads(line[6:]) for line in created.text.splitlines() if line.startswith("data: ")]
+        thread_id = frames[0]["thread"]["id"]
+        deltas = [f for f in frames if f["type"] == "thread.item.updated"]
+        assert len(deltas) > 10 and "offline demo agent" in "".join(f["update"]["delta"] for f in deltas)
+
+        second = _chat(
+            client,
+            alice,
+            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": _text_input("again")}},
+        )
+        assert "again" in second.text
+
+        attachment = _chat(
+            client,
+            alice,
+            {"type": "attachments.create", "params": {"name": "notes.txt", "size": 5, "mime_type": "text/plain"}},
+        ).json()
+        upload_url = attachment["upload_descriptor"]["url"]
+        uploaded = client.post(
+            upload_url, files={"file": ("notes.txt", b"hello")}, headers={"Authorization": f"Bearer {alice}"}
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        fetched = client.get(
+            f"/api/chatkit/attachments/{attachment['id']}", headers={"Authorization": f"Bearer {alice}"}
+        )
+        assert fetched.content == b"hello"
+        assert (
+            client.get(
+                f"/api/chatkit/attachments/{attachment['id']}", headers={"Authorization": f"Bearer {mallory}"}
+            ).status_code
+            == 404
+        )
+
+        for request in (
+            {"type": "threads.get_by_id", "params": {"thread_id": thread_id}},
+            {"type": "items.list", "params": {"thread_id": thread_id}},
+            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": _text_input("x")}},
+            {"type": "threads.delete", "params": {"thread_id": thread_id}},
+        ):
+            assert _chat(client, mallory, request).status_code == 404
+        listed = _chat(client, mallory, {"type": "threads.list", "params": {}}).json()
+        assert listed["data"] == []
+
+    with running_backend(tmp_path, env) as url, httpx.Client(base_url=url, timeout=30) as client:
+        items = _chat(
+            client, alice, {"type": "items.list", "params": {"thread_id": thread_id, "limit": 20, "order": "asc"}}
+        ).json()
+        assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"] * 2
