@@ -40,6 +40,7 @@ lint: setup-dev
 
 bench: setup-dev
 	$(PY) -m bench.issuance
+	$(PY) -m bench.streaming
 
 setup: $(VENV)/.runtime-installed $(BUN_DEP)
 setup-dev: $(VENV)/.dev-installed $(BUN_DEP)

@@ -1,4 +1,4 @@
-"""ASGI factories for `bench.issuance`, served with `uvicorn --factory bench._apps:<name>`.
+"""ASGI factories for the benchmarks, served with `uvicorn --factory bench._apps:<name>`.
 
 - `ours()`: the project's real FastAPI app (`chatkit_app.api.app.create_api()`) with
   services built from the environment (`CHATKIT_DATA_DIR`, `CHATKIT_SECRET`,
@@ -7,16 +7,24 @@
   `hmac.compare_digest`, JSON parse, HS256 JWT encode (pyjwt), one raw `sqlite3` INSERT
   (autocommit, WAL, `synchronous=NORMAL`, same table in `$CHATKIT_DATA_DIR/chatkit.db`)
   and a 201 JSON session object.
+- `fake_model()` (for `bench.streaming`): a minimal loopback model server speaking the
+  OpenAI Responses API's streaming SSE (`event:` + `data:` frames that the openai SDK
+  parses), pacing `BENCH_FAKE_TOKENS` text deltas `BENCH_FAKE_DELAY_MS` apart on a fixed
+  schedule. The text is `fake_text(nonce)`, the nonce being the first `nonce-<hex>` found
+  in the request body, so a client can check every stream's text exactly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import os
+import re
 import secrets
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,7 @@ from typing import Any
 import jwt
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -122,3 +130,117 @@ def floor() -> ASGIApp:
         return JSONResponse(session, status_code=201, headers=NO_STORE)
 
     return Starlette(routes=[Route(SESSION_PATH, create_session, methods=["POST"])])
+
+
+# --------------------------------------------------------------------------- fake model
+
+_NONCE = re.compile(rb"nonce-[0-9a-f]{8,32}")
+# Characters that JSON or SSE framing must carry intact: quotes, backslashes, newlines,
+# tabs, non-ASCII, astral-plane emoji (surrogate pairs in JSON), markup.
+_SPICE = ("", " ", '"', "\\", "\n", "é", "\t", "😀", "</b>", "ñ", "  ", "日本", "\r\n", "{}")
+
+
+def fake_tokens(nonce: str, count: int) -> list[str]:
+    """The deltas the fake model streams for `nonce`: all distinct, so any loss,
+    duplication or reordering changes their concatenation."""
+    return [f"{nonce} "] + [f"w{index}{_SPICE[index % len(_SPICE)]} " for index in range(1, count)]
+
+
+def fake_text(nonce: str, count: int) -> str:
+    return "".join(fake_tokens(nonce, count))
+
+
+def _sse(kind: str, data: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _fake_response(response_id: str, model: str, status: str, output: list[Any], tokens: int) -> dict[str, Any]:
+    usage = {
+        "input_tokens": 10,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 10 + tokens,
+    }
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage if status == "completed" else None,
+        "metadata": {},
+    }
+
+
+def fake_model() -> ASGIApp:
+    count = int(os.environ.get("BENCH_FAKE_TOKENS", "200"))
+    delay = float(os.environ.get("BENCH_FAKE_DELAY_MS", "5")) / 1000
+
+    async def responses(request: Request) -> Response:
+        raw = await request.body()
+        found = _NONCE.search(raw)
+        nonce = found.group().decode() if found else "nonce-none"
+        try:
+            model = str(json.loads(raw).get("model", ""))
+        except ValueError:
+            return _error(400, "invalid_json")
+        return StreamingResponse(_stream(nonce, model), media_type="text/event-stream")
+
+    async def _stream(nonce: str, model: str) -> AsyncIterator[bytes]:
+        tokens = fake_tokens(nonce, count)
+        text = "".join(tokens)
+        response_id, item_id = "resp_" + secrets.token_hex(16), "msg_" + secrets.token_hex(16)
+        seq = 0
+
+        def event(kind: str, **data: Any) -> bytes:
+            nonlocal seq
+            seq += 1
+            return _sse(kind, {"type": kind, "sequence_number": seq - 1, **data})
+
+        def message(status: str, content: list[Any]) -> dict[str, Any]:
+            return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
+
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        done_part = {**part, "text": text}
+        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+        yield (
+            event("response.created", response=_fake_response(response_id, model, "in_progress", [], 0))
+            + event("response.in_progress", response=_fake_response(response_id, model, "in_progress", [], 0))
+            + event("response.output_item.added", output_index=0, item=message("in_progress", []))
+            + event("response.content_part.added", part=part, **where)
+        )
+        # Deltas on a fixed schedule (token i due at start + (i+1) * delay), as a model
+        # generating at a steady rate; a late fake catches up instead of drifting.
+        head = f'event: response.output_text.delta\ndata: {{"type":"response.output_text.delta","item_id":"{item_id}",'
+        head += '"output_index":0,"content_index":0,"logprobs":[],"sequence_number":'
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        for token in tokens:
+            due += delay
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            yield f'{head}{seq},"delta":{json.dumps(token)}}}\n\n'.encode()
+            seq += 1
+        final = message("completed", [done_part])
+        yield (
+            event("response.output_text.done", text=text, logprobs=[], **where)
+            + event("response.content_part.done", part=done_part, **where)
+            + event("response.output_item.done", output_index=0, item=final)
+            + event("response.completed", response=_fake_response(response_id, model, "completed", [final], count))
+        )
+
+    return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])

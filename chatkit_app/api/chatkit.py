@@ -3,6 +3,7 @@
 The user, session and workflow come from the verified token, never from the body.
 Streaming answers are Server-Sent Events with headers that stop proxies buffering;
 a request that names someone else's thread fails before any byte is streamed (404).
+The body is parsed once, here; the ChatKit server takes the parsed request.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from collections.abc import AsyncIterator
 from chatkit.server import StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import ChatKitReq
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from chatkit_app.api.deps import bearer_token, read_body, services_of
 from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
 from chatkit_app.errors import BadRequest, NotFound
 from chatkit_app.services import Services
 
-_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"}
 
 
@@ -38,9 +39,9 @@ async def chatkit_endpoint(request: Request) -> Response:
         base_url=str(request.base_url).rstrip("/"),
     )
     try:
-        request_model = _REQUEST.validate_json(body)
+        request_model = CHATKIT_REQUEST.validate_json(body)
         await _check_attachments(services, request_model, context)
-        result = await services.chatkit.process(body, context)
+        result = await services.chatkit.process_request(request_model, context)
     except ValidationError as exc:
         raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
     except NotFoundError:

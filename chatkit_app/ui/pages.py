@@ -20,6 +20,7 @@ def session_details() -> rx.Component:
         _detail("User", data["userId"].to(str), "session-user"),
         _detail("Session", data["sessionId"].to(str), "session-id"),
         _detail("Workflow", data["workflowId"].to(str), "session-workflow"),
+        _detail("Agent", ChatSessionState.agent_label, "session-agent"),
         _detail("Token expires", data["expiresAt"].to(str), "session-expires"),
         size="2",
     )

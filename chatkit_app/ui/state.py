@@ -19,6 +19,7 @@ from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, resolv
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.settings import is_production
+from chatkit_app.workflows.openai_agent import describe_assistant
 
 COOKIE_MAX_AGE = 400 * 24 * 3600
 
@@ -29,6 +30,7 @@ class ChatSessionState(rx.State):
     error: str = ""
     error_code: str = ""
     last_check: str = ""
+    agent_label: str = ""
     anon_cookie: str = rx.Cookie(
         "", name=ANON_COOKIE, path="/", max_age=COOKIE_MAX_AGE, same_site="lax", secure=is_production()
     )
@@ -99,6 +101,7 @@ class ChatSessionState(rx.State):
             return
         workflow = workflow_id or services.registry.default_id
         issued = await asyncio.to_thread(services.sessions.create, user_id, workflow, {"source": "site"})
+        self.agent_label = describe_assistant(services.settings) if workflow == "assistant" else workflow
         self._token = issued.token
         self.session_data = {
             "sessionId": issued.session_id,

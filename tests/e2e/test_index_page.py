@@ -20,6 +20,7 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
         session_id = page.get_by_test_id("session-id").inner_text()
         assert re.fullmatch(r"anon_[A-Za-z0-9_\-]{32}", user_id)
         assert re.fullmatch(r"cks_[A-Za-z0-9_\-]{32}", session_id)
+        assert page.get_by_test_id("session-agent").inner_text().startswith("Offline demo agent")
 
         # The session on the page is a real, live row in the server's database.
         services = get_services()

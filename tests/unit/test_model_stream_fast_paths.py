@@ -1,0 +1,118 @@
+"""The model client's fast paths mean exactly what the SDK's slow ones mean: the SSE decoder
+yields the SDK decoder's events, the lean HTTP/1.1 transport delivers the same body bytes
+and raises httpx's errors, a streamed Responses call sends the same JSON body without the
+SDK's parameter walk, and text delta frames to the client are the SDK's JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import openai
+import pytest
+from openai._streaming import SSEDecoder
+
+from chatkit_app.workflows.openai_agent import _OpenAIClient, _SSEDecoder
+from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
+
+# --- SSE decoding ------------------------------------------------------------------------
+
+LINES = ["data: x", "data:y", "data", "event: a", "event:b", "id: 7", "id:", "retry: 10", ": c", "", "", ""]
+LINES += ["foo: bar", "data: é😀", "data:  two", "event"]
+
+
+async def _chunks(data: bytes, rng: random.Random) -> AsyncIterator[bytes]:
+    position = 0
+    while position < len(data):
+        size = rng.randint(1, 12)
+        yield data[position : position + size]
+        position += size
+
+
+async def _decode(decoder: SSEDecoder, data: bytes, seed: int) -> list[tuple[Any, ...]]:
+    return [(e.event, e.data, e.id, e.retry) async for e in decoder.aiter_bytes(_chunks(data, random.Random(seed)))]
+
+
+async def test_sse_decoder_yields_the_sdk_decoders_events() -> None:
+    rng = random.Random(7)
+    for trial in range(3000):
+        ends = rng.choice([["\n"], ["\r\n"], ["\n", "\r\n"], ["\n", "\r\n", "\r"]])
+        text = "".join(rng.choice(LINES) + rng.choice(ends) for _ in range(rng.randint(0, 14)))
+        data = text.encode()
+        assert await _decode(_SSEDecoder(), data, trial) == await _decode(SSEDecoder(), data, trial), text
+
+
+# --- the HTTP/1.1 transport ----------------------------------------------------------------
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _serve(handler: Handler) -> tuple[asyncio.Server, str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    yield from running_fake(FakeBehavior(text="ok"))
+
+
+async def test_a_streamed_responses_call_sends_the_sdks_body(fake: FakeOpenAI) -> None:
+    from openai.types.shared import Reasoning
+
+    params: dict[str, Any] = {
+        "model": "m",
+        "input": [
+            {"role": "user", "type": "message", "content": [{"type": "input_text", "text": "hi é"}]},
+            {"role": "assistant", "type": "message", "content": "hello"},
+        ],
+        "instructions": "Be brief.",
+        "tools": [],
+        "include": [],
+        "reasoning": Reasoning(effort="low"),  # a pydantic model: dumped, unset fields left out
+        "metadata": {"k": "v"},
+        "temperature": openai.omit,
+        "store": False,
+        "stream": True,
+        "extra_headers": {"X-Extra": "1"},
+        "extra_body": {"custom": 1},
+    }
+    async with openai.AsyncOpenAI(api_key="k", base_url=fake.base_url) as sdk:
+        async for _ in await sdk.responses.create(**params):
+            pass
+    async with _OpenAIClient(api_key="k", base_url=fake.base_url) as ours:
+        async for _ in await ours.responses.create(**params):
+            pass
+    sdk_request, our_request = fake.requests
+    assert our_request.body == sdk_request.body
+    assert our_request.headers["x-extra"] == "1" and our_request.headers["authorization"] == "Bearer k"
+
+
+# --- SSE frames to the client ------------------------------------------------------------
+
+
+def test_text_delta_frames_are_the_sdks_json() -> None:
+    from chatkit.server import ChatKitServer
+    from chatkit.types import (
+        AssistantMessageContent,
+        AssistantMessageContentPartDone,
+        AssistantMessageContentPartTextDelta,
+        ThreadItemUpdatedEvent,
+    )
+
+    from chatkit_app.chatkit_server.server import AppChatKitServer
+
+    server = AppChatKitServer.__new__(AppChatKitServer)  # _serialize needs no state
+    for delta in ["plain", 'a"\\\n\t\r', "é😀日本</script>", "\u2028\u2029\x00", ""]:
+        for item_id in ["msg_1", 'msg_"odd\\']:
+            update = AssistantMessageContentPartTextDelta(content_index=3, delta=delta)
+            event = ThreadItemUpdatedEvent(item_id=item_id, update=update)
+            assert json.loads(server._serialize(event)) == json.loads(ChatKitServer._serialize(server, event))
+    done = ThreadItemUpdatedEvent(
+        item_id="m", update=AssistantMessageContentPartDone(content_index=0, content=AssistantMessageContent(text="x"))
+    )
+    assert server._serialize(done) == ChatKitServer._serialize(server, done)  # other events: the SDK's own bytes
