@@ -36,6 +36,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from tests.fakes.openai_server import response_object  # the one shape of a Responses object
+
 SESSION_PATH = "/api/chatkit/session"
 TOKEN_TYPE = "chatkit-session+jwt"
 TOKEN_TTL_SECONDS = 3600
@@ -154,39 +156,6 @@ def _sse(kind: str, data: dict[str, Any]) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _fake_response(response_id: str, model: str, status: str, output: list[Any], tokens: int) -> dict[str, Any]:
-    usage = {
-        "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 10 + tokens,
-    }
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": int(time.time()),
-        "status": status,
-        "error": None,
-        "incomplete_details": None,
-        "instructions": None,
-        "max_output_tokens": None,
-        "model": model,
-        "output": output,
-        "parallel_tool_calls": True,
-        "previous_response_id": None,
-        "store": False,
-        "temperature": 1.0,
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0,
-        "truncation": "disabled",
-        "usage": usage if status == "completed" else None,
-        "metadata": {},
-    }
-
-
 def fake_model() -> ASGIApp:
     count = int(os.environ.get("BENCH_FAKE_TOKENS", "200"))
     delay = float(os.environ.get("BENCH_FAKE_DELAY_MS", "5")) / 1000
@@ -218,9 +187,13 @@ def fake_model() -> ASGIApp:
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         done_part = {**part, "text": text}
         where = {"item_id": item_id, "output_index": 0, "content_index": 0}
+
+        def snapshot(status: str, output: list[Any], tokens: int) -> dict[str, Any]:
+            return response_object(response_id, {"model": model}, status, output, tokens)
+
         yield (
-            event("response.created", response=_fake_response(response_id, model, "in_progress", [], 0))
-            + event("response.in_progress", response=_fake_response(response_id, model, "in_progress", [], 0))
+            event("response.created", response=snapshot("in_progress", [], 0))
+            + event("response.in_progress", response=snapshot("in_progress", [], 0))
             + event("response.output_item.added", output_index=0, item=message("in_progress", []))
             + event("response.content_part.added", part=part, **where)
         )
@@ -240,7 +213,10 @@ def fake_model() -> ASGIApp:
             event("response.output_text.done", text=text, logprobs=[], **where)
             + event("response.content_part.done", part=done_part, **where)
             + event("response.output_item.done", output_index=0, item=final)
-            + event("response.completed", response=_fake_response(response_id, model, "completed", [final], count))
+            + event(
+                "response.completed",
+                response=snapshot("completed", [final], count),
+            )
         )
 
     return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])

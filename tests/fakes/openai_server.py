@@ -192,15 +192,15 @@ class FakeOpenAI:
         part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
         done_part = {**part, "text": text}
         where = {"item_id": item_id, "output_index": 0, "content_index": 0}
-        yield event("response.created", response=_response(response_id, body, "in_progress", []))
-        yield event("response.in_progress", response=_response(response_id, body, "in_progress", []))
+        yield event("response.created", response=response_object(response_id, body, "in_progress", []))
+        yield event("response.in_progress", response=response_object(response_id, body, "in_progress", []))
         yield event("response.output_item.added", output_index=0, item=message("in_progress", []))
         yield event("response.content_part.added", part=part, **where)
         try:
             async for _, piece in self._paced(pieces):
                 yield event("response.output_text.delta", delta=piece, logprobs=[], **where)
         except _FailedStream:
-            failed = _response(response_id, body, "failed", [])
+            failed = response_object(response_id, body, "failed", [])
             failed["error"] = {"code": "server_error", "message": self.behavior.error_message}
             yield event("response.failed", response=failed)
             return
@@ -208,7 +208,9 @@ class FakeOpenAI:
         yield event("response.content_part.done", part=done_part, **where)
         final = message("completed", [done_part])
         yield event("response.output_item.done", output_index=0, item=final)
-        yield event("response.completed", response=_response(response_id, body, "completed", [final], len(pieces)))
+        yield event(
+            "response.completed", response=response_object(response_id, body, "completed", [final], len(pieces))
+        )
 
     async def _chat_chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
         pieces = split_tokens(self.behavior.text, self.behavior.tokens)
@@ -245,12 +247,12 @@ async def _frames(events: AsyncIterator[dict[str, Any] | str]) -> AsyncIterator[
         yield b'data: {"type": "response.output_text.delta", "delta": \n\n'
 
 
-def _response(
+def response_object(
     response_id: str, body: dict[str, Any], status: str, output: list[dict[str, Any]], tokens: int = 0
 ) -> dict[str, Any]:
     usage = {
         "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": tokens,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 10 + tokens,
