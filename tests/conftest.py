@@ -91,3 +91,9 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and server-process tests run last: Reflex's AppHarness leaves an event
+    loop marked as running on the main thread, which later asyncio tests would trip on."""
+    items.sort(key=lambda item: "/tests/e2e/" in str(item.path))
