@@ -108,14 +108,14 @@ def build_services(
         clock=clock,
     )
     run_db = DatabaseRunner(engine)
-    store = SQLModelStore(engine, runner=run_db)
+    fast_engine = (
+        make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
+    )
+    store = SQLModelStore(engine, runner=run_db, fast_engine=fast_engine)
     attachments = DiskAttachmentStore(
         store, settings.uploads_dir, max_bytes=settings.chatkit_max_upload_bytes, signing_key=secret
     )
     chatkit = AppChatKitServer(store, registry, attachments)
-    fast_engine = (
-        make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
-    )
     return Services(
         settings,
         secret,

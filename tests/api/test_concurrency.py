@@ -115,3 +115,29 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(
         blocker.close()
     response = await asyncio.wait_for(pending, timeout=10)
     assert response.status_code == 201, response.text
+
+
+async def test_chat_requests_wait_off_the_loop_while_another_process_writes(
+    services: Services, client: httpx.AsyncClient
+) -> None:
+    """The store's on-loop fast path gives way to the waiting path under a foreign lock."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
+
+    alice = await ChatKitClient.for_user(client, "alice")
+    database = make_url(services.settings.resolved_database_url).database
+    assert database
+    blocker = sqlite3.connect(database, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        pending = asyncio.create_task(alice.stream("threads.create", input=user_input("ping me")))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    events = await asyncio.wait_for(pending, timeout=10)
+    assert "ping me" in reply_text(events)
