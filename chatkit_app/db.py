@@ -13,9 +13,9 @@ import fcntl
 import functools
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 logger = logging.getLogger("chatkit_app.db")
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -63,6 +64,18 @@ def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -
 
 def is_lock_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+
+
+async def on_loop_else_waiting(fast: Callable[[], T], waiting: Callable[[], Awaitable[T]]) -> T:
+    """SQLite's fast path: run `fast` right on the event loop against a connection that
+    never waits for a lock (no thread hop); if another process holds the lock, its
+    transaction has rolled back and `waiting` redoes the work off the loop, waiting."""
+    try:
+        return fast()
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            raise
+    return await waiting()
 
 
 def alembic_config(engine: Engine) -> Config:

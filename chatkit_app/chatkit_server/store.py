@@ -31,6 +31,7 @@ from sqlmodel import SQLModel
 
 from chatkit_app import models  # noqa: F401  (registers the tables on the metadata)
 from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.db import on_loop_else_waiting
 
 _T = TypeVar("_T")
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -235,23 +236,18 @@ class SQLModelStore(Store[RequestContext]):
 
     # --- plumbing ----------------------------------------------------------------------
     async def _tx(self, fn: Callable[[Connection], _T]) -> _T:
-        """Run `fn` in one transaction. With a `fast_engine` (SQLite) it first runs right on
-        the event loop, failing at once if another process holds the lock; then, as without
-        one, it is (re)done off the loop, waiting. Queued on the database thread, the few
-        store calls before a first token cost more than the SQL (bench/streaming.py)."""
-        if self._fast_engine is not None:
-            try:
-                with self._fast_engine.begin() as conn:
-                    return fn(conn)
-            except sa.exc.OperationalError as exc:
-                if "locked" not in str(exc.orig).lower():
-                    raise
+        """Run `fn` in one transaction, off the event loop; with a `fast_engine` (SQLite)
+        via `on_loop_else_waiting`. Queued on the database thread, the few store calls
+        before a first token cost more than their SQL (bench/streaming.py)."""
 
-        def work() -> _T:
-            with self.engine.begin() as conn:
+        def work(engine: sa.Engine) -> _T:
+            with engine.begin() as conn:
                 return fn(conn)
 
-        return await self._runner(work)
+        fast = self._fast_engine
+        if fast is None:
+            return await self._runner(lambda: work(self.engine))
+        return await on_loop_else_waiting(lambda: work(fast), lambda: self._runner(lambda: work(self.engine)))
 
     @staticmethod
     def _write(conn: Connection, statement: Any, params: Mapping[str, Any], what: str) -> None:
