@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from chatkit_app.api.deps import bearer_token, services_of
+from chatkit_app.api.deps import request_context, services_of
 from chatkit_app.chatkit_server.attachments import API_PREFIX
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.files import (
@@ -33,16 +33,9 @@ class UploadConflict(ChatKitAppError):
     default_code = "already_uploaded"
 
 
-async def _context(request: Request, services: Services) -> RequestContext:
-    token = bearer_token(request)
-    info = await services.call_sessions(lambda s: s.authenticate(token))
-    base_url = str(request.base_url).rstrip("/")
-    return RequestContext(info.user_id, info.session_id, info.workflow_id, base_url)
-
-
 async def upload(request: Request) -> Response:
     services = services_of(request)
-    context = await _context(request, services)
+    context = await request_context(request, services)
     attachment_id = request.path_params["attachment_id"]
     try:
         row = await services.store.load_attachment_file(attachment_id, context)
@@ -72,7 +65,7 @@ async def upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     services = services_of(request)
-    context = await _context(request, services)
+    context = await request_context(request, services)
     return await _file_response(services, request.path_params["attachment_id"], context, inline=False)
 
 

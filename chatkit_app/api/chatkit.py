@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from chatkit_app.api.deps import bearer_token, read_body, services_of
+from chatkit_app.api.deps import read_body, request_context, services_of
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
 from chatkit_app.errors import BadRequest, NotFound
@@ -29,15 +29,8 @@ SSE_HEADERS = {"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "
 
 async def chatkit_endpoint(request: Request) -> Response:
     services = services_of(request)
-    token = bearer_token(request)
-    info = await services.call_sessions(lambda s: s.authenticate(token))
+    context = await request_context(request, services)
     body = await read_body(request, services.settings.chatkit_max_body_bytes)
-    context = RequestContext(
-        user_id=info.user_id,
-        session_id=info.session_id,
-        workflow_id=info.workflow_id,
-        base_url=str(request.base_url).rstrip("/"),
-    )
     try:
         request_model = CHATKIT_REQUEST.validate_json(body)
         await _check_attachments(services, request_model, context)

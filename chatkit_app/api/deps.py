@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from chatkit_app.auth.sessions import SessionInfo
+from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized, ValidationFailed
 from chatkit_app.services import Services
 
@@ -27,6 +28,13 @@ M = TypeVar("M", bound=BaseModel)
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services_provider()
     return services
+
+
+async def request_context(request: Request, services: Services) -> RequestContext:
+    """Who is calling, from a live session token: the context every store call is scoped by."""
+    token = bearer_token(request)
+    info = await services.call_sessions(lambda s: s.authenticate(token))
+    return RequestContext(info.user_id, info.session_id, info.workflow_id, str(request.base_url).rstrip("/"))
 
 
 def bearer_token(request: Request) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.chatkit_client import user_input
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFLEX = str(Path(sys.executable).with_name("reflex"))
 
@@ -198,14 +200,6 @@ def _chat(client: httpx.Client, token: str, request: dict[str, object]) -> httpx
     return client.post("/api/chatkit", json=request, headers={"Authorization": f"Bearer {token}"})
 
 
-def _text_input(text: str, attachments: list[str] | None = None) -> dict[str, object]:
-    return {
-        "content": [{"type": "input_text", "text": text}],
-        "attachments": attachments or [],
-        "inference_options": {},
-    }
-
-
 def test_self_hosted_chat_with_nothing_configured_survives_a_restart(tmp_path: Path) -> None:
     """Issue 3's bar: no key, no network; create, stream, list, second turn, attachment,
     a second user sees nothing, and the thread is still there after a restart."""
@@ -218,7 +212,7 @@ def test_self_hosted_chat_with_nothing_configured_survives_a_restart(tmp_path: P
         alice = client.post("/api/chatkit/session", json={"userId": "alice"}, headers=admin).json()["token"]
         mallory = client.post("/api/chatkit/session", json={"userId": "mallory"}, headers=admin).json()["token"]
 
-        created = _chat(client, alice, {"type": "threads.create", "params": {"input": _text_input("help")}})
+        created = _chat(client, alice, {"type": "threads.create", "params": {"input": user_input("help")}})
         assert created.headers["content-type"].startswith("text/event-stream")
         frames = [json.loads(line[6:]) for line in created.text.splitlines() if line.startswith("data: ")]
         thread_id = frames[0]["thread"]["id"]
@@ -228,7 +222,7 @@ def test_self_hosted_chat_with_nothing_configured_survives_a_restart(tmp_path: P
         second = _chat(
             client,
             alice,
-            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": _text_input("again")}},
+            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input("again")}},
         )
         assert "again" in second.text
 
@@ -256,7 +250,7 @@ def test_self_hosted_chat_with_nothing_configured_survives_a_restart(tmp_path: P
         for request in (
             {"type": "threads.get_by_id", "params": {"thread_id": thread_id}},
             {"type": "items.list", "params": {"thread_id": thread_id}},
-            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": _text_input("x")}},
+            {"type": "threads.add_user_message", "params": {"thread_id": thread_id, "input": user_input("x")}},
             {"type": "threads.delete", "params": {"thread_id": thread_id}},
         ):
             assert _chat(client, mallory, request).status_code == 404
