@@ -30,6 +30,10 @@ class Workflow:
     ui: dict[str, Any] = field(default_factory=dict)
     agent_factory: Callable[..., Any] | None = None
 
+    def __post_init__(self) -> None:
+        if not WORKFLOW_ID_PATTERN.match(self.id):
+            raise ValueError(f"invalid workflow id {self.id!r}")
+
     def public(self) -> dict[str, Any]:
         """What any client may read: never instructions, models or keys."""
         return {"id": self.id, "name": self.name, "mode": self.mode, "ui": self.ui}
@@ -42,8 +46,6 @@ class WorkflowRegistry:
         self.default_id = default_id
 
     def register(self, workflow: Workflow) -> Workflow:
-        if not WORKFLOW_ID_PATTERN.match(workflow.id):
-            raise ValueError(f"invalid workflow id {workflow.id!r}")
         with self._lock:
             self._workflows[workflow.id] = workflow
         return workflow
@@ -91,7 +93,5 @@ def register(workflow: Workflow) -> Workflow:
 
     register(Workflow(id="support", name="Support", agent_factory=MyAgent))
     """
-    if not WORKFLOW_ID_PATTERN.match(workflow.id):
-        raise ValueError(f"invalid workflow id {workflow.id!r}")
     _registered.append(workflow)
     return workflow
