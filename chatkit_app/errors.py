@@ -9,13 +9,15 @@
     ├── Forbidden            403    forbidden
     ├── NotFound             404    session_not_found, workflow_not_found, not_found
     ├── PayloadTooLarge      413    payload_too_large
-    ├── RateLimited          429    rate_limited
-    ├── UpstreamFailed       502    upstream_error
+    ├── RateLimited          429    rate_limited (+ Retry-After)
+    ├── UpstreamFailed       502    upstream_error (OpenAI failed, refused our key or
+    │                               answered something unusable)
     ├── UpstreamTimeout      504    upstream_timeout
     └── ServiceUnavailable   503    database_unavailable, upstream_not_configured,
                                     api_key_not_configured
 
 Messages are written for humans and never carry a secret, a token or a traceback.
+`retry_after` (seconds), when set, goes out as the `Retry-After` header.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ChatKitAppError(Exception):
     status: ClassVar[int] = 500
     default_code: ClassVar[str] = "internal_error"
     retryable: ClassVar[bool] = False
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -71,6 +74,10 @@ class RateLimited(ChatKitAppError):
     status = 429
     default_code = "rate_limited"
     retryable = True
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class UpstreamFailed(ChatKitAppError):

@@ -25,6 +25,9 @@ class ChatSession(SQLModel, table=True):
     refresh_count: int = Field(default=0)
     revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_reason: str | None = Field(default=None, max_length=64)
+    # Hosted workflows only: OpenAI's id of the live upstream session, so refresh and revoke
+    # can cancel it. Its client secret is never stored.
+    upstream_session_id: str | None = Field(default=None, max_length=128)
 
 
 # --- ChatKit store (chatkit_app.chatkit_server.store) -------------------------------------

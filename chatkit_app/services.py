@@ -1,5 +1,6 @@
 """Builds the app's long-lived services once per process (engine, codec, registry,
-session service, ChatKit store and server) and migrates the database before first use."""
+session service and issuer, ChatKit store and server) and migrates the database before
+first use."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from chatkit_app.auth.issuer import SessionIssuer
 from chatkit_app.auth.sessions import SessionService
 from chatkit_app.auth.tokens import TokenCodec
 from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
@@ -23,6 +25,7 @@ from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.db import make_engine, migrate, on_loop_else_waiting
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
+from chatkit_app.upstream.hosted import HostedSessions
 from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
 
 logger = logging.getLogger("chatkit_app.services")
@@ -64,8 +67,26 @@ class Services:
     chatkit: AppChatKitServer
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
+    hosted: HostedSessions | None = field(default=None, repr=False)
+    issuer: SessionIssuer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.issuer = SessionIssuer(
+            self.call_sessions,
+            self.registry,
+            initial_expires_in=self.sessions.initial_expires_in,
+            hosted=self.hosted,
+        )
+
+    async def aclose(self) -> None:
+        """`close`, closing the OpenAI client on the running loop first (preferred in async code)."""
+        if self.hosted is not None:
+            await self.hosted.aclose()
+        self.close()
 
     def close(self) -> None:
+        if self.hosted is not None:
+            self.hosted.close()
         self.run_db.close()
         if self._fast_engine is not None:
             self._fast_engine.dispose()
@@ -123,6 +144,26 @@ def build_services(
         chatkit,
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
+        hosted=_hosted_sessions(settings, registry),
+    )
+
+
+def _hosted_sessions(settings: Settings, registry: WorkflowRegistry) -> HostedSessions | None:
+    """The OpenAI hosted-sessions client when a key is set (its SDK client is made on first
+    use); without a key, hosted workflows answer 503 `upstream_not_configured`."""
+    hosted_ids = registry.hosted_ids()
+    if settings.openai_api_key is None:
+        if hosted_ids:
+            logger.warning(
+                "hosted workflow(s) %s registered but OPENAI_API_KEY is not set: "
+                "creating their sessions fails with 503 upstream_not_configured",
+                ", ".join(hosted_ids),
+            )
+        return None
+    return HostedSessions(
+        settings.openai_api_key,
+        base_url=settings.openai_base_url or None,
+        timeout=settings.chatkit_hosted_timeout_seconds,
     )
 
 

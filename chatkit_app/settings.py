@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     )
     chatkit_openai_api: Literal["responses", "chat_completions"] = "responses"
     chatkit_upstream_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    # One hosted-sessions call (create or cancel), retries included; DESIGN.md caps it at 20 s.
+    chatkit_hosted_timeout_seconds: float = Field(default=15.0, gt=0, le=20)
     chatkit_workflow_id: str = "assistant"
     chatkit_script_url: str = CHATKIT_CDN_SCRIPT
     chatkit_ui_mode: Literal["auto", "chatkit", "native"] = "auto"

@@ -1,8 +1,8 @@
 """The FastAPI app that Reflex mounts in front of its own routes (`api_transformer`).
 
-Every error leaves as `{"error": {"code", "message"}}`: ours, FastAPI's validation
-errors, Starlette's 404/405, database outages (503) and anything unexpected (500,
-logged server side, never echoed).
+Every error leaves as `{"error": {"code", "message"}}`, with `Retry-After` when the
+error says when to retry: ours, FastAPI's validation errors, Starlette's 404/405,
+database outages (503) and anything unexpected (500, logged server side, never echoed).
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ def create_api(services_provider: Callable[[], Services] = get_services) -> Fast
 
 
 async def _app_error(_request: Request, exc: ChatKitAppError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+    headers: dict[str, str] = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=headers or None)
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

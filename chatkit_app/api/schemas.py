@@ -24,9 +24,13 @@ def iso_utc(timestamp: int) -> str:
 
 
 def session_object(issued: IssuedSession) -> dict[str, Any]:
-    chatkit: dict[str, Any] = {"mode": "hosted" if issued.mode == "hosted" else "self-hosted"}
-    if issued.mode != "hosted":
-        chatkit["apiUrl"] = CHATKIT_API_PATH
+    """Self-hosted sessions name our ChatKit endpoint; hosted ones carry OpenAI's fresh
+    client secret instead (the browser talks to OpenAI with it)."""
+    chatkit: dict[str, Any]
+    if issued.mode == "hosted":
+        chatkit = {"mode": "hosted", "clientSecret": issued.client_secret}
+    else:
+        chatkit = {"mode": "self-hosted", "apiUrl": CHATKIT_API_PATH}
     return {
         "sessionId": issued.session_id,
         "token": issued.token,

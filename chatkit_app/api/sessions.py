@@ -1,4 +1,4 @@
-"""Session routes: parse, call the session service, shape the answer."""
+"""Session routes: parse, call the session issuer (self-hosted or hosted), shape the answer."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ async def create_session(request: Request) -> Response:
     require_api_key(services, bearer_token(request))
     body = await parse_json_body(request, services, CreateSessionBody)
     workflow_id = body.workflow_id or services.registry.default_id
-    issued = await services.call_sessions(lambda s: s.create(body.user_id, workflow_id, body.metadata))
+    issued = await services.issuer.create(body.user_id, workflow_id, body.metadata)
     return JSONResponse(session_object(issued), status_code=201, headers=NO_STORE)
 
 
 async def refresh_session(request: Request) -> Response:
     services = services_of(request)
     token = bearer_token(request)
-    issued = await services.call_sessions(lambda s: s.refresh(request.path_params["session_id"], token))
+    issued = await services.issuer.refresh(request.path_params["session_id"], token)
     return JSONResponse(session_object(issued), headers=NO_STORE)
 
 
@@ -34,7 +34,7 @@ async def validate_session(request: Request) -> Response:
     services = services_of(request)
     try:
         token = bearer_token(request)
-        info = await services.call_sessions(lambda s: s.validate(request.path_params["session_id"], token))
+        info = await services.issuer.validate(request.path_params["session_id"], token)
     except Unauthorized as exc:
         body = {"valid": False, **exc.envelope()}
         return JSONResponse(body, status_code=401, headers={**NO_STORE, "WWW-Authenticate": "Bearer"})
@@ -46,9 +46,9 @@ async def revoke_session(request: Request) -> Response:
     caller = api_key_or_token(services, bearer_token(request))
     session_id = request.path_params["session_id"]
     if caller.api_key:
-        await services.call_sessions(lambda s: s.revoke(session_id))
+        await services.issuer.revoke(session_id)
     else:
-        await services.call_sessions(lambda s: s.revoke_with_token(session_id, caller.token))
+        await services.issuer.revoke_with_token(session_id, caller.token)
     return Response(status_code=204)
 
 

@@ -3,6 +3,8 @@
 Each session is a row holding the `jti` of its one live token. Refresh swaps that jti
 in a single conditional UPDATE, so an old token can never be refreshed twice; showing
 a rotated-away token to refresh is treated as theft and revokes the whole session.
+Refresh comes in two steps (`begin_refresh`, `finish_refresh`) so that the issuer can
+mint a hosted workflow's upstream session between the check and the rotation.
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ MAX_METADATA_KEYS = 32
 MAX_METADATA_DEPTH = 4
 
 _TABLE = ChatSession.__table__  # type: ignore[attr-defined]
-_ROW_COLUMNS = ("id", "user_id", "workflow_id", "metadata", "current_jti", "absolute_expires_at", "revoked_at")
+_ROW_COLUMNS = (
+    "id",
+    "user_id",
+    "workflow_id",
+    "metadata",
+    "current_jti",
+    "absolute_expires_at",
+    "revoked_at",
+    "upstream_session_id",
+)
 
 # Statements are built once: rebuilding them per call costs more than the SQL itself.
 _INSERT = insert(_TABLE)
@@ -43,6 +54,7 @@ _ROTATE = (
         refresh_count=_TABLE.c.refresh_count + 1,
     )
 )
+_ROTATE_HOSTED = _ROTATE.values(upstream_session_id=bindparam("upstream"))
 _REVOKE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("sid"), _TABLE.c.revoked_at.is_(None))
@@ -69,6 +81,7 @@ class IssuedSession:
     workflow_id: str
     mode: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    client_secret: str | None = field(default=None, repr=False)  # hosted only, never stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,23 @@ class SessionRow:
     current_jti: str
     absolute_expires_at: int
     revoked_at: int | None
+    upstream_session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshGrant:
+    """A checked refresh not yet rotated: `begin_refresh` verified the token, the jti and
+    the session's liveness; `finish_refresh` rotates only if nobody rotated meanwhile."""
+
+    row: SessionRow
+    workflow: Workflow
+    old_jti: str
+    now: int
+    expires_at: int
+
+    @property
+    def expires_in(self) -> int:
+        return max(0, self.expires_at - self.now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +168,18 @@ class SessionService:
         self._ttl = token_ttl_seconds
         self._max_age = max_age_seconds
         self._clock = clock
+        # A new session's token lifetime, known before the row exists (hosted sessions
+        # upstream are minted first, with the same lifetime).
+        self.initial_expires_in = min(token_ttl_seconds, max_age_seconds)
 
-    def create(self, user_id: str, workflow_id: str, metadata: dict[str, Any] | None = None) -> IssuedSession:
+    def create(
+        self,
+        user_id: str,
+        workflow_id: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        upstream_session_id: str | None = None,
+    ) -> IssuedSession:
         user_id = validate_user_id(user_id)
         metadata = validate_metadata(metadata)
         workflow = self.registry.get(workflow_id)
@@ -147,24 +187,27 @@ class SessionService:
         session_id, jti = new_session_id(), new_jti()
         absolute = now + self._max_age
         expires_at = min(now + self._ttl, absolute)
+        values = {
+            "id": session_id,
+            "user_id": user_id,
+            "workflow_id": workflow.id,
+            "metadata": metadata,
+            "current_jti": jti,
+            "created_at": now,
+            "token_expires_at": expires_at,
+            "absolute_expires_at": absolute,
+            "refresh_count": 0,
+        }
+        if upstream_session_id is not None:
+            values["upstream_session_id"] = upstream_session_id
         with self._engine.begin() as connection:
-            connection.execute(
-                _INSERT,
-                {
-                    "id": session_id,
-                    "user_id": user_id,
-                    "workflow_id": workflow.id,
-                    "metadata": metadata,
-                    "current_jti": jti,
-                    "created_at": now,
-                    "token_expires_at": expires_at,
-                    "absolute_expires_at": absolute,
-                    "refresh_count": 0,
-                },
-            )
+            connection.execute(_INSERT, values)
         return self._issued(workflow, session_id, user_id, metadata, jti, now, expires_at)
 
     def refresh(self, session_id: str, token: str) -> IssuedSession:
+        return self.finish_refresh(self.begin_refresh(session_id, token))
+
+    def begin_refresh(self, session_id: str, token: str) -> RefreshGrant:
         claims = self._codec.verify(token, verify_exp=False)
         row = self._load_for(session_id, claims)
         now = int(self._clock())
@@ -173,18 +216,24 @@ class SessionService:
             self._revoke(row.id, now, "token_reused")
             raise _reused(revoked=True)
         self._check_alive(row, now)
-        new = new_jti()
-        expires_at = min(now + self._ttl, row.absolute_expires_at)
+        workflow = self.registry.get(row.workflow_id)
+        return RefreshGrant(row, workflow, claims.jti, now, min(now + self._ttl, row.absolute_expires_at))
+
+    def finish_refresh(self, grant: RefreshGrant, *, upstream_session_id: str | None = None) -> IssuedSession:
+        """Rotates the jti (and, for hosted workflows, records the new upstream session)."""
+        row, new = grant.row, new_jti()
+        values = {"sid": row.id, "old_jti": grant.old_jti, "new_jti": new, "expires_at": grant.expires_at}
+        values["now"] = grant.now
+        statement = _ROTATE
+        if upstream_session_id is not None:
+            statement, values["upstream"] = _ROTATE_HOSTED, upstream_session_id
         with self._engine.begin() as connection:
-            result = connection.execute(
-                _ROTATE, {"sid": row.id, "old_jti": claims.jti, "new_jti": new, "expires_at": expires_at, "now": now}
-            )
+            result = connection.execute(statement, values)
         if result.rowcount != 1:
             # Another refresh with the same token won the race: a replay.
-            self._revoke(row.id, now, "token_reused")
+            self._revoke(row.id, grant.now, "token_reused")
             raise _reused(revoked=True)
-        workflow = self.registry.get(row.workflow_id)
-        return self._issued(workflow, row.id, row.user_id, row.metadata, new, now, expires_at)
+        return self._issued(grant.workflow, row.id, row.user_id, row.metadata, new, grant.now, grant.expires_at)
 
     def validate(self, session_id: str, token: str) -> SessionInfo:
         return self.authenticate(token, session_id=session_id)
@@ -198,7 +247,8 @@ class SessionService:
             raise _reused(revoked=False)
         return SessionInfo(row.id, row.user_id, row.workflow_id, claims.expires_at)
 
-    def revoke_with_token(self, session_id: str, token: str) -> None:
+    def revoke_with_token(self, session_id: str, token: str) -> str | None:
+        """Revokes; returns the upstream session id to cancel (hosted), if any."""
         claims = self._codec.verify(token, verify_exp=False)
         row = self._load_for(session_id, claims)
         now = int(self._clock())
@@ -206,12 +256,24 @@ class SessionService:
         if claims.jti != row.current_jti:
             raise _reused(revoked=False)
         self._revoke(row.id, now, "revoked")
+        return row.upstream_session_id
 
-    def revoke(self, session_id: str) -> None:
-        """Server-to-server revoke (API key); idempotent for a known session."""
+    def revoke(self, session_id: str) -> str | None:
+        """Server-to-server revoke (API key); idempotent for a known session. Returns the
+        upstream session id to cancel (hosted), if the session was live."""
         row = self._get(session_id)
-        if row.revoked_at is None:
-            self._revoke(row.id, int(self._clock()), "revoked")
+        if row.revoked_at is not None:
+            return None
+        self._revoke(row.id, int(self._clock()), "revoked")
+        return row.upstream_session_id
+
+    def revoked_upstream_session(self, session_id: str) -> str | None:
+        """The upstream session of a revoked session (after a replay revoked it), to cancel."""
+        try:
+            row = self._get(session_id)
+        except NotFound:
+            return None
+        return row.upstream_session_id if row.revoked_at is not None else None
 
     def _issued(
         self,

@@ -1,7 +1,9 @@
 """The workflow registry: which chats exist, how they run, what the browser may see.
 
 Python first: app authors call `registry.register(Workflow(...))`; the public config
-file contributes names and UI options for ids it lists.
+file contributes names and UI options for ids it lists. Hosted (Agent Builder) workflows
+run at OpenAI under their own `wf_...` id: they come from `CHATKIT_WORKFLOW_ID=wf_...`
+(then also the default) or from config entries with `"mode": "hosted"`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any, Literal
 
 from chatkit_app.errors import NotFound
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.config import PublicConfig, load_public_config
+from chatkit_app.workflows.config import PublicConfig, WorkflowConfigError, load_public_config
 
 WorkflowMode = Literal["agent", "hosted"]
 WORKFLOW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+HOSTED_PREFIX = "wf_"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class WorkflowRegistry:
             self._workflows[workflow.id] = workflow
         return workflow
 
+    def find(self, workflow_id: str) -> Workflow | None:
+        return self._workflows.get(workflow_id)
+
     def get(self, workflow_id: str) -> Workflow:
         workflow = self._workflows.get(workflow_id)
         if workflow is None:
@@ -62,10 +68,13 @@ class WorkflowRegistry:
     def ids(self) -> list[str]:
         return sorted(self._workflows)
 
+    def hosted_ids(self) -> list[str]:
+        return sorted(wid for wid, workflow in self._workflows.items() if workflow.mode == "hosted")
+
 
 def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
     """The built-in `assistant` (offline demo agent, or an OpenAI agent when a key or
-    base URL is configured) plus the workflows registered in Python with `register`."""
+    base URL is configured), the hosted workflows, and those registered in Python."""
     from chatkit_app.workflows.openai_agent import make_assistant_agent
 
     config = config or load_public_config()
@@ -79,10 +88,30 @@ def build_registry(settings: Settings, config: PublicConfig | None = None) -> Wo
             agent_factory=functools.partial(make_assistant_agent, settings),
         )
     )
+    for workflow in _hosted_workflows(settings, config):
+        registry.register(workflow)
     for workflow in _registered:
         ui = config.workflows[workflow.id].ui if workflow.id in config.workflows and not workflow.ui else workflow.ui
         registry.register(dataclasses.replace(workflow, ui=ui))
     return registry
+
+
+def _hosted_workflows(settings: Settings, config: PublicConfig) -> list[Workflow]:
+    ids = [wid for wid, entry in config.workflows.items() if entry.mode == "hosted"]
+    for wid in ids:
+        if not wid.startswith(HOSTED_PREFIX):
+            raise WorkflowConfigError(
+                f"chatkit-config.json: field 'workflows.{wid}.mode': a hosted workflow is keyed by its "
+                f"Agent Builder id ({HOSTED_PREFIX}...)"
+            )
+    if settings.chatkit_workflow_id.startswith(HOSTED_PREFIX) and settings.chatkit_workflow_id not in ids:
+        ids.append(settings.chatkit_workflow_id)
+    hosted = []
+    for wid in ids:
+        entry = config.workflows.get(wid)
+        name = entry.name if entry else "Hosted workflow"
+        hosted.append(Workflow(id=wid, name=name, mode="hosted", ui=entry.ui if entry else {}))
+    return hosted
 
 
 _registered: list[Workflow] = []

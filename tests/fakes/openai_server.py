@@ -1,9 +1,12 @@
-"""A loopback fake of OpenAI's streaming model APIs, served over real HTTP by uvicorn.
+"""A loopback fake of OpenAI's streaming model APIs and hosted ChatKit sessions, served
+over real HTTP by uvicorn.
 
 `POST /v1/responses` streams Responses API events (`event:` + `data:` SSE frames, the
 shapes of `openai.types.responses.ResponseStreamEvent`); `POST /v1/chat/completions`
-streams `chat.completion.chunk` lines and `data: [DONE]`. Each test sets a `FakeBehavior`
-(text, pacing, failure mode) and reads back the `RecordedRequest`s the fake received.
+streams `chat.completion.chunk` lines and `data: [DONE]`. `POST /v1/chatkit/sessions` and
+`POST /v1/chatkit/sessions/{id}/cancel` answer `openai.types.beta.chatkit.ChatSession`
+objects (and, like OpenAI, refuse calls without `OpenAI-Beta: chatkit_beta=v1`). Each test
+sets a `FakeBehavior` (text, pacing, failure mode) and reads back the `RecordedRequest`s.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class FakeBehavior:
     cut_after: int | None = None  # send N deltas, then drop the connection mid-body
     malformed_after: int | None = None  # send N deltas, then a frame that is not JSON
     failed_after: int | None = None  # send N deltas, then an in-stream error (response.failed / error chunk)
+    malformed: bool = False  # chatkit sessions: answer a body that is not JSON
+    drop_client_secret: bool = False  # chatkit sessions: answer a session without client_secret
+    cancel_status: int | None = None  # chatkit sessions: answer cancels with this HTTP error
 
 
 @dataclass
@@ -84,6 +90,11 @@ class FakeOpenAI:
     _thread: threading.Thread | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _release: asyncio.Event | None = None
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # hosted sessions by id
+
+    def session_requests(self, suffix: str = "/chatkit/sessions") -> list[RecordedRequest]:
+        """Recorded hosted-session calls: creates by default, `"/cancel"` for cancels."""
+        return [r for r in self.requests if r.path.startswith("/v1/chatkit/sessions") and r.path.endswith(suffix)]
 
     @property
     def base_url(self) -> str:
@@ -98,6 +109,8 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/responses", self._responses, methods=["POST"]),
                 Route("/v1/chat/completions", self._chat_completions, methods=["POST"]),
+                Route("/v1/chatkit/sessions", self._create_session, methods=["POST"]),
+                Route("/v1/chatkit/sessions/{session_id}/cancel", self._cancel_session, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2)
@@ -165,6 +178,33 @@ class FakeOpenAI:
         if action in ("cut", "hang"):
             raise _CutConnection
         raise _MalformedFrame if action == "bad" else _FailedStream
+
+    async def _create_session(self, request: Request) -> Response:
+        body, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        if request.headers.get("openai-beta") != "chatkit_beta=v1":
+            return _error(400, "Missing the OpenAI-Beta: chatkit_beta=v1 header.")
+        if self.behavior.malformed:
+            return Response(b'{"id": "cksess_', media_type="application/json")
+        session = chat_session(body)
+        self.sessions[session["id"]] = session
+        answer = {k: v for k, v in session.items() if k != "client_secret" or not self.behavior.drop_client_secret}
+        return JSONResponse(answer)
+
+    async def _cancel_session(self, request: Request) -> Response:
+        _, failure = await self._record(request)
+        if failure is not None:
+            return failure
+        if request.headers.get("openai-beta") != "chatkit_beta=v1":
+            return _error(400, "Missing the OpenAI-Beta: chatkit_beta=v1 header.")
+        if self.behavior.cancel_status is not None:
+            return _error(self.behavior.cancel_status, "The fake could not cancel the session.")
+        session = self.sessions.get(request.path_params["session_id"])
+        if session is None:
+            return _error(404, "No such session.")
+        session["status"] = "cancelled"
+        return JSONResponse(session)
 
     async def _responses(self, request: Request) -> Response:
         body, failure = await self._record(request)
@@ -245,6 +285,41 @@ async def _frames(events: AsyncIterator[dict[str, Any] | str]) -> AsyncIterator[
                 yield f"data: {json.dumps(data)}\n\n".encode()
     except _MalformedFrame:
         yield b'data: {"type": "response.output_text.delta", "delta": \n\n'
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status
+    )
+
+
+def chat_session(body: dict[str, Any]) -> dict[str, Any]:
+    """A `ChatSession` (openai.types.beta.chatkit.chat_session) for a create request."""
+    config = body.get("chatkit_configuration") or {}
+    upload = {"enabled": False, "max_file_size": 512, "max_files": 10, **(config.get("file_upload") or {})}
+    seconds = (body.get("expires_after") or {}).get("seconds", 600)
+    workflow = body.get("workflow") or {}
+    return {
+        "id": "cksess_" + uuid.uuid4().hex,
+        "object": "chatkit.session",
+        "client_secret": "ek_" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "expires_at": int(time.time()) + seconds,
+        "max_requests_per_1_minute": 10,
+        "rate_limits": {"max_requests_per_1_minute": 10},
+        "status": "active",
+        "user": body.get("user"),
+        "workflow": {
+            "id": workflow.get("id"),
+            "state_variables": workflow.get("state_variables"),
+            "tracing": {"enabled": True},
+            "version": workflow.get("version"),
+        },
+        "chatkit_configuration": {
+            "automatic_thread_titling": {"enabled": True},
+            "file_upload": upload,
+            "history": {"enabled": True, "recent_threads": None},
+        },
+    }
 
 
 def response_object(
