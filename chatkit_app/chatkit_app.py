@@ -12,16 +12,17 @@ from chatkit_app.api.app import create_api
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret
 from chatkit_app.ui.pages import index
-from chatkit_app.ui.state import ChatSessionState
+from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-if is_production():
-    try:
+try:
+    load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
+    if is_production():
         resolve_secret(get_settings(), production=True)
-    except ConfigError as exc:
-        print(f"chatkit_app: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+except (ConfigError, WorkflowConfigError) as exc:
+    print(f"chatkit_app: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 async def _prepare_services() -> None:
@@ -31,4 +32,4 @@ async def _prepare_services() -> None:
 
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(_prepare_services)
-app.add_page(index, route="/", title="chatkit_app", on_load=ChatSessionState.ensure_session)
+app.add_page(index, route="/", title="chatkit_app")

@@ -1,9 +1,12 @@
-"""Pages. For now the index shows the chat session's status; the chat UI comes next."""
+"""Pages: the chat site. `/` is ChatKit's chat over our own server, with the session's
+status and details one click away."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from chatkit_app.ui.chat_state import ChatEventsState
+from chatkit_app.ui.chatkit import chatkit_widget
 from chatkit_app.ui.state import ChatSessionState
 
 
@@ -82,23 +85,99 @@ def session_card() -> rx.Component:
             width="100%",
         ),
         width="100%",
-        max_width="560px",
+        variant="ghost",
+    )
+
+
+def script_failure() -> rx.Component:
+    """Shown when ChatKit's script (an iframe app on OpenAI's CDN) does not load."""
+    failed = (ChatEventsState.script_status == "failed") | (ChatEventsState.script_status == "timeout")
+    return rx.cond(
+        failed,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("cloud-off")),
+            rx.callout.text(
+                "ChatKit's script did not load from ",
+                rx.code(ChatEventsState.script_url),
+                ". It comes from OpenAI's CDN, so it needs internet access and a page that allows it "
+                "(CSP). Your session and threads are safe on this server; the built-in native chat, "
+                "which needs no internet, is coming in the next release.",
+                data_testid="chatkit-script-error",
+            ),
+            color="amber",
+            role="alert",
+        ),
+    )
+
+
+def session_popover() -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(status_badge(), variant="ghost", aria_label="Chat session details", data_testid="session-button")
+        ),
+        rx.popover.content(session_card(), width="420px", max_width="95vw"),
+    )
+
+
+def top_bar() -> rx.Component:
+    return rx.hstack(
+        rx.heading("chatkit_app", size="5"),
+        rx.cond(
+            ChatSessionState.agent_label != "",
+            rx.badge(ChatSessionState.agent_label, variant="soft", color_scheme="gray", data_testid="agent-badge"),
+        ),
+        rx.spacer(),
+        rx.button(
+            rx.icon("square-pen", size=16),
+            "New chat",
+            on_click=ChatEventsState.new_chat,
+            variant="soft",
+            size="2",
+        ),
+        rx.box(session_popover(), data_testid="session-indicator", data_status=ChatSessionState.status),
+        width="100%",
+        align="center",
+        spacing="3",
+        padding="10px 16px",
+        border_bottom="1px solid var(--gray-a5)",
+    )
+
+
+def chat_area() -> rx.Component:
+    return rx.box(
+        chatkit_widget(
+            theme=ChatEventsState.theme,
+            on_ready=ChatEventsState.on_ready,
+            on_error=ChatEventsState.on_error,
+            on_response_start=ChatEventsState.on_response_start,
+            on_response_end=ChatEventsState.on_response_end,
+            on_thread_change=ChatEventsState.on_thread_change,
+            on_effect=ChatEventsState.on_effect,
+            on_widget_action=ChatEventsState.on_widget_action,
+            on_client_tool=ChatEventsState.on_client_tool,
+            on_script_status=ChatEventsState.on_script_status,
+        ),
+        flex="1",
+        width="100%",
+        max_width="960px",
+        margin_x="auto",
+        padding="3",
+        min_height="0",
+        data_testid="chat-area",
+        data_ready=rx.cond(ChatEventsState.ready, "true", "false"),
+        data_thread=ChatEventsState.thread_id,
+        data_responses=ChatEventsState.responses,
+        data_color_scheme=ChatEventsState.color_scheme,
+        data_script_status=ChatEventsState.script_status,
     )
 
 
 def index() -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.heading("chatkit_app", size="7"),
-            rx.text(
-                "A chat site in Python. Your session is issued by this server; the chat UI comes next.",
-                color_scheme="gray",
-            ),
-            session_card(),
-            spacing="5",
-            width="100%",
-            max_width="560px",
-            padding="6",
-        ),
-        min_height="100vh",
+    return rx.flex(
+        top_bar(),
+        rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
+        chat_area(),
+        direction="column",
+        height="100vh",
+        width="100%",
     )

@@ -2,8 +2,12 @@
 
 It calls the session service in-process. The user is resolved on the server (a signed
 anonymous cookie, or the app's own resolver); a `user_id` argument that disagrees
-with it is refused, so a browser cannot ask for someone else's session. The token
-lives in a backend-only var (`_token`) and never reaches the browser from here.
+with it is refused, so a browser cannot ask for someone else's session.
+
+The token is the browser's own credential for `/api/chatkit`: the ChatKit bridge holds
+it in memory (`browser_token`, never rendered into the DOM). When the bridge refreshes
+it through the refresh route, `adopt_refreshed_session` checks the new token on the
+server before keeping it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import reflex as rx
 
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, resolve_custom_identity, user_id_from_cookie
+from chatkit_app.auth.sessions import IssuedSession
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.settings import is_production
@@ -31,6 +36,9 @@ class ChatSessionState(rx.State):
     error_code: str = ""
     last_check: str = ""
     agent_label: str = ""
+    workflow_ui: dict[str, Any] = {}
+    browser_token: str = ""
+    client_secret: str = ""
     anon_cookie: str = rx.Cookie(
         "", name=ANON_COOKIE, path="/", max_age=COOKIE_MAX_AGE, same_site="lax", secure=is_production()
     )
@@ -44,13 +52,37 @@ class ChatSessionState(rx.State):
             return "error"
         return "active" if self.session_data else "none"
 
+    @rx.var
+    def session_ready(self) -> bool:
+        return bool(self.session_data) and self.browser_token != ""
+
     @rx.event
-    async def ensure_session(self) -> AsyncIterator[Any]:
-        """On page load: keep a live session, creating one when there is none."""
-        if self.session_data and self._token:
+    async def ensure_session(self, workflow_id: str = "", user_id: str = "") -> AsyncIterator[Any]:
+        """On page load or mount: keep a live session of `workflow_id` (default: the
+        site's default workflow), creating one when there is none."""
+        if self.session_data and self._token and workflow_id in ("", self.session_data.get("workflowId")):
             return
-        async for update in self._run(self._create, ""):
+        async for update in self._run(self._create, workflow_id, user_id):
             yield update
+
+    @rx.event
+    async def adopt_refreshed_session(self, session: dict[str, Any]) -> None:
+        """The bridge refreshed our session over HTTP: keep its new token, once the
+        server has confirmed it is the current token of this same session."""
+        if not self.session_data or session.get("sessionId") != self.session_data.get("sessionId"):
+            return
+        token = session.get("token")
+        if not isinstance(token, str):
+            return
+        services = await asyncio.to_thread(get_services)
+        try:
+            info = await services.issuer.validate(self.session_data["sessionId"], token)
+        except ChatKitAppError:
+            return
+        self._token = self.browser_token = token
+        secret = session.get("chatkit", {}).get("clientSecret") if isinstance(session.get("chatkit"), dict) else None
+        self.client_secret = secret if isinstance(secret, str) else ""
+        self.session_data = {**self.session_data, "expiresAt": iso_utc(info.expires_at)}
 
     @rx.event
     async def create_session(self, user_id: str = "", workflow_id: str = "") -> AsyncIterator[Any]:
@@ -96,13 +128,14 @@ class ChatSessionState(rx.State):
         services = await asyncio.to_thread(get_services)
         user_id = self._user_id(services)
         if requested_user and requested_user != user_id:
-            self.session_data, self._token = {}, ""
+            self._forget()
             self.error, self.error_code = "You can only open a session for yourself.", "forbidden"
             return
         workflow = workflow_id or services.registry.default_id
-        issued = await asyncio.to_thread(services.sessions.create, user_id, workflow, {"source": "site"})
+        issued = await services.issuer.create(user_id, workflow, {"source": "site"})
         self.agent_label = describe_assistant(services.settings) if workflow == "assistant" else workflow
-        self._token = issued.token
+        self._keep(issued)
+        self.workflow_ui = services.registry.get(issued.workflow_id).ui
         self.session_data = {
             "sessionId": issued.session_id,
             "userId": issued.user_id,
@@ -111,17 +144,26 @@ class ChatSessionState(rx.State):
             "mode": issued.mode,
         }
 
+    def _keep(self, issued: IssuedSession) -> None:
+        self._token = self.browser_token = issued.token
+        self.client_secret = issued.client_secret or ""
+
+    def _forget(self) -> None:
+        self.session_data = {}
+        self._token = self.browser_token = self.client_secret = ""
+
     async def _refresh(self) -> None:
         if not self.session_data:
             await self._create("")
             return
         services = await asyncio.to_thread(get_services)
         try:
-            issued = await asyncio.to_thread(services.sessions.refresh, self.session_data["sessionId"], self._token)
+            issued = await services.issuer.refresh(self.session_data["sessionId"], self._token)
         except ChatKitAppError:
-            self.session_data, self._token = {}, ""
+            self._forget()
             raise
-        self._token = issued.token
+        self._keep(issued)
+        self.workflow_ui = services.registry.get(issued.workflow_id).ui
         self.session_data = {**self.session_data, "expiresAt": iso_utc(issued.expires_at)}
 
     async def _validate(self) -> None:
@@ -130,8 +172,8 @@ class ChatSessionState(rx.State):
             return
         services = await asyncio.to_thread(get_services)
         try:
-            info = await asyncio.to_thread(services.sessions.validate, self.session_data["sessionId"], self._token)
+            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
         except ChatKitAppError:
-            self.session_data, self._token = {}, ""
+            self._forget()
             raise
         self.last_check = f"valid until {iso_utc(info.expires_at)}"

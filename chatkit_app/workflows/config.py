@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatkit_app.settings import REPO_ROOT
+from chatkit_app.workflows.ui_options import ChatKitUI
 
 CONFIG_PATH = REPO_ROOT / "assets" / "chatkit-config.json"
 _FORBIDDEN_KEYS = {"instructions", "model", "apikey", "api_key", "secret", "clientsecret", "token"}
@@ -54,7 +55,19 @@ def load_public_config(path: Path = CONFIG_PATH) -> PublicConfig:
             raise WorkflowConfigError(
                 f"{path.name}: field '{bad}' must not be in the public config (keep it on the server)"
             )
+        entry.ui = checked_ui(entry.ui, f"{path.name}: field 'workflows.{workflow_id}.ui")
     return config
+
+
+def checked_ui(ui: dict[str, Any], where: str) -> dict[str, Any]:
+    """`ui` validated against ChatKit's options and normalised to camelCase; an error
+    names the first bad field (`where` + its path)."""
+    try:
+        return ChatKitUI.model_validate(ui).to_js()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "".join(_path_part(part) for part in first["loc"])
+        raise WorkflowConfigError(f"{where}{field}': {first['msg']}") from None
 
 
 def _find_forbidden(value: Any, where: str) -> str | None:
@@ -71,3 +84,10 @@ def _find_forbidden(value: Any, where: str) -> str | None:
             if found:
                 return found
     return None
+
+
+def _path_part(part: int | str) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    # pydantic names union branches in the location (`Theme`, `literal[...]`): not input keys.
+    return "" if part[:1].isupper() or "[" in part else f".{part}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+STUB_ASSETS = Path(__file__).resolve().parent / "assets"
 CHROMIUM = os.environ.get("CHATKIT_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -48,9 +49,21 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def stub_script_url() -> Iterator[str]:
+    """A loopback server for the stub `<openai-chatkit>` element (OpenAI's CDN is out
+    of reach here), used as CHATKIT_SCRIPT_URL."""
+    from starlette.staticfiles import StaticFiles
+
+    from tests.live_server import serve
+
+    with serve(StaticFiles(directory=STUB_ASSETS)) as base_url:
+        yield f"{base_url}/chatkit-stub.js"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory, stub_script_url: str) -> Iterator[object]:
     """The whole Reflex app (frontend dev server + backend) on free ports, with its
-    own data dir and database."""
+    own data dir and database, and ChatKit's script replaced by the stub."""
     _require_chromium()
     from reflex.testing import AppHarness
 
@@ -58,9 +71,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from chatkit_app.settings import get_settings
 
     data_dir = tmp_path_factory.mktemp("site-data")
-    previous = {key: os.environ.get(key) for key in ("CHATKIT_DATA_DIR", "CHATKIT_SECRET", "DATABASE_URL")}
+    keys = ("CHATKIT_DATA_DIR", "CHATKIT_SECRET", "DATABASE_URL", "CHATKIT_SCRIPT_URL")
+    previous = {key: os.environ.get(key) for key in keys}
     os.environ["CHATKIT_DATA_DIR"] = str(data_dir)
     os.environ["CHATKIT_SECRET"] = secrets.token_urlsafe(48)
+    os.environ["CHATKIT_SCRIPT_URL"] = stub_script_url
     os.environ.pop("DATABASE_URL", None)
     get_settings.cache_clear()
     services.reset_services()

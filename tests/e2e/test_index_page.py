@@ -12,8 +12,11 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
     page = browser.new_page()
     try:
         page.goto(site.frontend_url)
+        page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=60_000)
+        assert page.get_by_test_id("agent-badge").inner_text().startswith("Offline demo agent")
+        page.get_by_test_id("session-button").click()  # the details live in a popover
         status = page.locator('[data-testid="session-status"][data-status="active"]')
-        status.wait_for(timeout=60_000)
+        status.wait_for(timeout=10_000)
         assert "Session active" in status.inner_text()
 
         user_id = page.get_by_test_id("session-user").inner_text()
@@ -27,7 +30,7 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
         row = services.sessions._get(session_id)
         assert row.user_id == user_id and row.revoked_at is None
 
-        # The token never reaches the browser: not in the DOM, not in cookies.
+        # The token never reaches the DOM or the cookies (only the chat's memory).
         html = page.content()
         assert row.current_jti not in html and "eyJ" not in html
         cookies = page.context.cookies()
@@ -43,7 +46,8 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
 
         # The same browser keeps its anonymous identity across a reload.
         page.reload()
-        page.locator('[data-testid="session-status"][data-status="active"]').wait_for(timeout=60_000)
+        page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=60_000)
+        page.get_by_test_id("session-button").click()
         assert page.get_by_test_id("session-user").inner_text() == user_id
     finally:
         page.close()

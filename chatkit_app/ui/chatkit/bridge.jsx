@@ -1,0 +1,268 @@
+// Bridge between Reflex and ChatKit's React wrapper (`useChatKit` + `<ChatKit>`).
+//
+// Python decides everything public (options, session id, mode); this file only adds what
+// must run in the browser: the authorised `fetch` (bearer token, one refresh on 401),
+// `getClientSecret` for hosted workflows, the script tag, and forwarding ChatKit's events
+// to Reflex event handlers. The session token stays in memory here: never in the DOM,
+// never sent to another origin.
+import React, { useCallback, useEffect, useMemo, useRef } from "react";
+import { ChatKit, useChatKit } from "@openai/chatkit-react";
+import { getBackendURL } from "$/utils/state";
+
+const SCRIPT_ATTR = "data-chatkit-script";
+
+function registry() {
+  if (!window.__chatkitApp) {
+    window.__chatkitApp = {
+      elements: {},
+      // Called by the Python helpers in chatkit_app/ui/chatkit/methods.py.
+      call(elementId, method, ...args) {
+        const control = this.elements[elementId];
+        if (!control) {
+          console.warn(`chatkit: no chat with id ${elementId} on this page`);
+          return undefined;
+        }
+        return control[method](...args);
+      },
+    };
+  }
+  return window.__chatkitApp;
+}
+
+function backendOrigin() {
+  return getBackendURL().origin;
+}
+
+// Inserts <script src async> once; reports "loaded", "failed" or "timeout".
+function useChatKitScript(scriptUrl, timeoutMs, onStatus) {
+  useEffect(() => {
+    if (!scriptUrl) return undefined;
+    let settled = false;
+    const report = (status) => {
+      if (!settled) {
+        settled = true;
+        onStatus?.(status);
+      }
+    };
+    if (customElements.get("openai-chatkit")) {
+      report("loaded");
+      return undefined;
+    }
+    let script = document.querySelector(`script[${SCRIPT_ATTR}]`);
+    if (!script) {
+      script = document.createElement("script");
+      script.src = scriptUrl;
+      script.async = true;
+      script.setAttribute(SCRIPT_ATTR, "");
+      document.head.appendChild(script);
+    }
+    const failed = () => report("failed");
+    script.addEventListener("error", failed);
+    customElements.whenDefined("openai-chatkit").then(() => report("loaded"));
+    const timer = setTimeout(() => report("timeout"), timeoutMs);
+    return () => {
+      settled = true;
+      clearTimeout(timer);
+      script.removeEventListener("error", failed);
+    };
+  }, [scriptUrl, timeoutMs]);
+}
+
+// The workflow's configured options, with the page's Python options on top.
+function deepMerge(base, override) {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const inner = merged[key];
+    const mergeable = (v) => v && typeof v === "object" && !Array.isArray(v);
+    merged[key] = mergeable(value) && mergeable(inner) ? deepMerge(inner, value) : value;
+  }
+  return merged;
+}
+
+function errorDetail(detail) {
+  const error = detail?.error ?? detail;
+  return { message: String(error?.message ?? error ?? "unknown error"), name: String(error?.name ?? "Error") };
+}
+
+export function ChatKitBridge({
+  elementId = "chatkit",
+  mode = "agent",
+  sessionId = "",
+  token = "",
+  clientSecret = "",
+  apiPath = "/api/chatkit",
+  domainKey = "domain_pk_localhost_dev",
+  scriptUrl = "",
+  scriptTimeoutMs = 5000,
+  baseOptions = {},
+  options = {},
+  onTokenRefresh,
+  onScriptStatus,
+  onReady,
+  onError,
+  onResponseStart,
+  onResponseEnd,
+  onThreadChange,
+  onThreadLoadStart,
+  onThreadLoadEnd,
+  onLog,
+  onEffect,
+  onToolChange,
+  onHistoryOpen,
+  onHistoryClose,
+  onDeeplink,
+  onWidgetAction,
+  onClientTool,
+  onHeaderAction,
+  onEntityClick,
+  className,
+  id,
+}) {
+  const tokenRef = useRef(token);
+  const secretRef = useRef(clientSecret);
+  const sessionRef = useRef(sessionId);
+  const refreshing = useRef(null);
+  const handlers = useRef({});
+  handlers.current = {
+    onTokenRefresh, onScriptStatus, onReady, onError, onResponseStart, onResponseEnd, onThreadChange,
+    onThreadLoadStart, onThreadLoadEnd, onLog, onEffect, onToolChange, onHistoryOpen, onHistoryClose,
+    onDeeplink, onWidgetAction, onClientTool, onHeaderAction, onEntityClick,
+  };
+  // Reflex event props are new functions on every render; ChatKit gets stable ones that
+  // call the latest prop.
+  const emit = (name, value) => handlers.current[name]?.(value);
+
+  // A newer token from Python (e.g. its own refresh) replaces ours.
+  useEffect(() => {
+    tokenRef.current = token;
+    secretRef.current = clientSecret;
+    sessionRef.current = sessionId;
+  }, [token, clientSecret, sessionId]);
+
+  // One refresh at a time: refreshing twice with one token would look like token theft
+  // to the server, which then revokes the whole session.
+  const refresh = useCallback(() => {
+    if (!refreshing.current) {
+      const used = tokenRef.current;
+      refreshing.current = (async () => {
+        const sid = encodeURIComponent(sessionRef.current);
+        const response = await fetch(`${backendOrigin()}/api/chatkit/session/${sid}/refresh`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${used}` },
+        });
+        if (!response.ok) return null;
+        const session = await response.json();
+        tokenRef.current = session.token;
+        secretRef.current = session.chatkit?.clientSecret ?? "";
+        emit("onTokenRefresh", session);
+        return session;
+      })().finally(() => {
+        refreshing.current = null;
+      });
+    }
+    return refreshing.current;
+  }, []);
+
+  const authorisedFetch = useCallback(
+    async (input, init = {}) => {
+      const request = input instanceof Request ? input : null;
+      const url = new URL(request ? request.url : String(input), window.location.href);
+      if (url.origin !== backendOrigin()) return fetch(input, init);
+      const send = (bearer) => {
+        const headers = new Headers(init.headers ?? request?.headers);
+        headers.set("Authorization", `Bearer ${bearer}`);
+        return fetch(input, { ...init, headers });
+      };
+      const used = tokenRef.current;
+      const response = await send(used);
+      if (response.status !== 401) return response;
+      const session = tokenRef.current !== used ? { token: tokenRef.current } : await refresh();
+      return session ? send(session.token) : response;
+    },
+    [refresh],
+  );
+
+  const getClientSecret = useCallback(
+    async (current) => {
+      if (!current && secretRef.current) return secretRef.current;
+      const session = await refresh();
+      if (!session?.chatkit?.clientSecret) throw new Error("Could not renew the chat session.");
+      return session.chatkit.clientSecret;
+    },
+    [refresh],
+  );
+
+  const chatkitOptions = useMemo(() => {
+    const { entities, header, ...rest } = deepMerge(baseOptions ?? {}, options ?? {});
+    const built = {
+      ...rest,
+      api:
+        mode === "hosted"
+          ? { getClientSecret }
+          : {
+              url: `${backendOrigin()}${apiPath}`,
+              domainKey,
+              fetch: authorisedFetch,
+              uploadStrategy: { type: "two_phase" },
+            },
+      onClientTool: async (call) => {
+        emit("onClientTool", { name: call?.name, params: call?.params ?? {} });
+        return { ok: true };
+      },
+      widgets: {
+        onAction: async (action, widgetItem) => {
+          emit("onWidgetAction", { action, itemId: widgetItem?.id ?? null });
+        },
+      },
+      onReady: () => emit("onReady"),
+      onError: (detail) => emit("onError", errorDetail(detail)),
+      onResponseStart: () => emit("onResponseStart"),
+      onResponseEnd: () => emit("onResponseEnd"),
+      onThreadChange: (detail) => emit("onThreadChange", { threadId: detail?.threadId ?? null }),
+      onThreadLoadStart: (detail) => emit("onThreadLoadStart", { threadId: detail?.threadId ?? null }),
+      onThreadLoadEnd: (detail) => emit("onThreadLoadEnd", { threadId: detail?.threadId ?? null }),
+      onLog: (detail) => emit("onLog", { name: detail?.name ?? "", data: detail?.data ?? {} }),
+      onEffect: (detail) => emit("onEffect", { name: detail?.name ?? "", data: detail?.data ?? {} }),
+      onToolChange: (detail) => emit("onToolChange", { toolId: detail?.toolId ?? null }),
+      onHistoryOpen: () => emit("onHistoryOpen"),
+      onHistoryClose: () => emit("onHistoryClose"),
+      onDeeplink: (detail) => emit("onDeeplink", { name: detail?.name ?? "", data: detail?.data ?? {} }),
+    };
+    if (header) {
+      built.header = { ...header };
+      for (const side of ["left", "right"]) {
+        const action = header[`${side}Action`];
+        if (action) {
+          built.header[`${side}Action`] = { ...action, onClick: () => emit("onHeaderAction", { side }) };
+        }
+      }
+    }
+    if (entities) {
+      const { tags = [], ...entityOptions } = entities;
+      built.entities = {
+        ...entityOptions,
+        onTagSearch: async (query) => {
+          const needle = String(query ?? "").toLowerCase();
+          return tags.filter((tag) => tag.title.toLowerCase().includes(needle));
+        },
+        onClick: (entity) => emit("onEntityClick", entity),
+      };
+    }
+    return built;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [baseOptions, options, mode, apiPath, domainKey, authorisedFetch, getClientSecret]);
+
+  const chatkit = useChatKit(chatkitOptions);
+
+  useEffect(() => {
+    const apps = registry();
+    apps.elements[elementId] = chatkit;
+    return () => {
+      if (apps.elements[elementId] === chatkit) delete apps.elements[elementId];
+    };
+  }, [elementId, chatkit]);
+
+  useChatKitScript(scriptUrl, scriptTimeoutMs, (status) => emit("onScriptStatus", { status, url: scriptUrl }));
+
+  return <ChatKit control={chatkit.control} className={className} id={id} data-testid="chatkit-element" />;
+}

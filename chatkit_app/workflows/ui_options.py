@@ -1,0 +1,203 @@
+"""ChatKit's browser options as typed Python models (the shapes of `@openai/chatkit`'s
+`ChatKitOptions`, minus `api`, which the server decides).
+
+Fields are snake_case in Python and camelCase on the wire, so both
+`Theme(color_scheme="dark")` and the ChatKit docs' `{"colorScheme": "dark"}` work.
+Unknown fields are refused, which is how a typo in `assets/chatkit-config.json` gets an
+error that names it instead of being ignored by the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _Option(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    def to_js(self) -> dict[str, Any]:
+        """The camelCase dict ChatKit expects, without unset fields."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+ColorScheme = Literal["light", "dark"]
+
+
+class Accent(_Option):
+    primary: str = Field(min_length=1, max_length=64)
+    level: Literal[0, 1, 2, 3] = 1
+
+
+class Grayscale(_Option):
+    hue: float = Field(ge=0, le=360)
+    tint: Literal[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    shade: Literal[-4, -3, -2, -1, 0, 1, 2, 3, 4] | None = None
+
+
+class Surface(_Option):
+    background: str = Field(min_length=1, max_length=64)
+    foreground: str = Field(min_length=1, max_length=64)
+
+
+class ThemeColor(_Option):
+    accent: Accent | None = None
+    grayscale: Grayscale | None = None
+    surface: Surface | None = None
+
+
+class FontSource(_Option):
+    family: str
+    src: str
+    weight: str | int | None = None
+    style: Literal["normal", "italic", "oblique"] | None = None
+    display: Literal["auto", "block", "swap", "fallback", "optional"] | None = None
+    unicode_range: str | None = None
+
+
+class Typography(_Option):
+    base_size: Literal[14, 15, 16, 17, 18] | None = None
+    font_family: str | None = None
+    font_family_mono: str | None = None
+    font_sources: list[FontSource] | None = None
+
+
+class Theme(_Option):
+    color_scheme: ColorScheme | None = None
+    radius: Literal["pill", "round", "soft", "sharp"] | None = None
+    density: Literal["compact", "normal", "spacious"] | None = None
+    color: ThemeColor | None = None
+    typography: Typography | None = None
+
+
+class HeaderAction(_Option):
+    """A header button; clicks reach the widget's `on_header_action` handler."""
+
+    icon: str = Field(min_length=1, max_length=64)
+
+
+class HeaderTitle(_Option):
+    enabled: bool | None = None
+    text: str | None = None
+
+
+class Header(_Option):
+    enabled: bool | None = None
+    title: HeaderTitle | None = None
+    left_action: HeaderAction | None = None
+    right_action: HeaderAction | None = None
+
+
+class History(_Option):
+    enabled: bool | None = None
+    show_delete: bool | None = None
+    show_rename: bool | None = None
+
+
+class Prompt(_Option):
+    label: str = Field(min_length=1, max_length=200)
+    prompt: str = Field(min_length=1, max_length=4000)
+    icon: str | None = None
+
+
+class StartScreen(_Option):
+    greeting: str | None = None
+    prompts: list[Prompt] | None = None
+
+
+class ComposerAttachments(_Option):
+    enabled: bool
+    max_size: int | None = Field(default=None, gt=0)
+    max_count: int | None = Field(default=None, gt=0)
+    accept: dict[str, list[str]] | None = None
+
+
+class ComposerTool(_Option):
+    id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=120)
+    icon: str
+    short_label: str | None = None
+    placeholder_override: str | None = None
+    pinned: bool | None = None
+    persistent: bool | None = None
+
+
+class ComposerModel(_Option):
+    id: str
+    label: str
+    description: str | None = None
+    disabled: bool | None = None
+    default: bool | None = None
+
+
+class Composer(_Option):
+    placeholder: str | None = None
+    attachments: ComposerAttachments | None = None
+    tools: list[ComposerTool] | None = None
+    models: list[ComposerModel] | None = None
+
+
+class Disclaimer(_Option):
+    text: str = Field(min_length=1)
+    high_contrast: bool | None = None
+
+
+class ThreadItemActions(_Option):
+    feedback: bool | None = None
+    retry: bool | None = None
+
+
+class Entity(_Option):
+    id: str
+    title: str
+    icon: str | None = None
+    interactive: bool | None = None
+    group: str | None = None
+    data: dict[str, str] | None = None
+
+
+class Entities(_Option):
+    """Tags offered in the composer: searched in the browser from `tags`; clicks
+    reach the widget's `on_entity_click` handler."""
+
+    tags: list[Entity] | None = None
+    show_composer_menu: bool | None = None
+
+
+class ThreadOptions(_Option):
+    auto_scroll: bool | None = None
+
+
+class ChatKitUI(_Option):
+    """Every public ChatKit option; the keys of a workflow's `ui` in the config file."""
+
+    theme: Theme | ColorScheme | None = None
+    locale: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    frame_title: str | None = None
+    initial_thread: str | None = None
+    header: Header | None = None
+    history: History | None = None
+    start_screen: StartScreen | None = None
+    composer: Composer | None = None
+    disclaimer: Disclaimer | None = None
+    thread_item_actions: ThreadItemActions | None = None
+    entities: Entities | None = None
+    thread: ThreadOptions | None = None
+
+
+OPTION_FIELDS: dict[str, type[_Option] | None] = {
+    "theme": Theme,
+    "locale": None,
+    "frame_title": None,
+    "initial_thread": None,
+    "header": Header,
+    "history": History,
+    "start_screen": StartScreen,
+    "composer": Composer,
+    "disclaimer": Disclaimer,
+    "thread_item_actions": ThreadItemActions,
+    "entities": Entities,
+    "thread": ThreadOptions,
+}
