@@ -45,7 +45,7 @@ def error_callout() -> rx.Component:
         rx.callout.root(
             rx.callout.icon(rx.icon("triangle-alert")),
             rx.callout.text(ChatSessionState.error, data_testid="session-error"),
-            color="red",
+            color_scheme="red",
             role="alert",
         ),
     )
@@ -104,7 +104,7 @@ def script_failure() -> rx.Component:
                 "which needs no internet, is coming in the next release.",
                 data_testid="chatkit-script-error",
             ),
-            color="amber",
+            color_scheme="amber",
             role="alert",
         ),
     )
@@ -124,15 +124,22 @@ def top_bar() -> rx.Component:
         rx.heading("chatkit_app", size="5"),
         rx.cond(
             ChatSessionState.agent_label != "",
-            rx.badge(ChatSessionState.agent_label, variant="soft", color_scheme="gray", data_testid="agent-badge"),
+            rx.badge(
+                ChatSessionState.agent_label,
+                variant="soft",
+                color_scheme="gray",
+                data_testid="agent-badge",
+                display=["none", "none", "inline-flex"],  # room for the buttons on a phone
+            ),
         ),
         rx.spacer(),
         rx.button(
             rx.icon("square-pen", size=16),
-            "New chat",
+            rx.text("New chat", display=["none", "inline"]),
             on_click=ChatEventsState.new_chat,
             variant="soft",
             size="2",
+            aria_label="New chat",
         ),
         rx.box(session_popover(), data_testid="session-indicator", data_status=ChatSessionState.status),
         width="100%",
