@@ -30,6 +30,19 @@ async def _prepare_services() -> None:
     await asyncio.to_thread(get_services)
 
 
+async def _sweep_unsent_uploads() -> None:
+    """Hourly: files uploaded in the composer but never sent are removed after a day."""
+    while True:
+        await asyncio.sleep(3600)
+        try:
+            removed = await get_services().attachments.sweep_unsent()
+            if removed:
+                logging.getLogger("chatkit_app.attachments").info("removed %d unsent uploads", removed)
+        except Exception:
+            logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
+
+
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(_prepare_services)
+app.register_lifespan_task(_sweep_unsent_uploads)
 app.add_page(index, route="/", title="chatkit_app")

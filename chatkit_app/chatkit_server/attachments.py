@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import time
 from pathlib import Path
 
 from chatkit.store import AttachmentStore, NotFoundError
@@ -29,6 +31,8 @@ from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.errors import PayloadTooLarge
 
 API_PREFIX = "/api/chatkit/attachments"
+UNSENT_MAX_AGE_SECONDS = 24 * 3600
+logger = logging.getLogger("chatkit_app.attachments")
 
 
 class DiskAttachmentStore(AttachmentStore[RequestContext]):
@@ -38,6 +42,15 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         self.max_bytes = max_bytes
         self._key = hashlib.sha256(b"chatkit-preview:" + signing_key).digest()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store.remove_files = self.remove_files
+
+    def remove_files(self, storage_names: list[str]) -> None:
+        """Delete stored files whose rows are gone (a deleted thread, a sweep)."""
+        for name in storage_names:
+            try:
+                self.path_of(name).unlink(missing_ok=True)
+            except (NotFoundError, OSError):
+                logger.warning("could not remove an attachment file")
 
     def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
         return self.store.generate_attachment_id(mime_type, context)
@@ -72,6 +85,11 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         row = await self.store.load_attachment_file(attachment_id, context)
         if row.storage_name:
             self.path_of(row.storage_name).unlink(missing_ok=True)
+
+    async def sweep_unsent(self, max_age_seconds: float = UNSENT_MAX_AGE_SECONDS, *, now: float | None = None) -> int:
+        """Remove uploads never sent in a message within `max_age_seconds`; how many."""
+        cutoff = (time.time() if now is None else now) - max_age_seconds
+        return await self.store.sweep_unsent_attachments(int(cutoff * 1_000_000))
 
     def path_of(self, storage_name: str) -> Path:
         path = (self.directory / storage_name).resolve()

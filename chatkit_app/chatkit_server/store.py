@@ -86,6 +86,8 @@ class SQLModelStore(Store[RequestContext]):
         self._fast_engine = fast_engine
         self._runner: SyncRunner = runner or _to_thread
         self._pg = engine.dialect.name == "postgresql"
+        # Told the stored file names of attachments whose rows went away (DiskAttachmentStore).
+        self.remove_files: Callable[[list[str]], None] = lambda names: None
         tables = SQLModel.metadata.tables
         self._build(tables["chatkit_thread"], tables["chatkit_item"], tables["chatkit_attachment"])
 
@@ -130,11 +132,27 @@ class SQLModelStore(Store[RequestContext]):
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         params = {"tid": thread_id, "uid": context.user_id}
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> list[str]:
             conn.execute(self._items_delete, params)  # also done by ON DELETE CASCADE
             self._write(conn, self._thread_delete, params, f"thread {thread_id}")
+            files = [name for name in conn.execute(self._att_thread_files, params).scalars() if name]
+            conn.execute(self._att_thread_delete, params)
+            return files
 
-        await self._tx(work)
+        self.remove_files(await self._tx(work))  # after the commit: a rollback keeps the bytes
+
+    async def sweep_unsent_attachments(self, older_than_micros: int) -> int:
+        """Delete attachments created before `older_than_micros` that never reached a
+        thread (uploads abandoned in the composer), with their files. Not user-scoped: a
+        maintenance task, run by the server, never on a request's behalf."""
+        params = {"before": older_than_micros}
+
+        def work(conn: Connection) -> list[str | None]:
+            return list(conn.execute(self._att_sweep, params).scalars())
+
+        names = await self._tx(work)
+        self.remove_files([name for name in names if name])
+        return len(names)
 
     # --- items -------------------------------------------------------------------------
     async def load_thread_items(
@@ -347,6 +365,14 @@ class SQLModelStore(Store[RequestContext]):
         att_scope = (att.c.id == _p("aid")) & (att.c.user_id == uid)
         self._att_get = sa.select(att.c.data, att.c.storage_name, att.c.size, att.c.uploaded).where(att_scope)
         self._att_delete = sa.delete(att).where(att_scope)
+        att_thread = (att.c.thread_id == _p("tid")) & (att.c.user_id == uid)
+        self._att_thread_files = sa.select(att.c.storage_name).where(att_thread)
+        self._att_thread_delete = sa.delete(att).where(att_thread)
+        self._att_sweep = (
+            sa.delete(att)
+            .where(att.c.thread_id.is_(None), att.c.created_at < _p("before"))
+            .returning(att.c.storage_name)
+        )
         self._att_mark = (
             sa.update(att).where(att_scope).values(storage_name=_p("sname"), size=_p("size"), uploaded=True)
         )

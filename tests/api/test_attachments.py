@@ -3,6 +3,7 @@ deletion of the bytes, image previews (DESIGN.md section 7)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,41 @@ async def test_attachment_routes_need_a_session_token(alice: ChatKitClient, clie
     attachment = await create(alice, "a.txt", "text/plain", 1)
     assert (await client.post(attachment["upload_descriptor"]["url"], content=b"a")).status_code == 401
     assert (await client.get(f"/api/chatkit/attachments/{attachment['id']}")).status_code == 401
+
+
+async def test_deleting_a_thread_deletes_its_attachments_and_their_bytes(
+    alice: ChatKitClient, mallory: ChatKitClient, services: Services
+) -> None:
+    kept = await create(mallory, "other.txt", "text/plain", 5)
+    assert (await upload(mallory, kept, b"other")).status_code == 200
+    attachment = await create(alice, "notes.txt", "text/plain", 5)
+    assert (await upload(alice, attachment, b"notes")).status_code == 200
+    events = await alice.stream("threads.create", input=user_input("read this", attachments=[attachment["id"]]))
+    thread_id = next(e["thread"]["id"] for e in events if e["type"] == "thread.created")
+    assert len(uploads(services)) == 2
+
+    await alice.call("threads.delete", thread_id=thread_id)
+
+    assert len(uploads(services)) == 1  # only mallory's file is left
+    gone = await alice.http.get(f"/api/chatkit/attachments/{attachment['id']}", headers=bearer(alice.token))
+    assert gone.status_code == 404
+    still = await mallory.http.get(f"/api/chatkit/attachments/{kept['id']}", headers=bearer(mallory.token))
+    assert still.status_code == 200 and still.content == b"other"
+
+
+async def test_uploads_never_sent_are_swept_after_a_day(alice: ChatKitClient, services: Services) -> None:
+    unsent = await create(alice, "draft.txt", "text/plain", 5)
+    assert (await upload(alice, unsent, b"draft")).status_code == 200
+    sent = await create(alice, "sent.txt", "text/plain", 4)
+    assert (await upload(alice, sent, b"sent")).status_code == 200
+    await alice.stream("threads.create", input=user_input("here", attachments=[sent["id"]]))
+    assert len(uploads(services)) == 2
+
+    assert await services.attachments.sweep_unsent() == 0  # not a day old yet
+    assert await services.attachments.sweep_unsent(now=time.time() + 25 * 3600) == 1
+
+    assert len(uploads(services)) == 1
+    gone = await alice.http.get(f"/api/chatkit/attachments/{unsent['id']}", headers=bearer(alice.token))
+    assert gone.status_code == 404
+    kept = await alice.http.get(f"/api/chatkit/attachments/{sent['id']}", headers=bearer(alice.token))
+    assert kept.status_code == 200 and kept.content == b"sent"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -420,6 +421,28 @@ async def test_attachments_are_isolated_per_user(store: SQLModelStore) -> None:
     assert await store.load_attachment_file(attachment.id, A) == AttachmentFile(attachment, "f1", 5, True)
 
 
+async def test_thread_delete_and_sweep_hand_over_their_files(store: SQLModelStore, engine: Engine) -> None:
+    removed: list[str] = []
+    store.remove_files = removed.extend
+    thread = await new_thread(store, A)
+    other = await new_thread(store, B)
+    for name, context, thread_id in (("sent", A, thread.id), ("unsent", A, None), ("theirs", B, other.id)):
+        attachment = file_attachment(store.generate_attachment_id("text/plain", context), thread_id)
+        await store.save_attachment(attachment, context)
+        await store.mark_attachment_uploaded(attachment.id, storage_name=name, size=1, context=context)
+
+    with pytest.raises(NotFoundError):
+        await store.delete_thread(thread.id, B)  # someone else's thread: nothing goes
+    assert removed == [] and count(engine, "chatkit_attachment") == 3
+
+    await store.delete_thread(thread.id, A)
+    assert removed == ["sent"] and count(engine, "chatkit_attachment") == 2
+
+    assert await store.sweep_unsent_attachments(0) == 0  # nothing is that old
+    assert await store.sweep_unsent_attachments(time.time_ns() // 1000 + 1) == 1
+    assert removed == ["sent", "unsent"] and count(engine, "chatkit_attachment") == 1
+
+
 # --- deletes ------------------------------------------------------------------------------
 
 
@@ -439,7 +462,8 @@ async def test_delete_thread_cascades_to_its_items_only(store: SQLModelStore, en
     assert count(engine, "chatkit_item") == 3
     assert len((await store.load_thread_items(kept.id, None, 10, "asc", A)).data) == 3
     assert [t.id for t in (await store.load_threads(10, None, "asc", A)).data] == [kept.id]
-    assert await store.load_attachment(attachment.id, A) == attachment  # left to the attachment store
+    with pytest.raises(NotFoundError):
+        await store.load_attachment(attachment.id, A)  # the thread's attachments go with it
     with pytest.raises(NotFoundError):
         await store.delete_thread(doomed.id, A)
 
