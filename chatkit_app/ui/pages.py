@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatkit_app.settings import get_settings
 from chatkit_app.ui.chat_state import ChatEventsState
 from chatkit_app.ui.chatkit import chatkit_widget
+from chatkit_app.ui.native import NativeChatState, native_chat
 from chatkit_app.ui.state import ChatSessionState
 
 
@@ -89,19 +91,24 @@ def session_card() -> rx.Component:
     )
 
 
+SCRIPT_FAILED = (ChatEventsState.script_status == "failed") | (ChatEventsState.script_status == "timeout")
+
+
 def script_failure() -> rx.Component:
-    """Shown when ChatKit's script (an iframe app on OpenAI's CDN) does not load."""
-    failed = (ChatEventsState.script_status == "failed") | (ChatEventsState.script_status == "timeout")
+    """With CHATKIT_UI_MODE=chatkit: say why the chat is missing when ChatKit's script
+    (an iframe app on OpenAI's CDN) does not load."""
+    if get_settings().chatkit_ui_mode != "chatkit":
+        return rx.fragment()
     return rx.cond(
-        failed,
+        SCRIPT_FAILED,
         rx.callout.root(
             rx.callout.icon(rx.icon("cloud-off")),
             rx.callout.text(
                 "ChatKit's script did not load from ",
                 rx.code(ChatEventsState.script_url),
                 ". It comes from OpenAI's CDN, so it needs internet access and a page that allows it "
-                "(CSP). Your session and threads are safe on this server; the built-in native chat, "
-                "which needs no internet, is coming in the next release.",
+                "(CSP). Your session and threads are safe on this server. CHATKIT_UI_MODE=auto or native "
+                "uses the built-in chat instead, which needs no internet.",
                 data_testid="chatkit-script-error",
             ),
             color_scheme="amber",
@@ -136,7 +143,7 @@ def top_bar() -> rx.Component:
         rx.button(
             rx.icon("square-pen", size=16),
             rx.text("New chat", display=["none", "inline"]),
-            on_click=ChatEventsState.new_chat,
+            on_click=[ChatEventsState.new_chat, NativeChatState.new_chat],
             variant="soft",
             size="2",
             aria_label="New chat",
@@ -151,6 +158,28 @@ def top_bar() -> rx.Component:
 
 
 def chat_area() -> rx.Component:
+    """ChatKit's UI, the native one, or (auto) ChatKit until its script fails to load,
+    then the native UI in its place: same session, same thread."""
+    mode = get_settings().chatkit_ui_mode
+    if mode == "native":
+        return rx.box(native_chat(), flex="1", width="100%", min_height="0", data_testid="chat-area")
+    if mode == "chatkit":
+        return chatkit_area()
+    return rx.cond(
+        SCRIPT_FAILED,
+        rx.box(
+            native_chat(thread_id=ChatEventsState.thread_id),
+            flex="1",
+            width="100%",
+            min_height="0",
+            data_testid="chat-area",
+            data_fallback="native",
+        ),
+        chatkit_area(),
+    )
+
+
+def chatkit_area() -> rx.Component:
     return rx.box(
         chatkit_widget(
             theme=ChatEventsState.theme,

@@ -21,6 +21,7 @@ import reflex as rx
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, resolve_custom_identity, user_id_from_cookie
 from chatkit_app.auth.sessions import IssuedSession
+from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.settings import is_production
@@ -98,6 +99,22 @@ class ChatSessionState(rx.State):
     async def validate_session(self) -> AsyncIterator[Any]:
         async for update in self._run(self._validate):
             yield update
+
+    async def chatkit_context(self) -> RequestContext:
+        """The ChatKit request context of this browser's session, for the native UI's
+        in-process protocol calls: the token is checked like on `/api/chatkit` (and
+        renewed when it merely expired), so both UIs see the same user's threads."""
+        services = await asyncio.to_thread(get_services)
+        if not (self.session_data and self._token):
+            await self._create("")
+        try:
+            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
+        except ChatKitAppError as exc:
+            if exc.code != "token_expired":
+                raise
+            self._keep(await services.issuer.refresh(self.session_data["sessionId"], self._token))
+            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
+        return RequestContext(info.user_id, info.session_id, info.workflow_id)
 
     async def _run(self, action: Any, *args: Any) -> AsyncIterator[None]:
         self.is_loading = True

@@ -6,20 +6,17 @@ gets the secret minted on create, then a fresh one through the refresh route."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.test_prod_backend import REFLEX, _env, _free_port
+from tests.e2e.prod_site import copy_site, running_site
+from tests.e2e.test_prod_backend import REFLEX, _env
 from tests.fakes.openai_server import FakeOpenAI, running_fake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,24 +32,15 @@ class HostedSite:
     log_path: Path
 
 
-def _copy_site(target: Path) -> None:
-    """The app's own files only, so the production build gets its own `.web`."""
-    ignore = shutil.ignore_patterns("__pycache__", "external")
-    for name in ("chatkit_app", "assets", "reflex.lock"):
-        shutil.copytree(REPO_ROOT / name, target / name, ignore=ignore)
-    shutil.copy2(REPO_ROOT / "rxconfig.py", target / "rxconfig.py")
-
-
 @pytest.fixture(scope="module")
 def hosted_site(tmp_path_factory: pytest.TempPathFactory, stub_script_url: str) -> Iterator[HostedSite]:
     from tests.e2e.conftest import _require_chromium
 
     _require_chromium()
     root = tmp_path_factory.mktemp("hosted-site")
-    _copy_site(root)
+    copy_site(root)
     openai_key = "sk-e2e-" + secrets.token_urlsafe(24)
     for fake in running_fake():
-        port = _free_port()
         env = _env(
             root / "data",
             CHATKIT_SECRET=secrets.token_urlsafe(48),
@@ -61,34 +49,8 @@ def hosted_site(tmp_path_factory: pytest.TempPathFactory, stub_script_url: str) 
             OPENAI_API_KEY=openai_key,
             OPENAI_BASE_URL=fake.base_url,
         )
-        log_path = root / "site.log"
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [REFLEX, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-                cwd=root,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"site exited early:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200 and httpx.get(f"{url}/ping").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"site did not start:\n{log_path.read_text()}")
-                time.sleep(0.5)
-            yield HostedSite(url, fake, openai_key, log_path)
-        finally:
-            os.killpg(process.pid, 15)
-            process.wait(timeout=30)
+        with running_site(root, env) as url:
+            yield HostedSite(url, fake, openai_key, root / "site.log")
 
 
 def test_get_client_secret_uses_the_minted_secret_then_refreshes(hosted_site: HostedSite, browser: Any) -> None:
@@ -133,7 +95,7 @@ def test_get_client_secret_uses_the_minted_secret_then_refreshes(hosted_site: Ho
 
 
 def test_a_bad_public_config_stops_the_start_with_the_field_named(tmp_path: Path) -> None:
-    _copy_site(tmp_path)
+    copy_site(tmp_path)
     config_path = tmp_path / "assets" / "chatkit-config.json"
     config = json.loads(config_path.read_text())
     config["workflows"]["assistant"]["ui"]["theme"]["radius"] = "huge"

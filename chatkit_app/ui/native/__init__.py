@@ -1,0 +1,25 @@
+"""The native chat UI: Reflex components over our own ChatKit server (no CDN, no key)."""
+
+from chatkit_app.ui.native.components import (
+    banners,
+    composer,
+    message,
+    message_list,
+    native_chat,
+    start_screen,
+    thread_entry,
+    thread_sidebar,
+)
+from chatkit_app.ui.native.state import NativeChatState
+
+__all__ = [
+    "NativeChatState",
+    "banners",
+    "composer",
+    "message",
+    "message_list",
+    "native_chat",
+    "start_screen",
+    "thread_entry",
+    "thread_sidebar",
+]

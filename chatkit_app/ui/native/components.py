@@ -1,0 +1,217 @@
+"""The native chat, in Reflex components. Each piece is a public function an app author
+can reuse or replace: `native_chat()` is just `thread_sidebar()` + `message_list()` +
+`composer()` with the start screen and banners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.state import ChatSessionState
+
+UI = ChatSessionState.workflow_ui
+
+
+def _ui(*path: str) -> Any:
+    """A nested public UI option of the session's workflow (undefined when unset)."""
+    var: Any = UI
+    for key in path:
+        var = var.to(dict[str, Any])[key]
+    return var
+
+
+def thread_entry(thread: Any) -> rx.Component:
+    active = thread["id"] == NativeChatState.thread_id
+    return rx.hstack(
+        rx.button(
+            rx.text(thread["title"], trim="both", truncate=True),
+            on_click=NativeChatState.open_thread(thread["id"]),
+            variant=rx.cond(active, "soft", "ghost"),
+            color_scheme="gray",
+            justify="start",
+            flex="1",
+            min_width="0",
+            aria_current=rx.cond(active, "page", "false"),
+        ),
+        rx.icon_button(
+            rx.icon("trash-2", size=14),
+            on_click=NativeChatState.delete_thread(thread["id"]),
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            aria_label="Delete chat",
+        ),
+        width="100%",
+        align="center",
+        data_testid="thread-entry",
+    )
+
+
+def thread_sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%"),
+        rx.text("History", size="1", weight="medium", color_scheme="gray", padding_top="8px"),
+        rx.vstack(
+            rx.foreach(NativeChatState.threads, thread_entry),
+            width="100%",
+            spacing="1",
+            overflow_y="auto",
+            flex="1",
+            data_testid="thread-list",
+            role="list",
+            aria_label="Chat history",
+        ),
+        width="240px",
+        min_width="240px",
+        height="100%",
+        padding="12px",
+        border_right="1px solid var(--gray-a5)",
+        display=["none", "none", "flex"],
+    )
+
+
+def message(msg: Any) -> rx.Component:
+    return rx.cond(
+        msg["role"] == "user",
+        rx.box(
+            rx.text(msg["text"], white_space="pre-wrap"),
+            data_testid="user-message",
+            align_self="flex-end",
+            max_width="80%",
+            padding="8px 14px",
+            border_radius="16px",
+            background="var(--accent-a3)",
+        ),
+        rx.box(
+            rx.markdown(msg["text"]),
+            data_testid="assistant-message",
+            align_self="flex-start",
+            max_width="100%",
+        ),
+    )
+
+
+def start_screen() -> rx.Component:
+    prompts = _ui("startScreen", "prompts").to(list[dict[str, str]])
+    return rx.vstack(
+        rx.heading(_ui("startScreen", "greeting").to(str), size="6", text_align="center"),
+        rx.flex(
+            rx.foreach(
+                prompts,
+                lambda p: rx.button(
+                    p["label"], on_click=NativeChatState.send_prompt(p["prompt"]), variant="outline", radius="full"
+                ),
+            ),
+            wrap="wrap",
+            gap="8px",
+            justify="center",
+        ),
+        align="center",
+        justify="center",
+        spacing="4",
+        flex="1",
+        width="100%",
+        data_testid="start-screen",
+    )
+
+
+def message_list() -> rx.Component:
+    return rx.vstack(
+        rx.foreach(NativeChatState.messages, message),
+        rx.cond(
+            NativeChatState.streaming & (NativeChatState.progress != ""),
+            rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
+        ),
+        rx.cond(
+            NativeChatState.streaming & (NativeChatState.progress == ""),
+            rx.hstack(
+                rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
+            ),
+        ),
+        spacing="4",
+        width="100%",
+        flex="1",
+        overflow_y="auto",
+        padding="8px 4px",
+        aria_live="polite",
+    )
+
+
+def composer() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.text_area(
+                name="message",
+                placeholder=_ui("composer", "placeholder").to(str),
+                enter_key_submit=True,
+                auto_focus=True,
+                rows="1",
+                resize="vertical",
+                flex="1",
+                size="3",
+                data_testid="composer-input",
+                aria_label="Message",
+            ),
+            rx.cond(
+                NativeChatState.streaming,
+                rx.icon_button(
+                    rx.icon("square", size=16),
+                    on_click=NativeChatState.stop,
+                    type="button",
+                    size="3",
+                    color_scheme="gray",
+                    aria_label="Stop",
+                    data_testid="stop-button",
+                ),
+                rx.icon_button(rx.icon("arrow-up", size=18), type="submit", size="3", aria_label="Send"),
+            ),
+            width="100%",
+            align="end",
+        ),
+        on_submit=NativeChatState.send,
+        reset_on_submit=True,
+        width="100%",
+    )
+
+
+def banners() -> rx.Component:
+    return rx.cond(
+        NativeChatState.error != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle-alert")),
+            rx.callout.text(NativeChatState.error),
+            color_scheme="red",
+            role="alert",
+            width="100%",
+        ),
+    )
+
+
+def native_chat(thread_id: rx.Var[str] | str = "", **props: Any) -> rx.Component:
+    """The whole native chat; `thread_id` opens that thread on mount (e.g. the one
+    ChatKit had open before the page switched)."""
+    disclaimer = _ui("disclaimer", "text").to(str)
+    return rx.hstack(
+        thread_sidebar(),
+        rx.vstack(
+            banners(),
+            rx.cond(NativeChatState.has_messages, message_list(), start_screen()),
+            composer(),
+            rx.cond(disclaimer, rx.text(disclaimer, size="1", color_scheme="gray", text_align="center", width="100%")),
+            flex="1",
+            min_width="0",
+            max_width="820px",
+            margin_x="auto",
+            height="100%",
+            padding="12px",
+            spacing="3",
+        ),
+        on_mount=NativeChatState.load(thread_id),
+        width="100%",
+        height="100%",
+        spacing="0",
+        data_testid="native-chat",
+        **props,
+    )

@@ -1,0 +1,201 @@
+"""`NativeChatState`: the native chat's state, in Python, over our ChatKit server.
+
+Sending runs as a background task so the stop button (and everything else) stays live
+while a reply streams; deltas are flushed to the browser a few times a second, not per
+token, so a long reply does not flood the websocket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import reflex as rx
+
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.errors import ChatKitAppError
+from chatkit_app.services import Services, get_services
+from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
+from chatkit_app.ui.state import ChatSessionState
+
+FLUSH_SECONDS = 0.05
+QUEUE_POLL_SECONDS = 0.05
+THREAD_PAGE = 50
+ITEM_PAGE = 200
+
+
+def _message(item: dict[str, Any]) -> dict[str, str] | None:
+    kind = item.get("type")
+    if kind == "user_message":
+        return {"id": item["id"], "role": "user", "text": item_text(item)}
+    if kind == "assistant_message":
+        return {"id": item["id"], "role": "assistant", "text": item_text(item)}
+    if kind == "widget":
+        return {"id": item["id"], "role": "widget", "text": "A widget (shown in ChatKit's UI)."}
+    return None
+
+
+class NativeChatState(rx.State):
+    threads: list[dict[str, str]] = []
+    thread_id: str = ""
+    messages: list[dict[str, str]] = []
+    streaming: bool = False
+    progress: str = ""
+    error: str = ""
+    _stop_requested: bool = False
+
+    @rx.var
+    def has_messages(self) -> bool:
+        return bool(self.messages)
+
+    async def _context(self) -> tuple[Services, RequestContext]:
+        session = await self.get_state(ChatSessionState)
+        return get_services(), await session.chatkit_context()
+
+    @rx.event
+    async def load(self, thread_id: str = "") -> None:
+        """On mount: the history, and the thread ChatKit had open (if any)."""
+        try:
+            services, context = await self._context()
+            page = await call(services, context, "threads.list", limit=THREAD_PAGE, order="desc")
+            self.threads = [{"id": t["id"], "title": t.get("title") or "New chat"} for t in page.get("data", [])]
+            if thread_id or self.thread_id:
+                await self._open(services, context, thread_id or self.thread_id)
+        except ChatKitAppError as exc:
+            self.error = exc.message
+
+    @rx.event
+    async def open_thread(self, thread_id: str) -> None:
+        if self.streaming:
+            return
+        try:
+            services, context = await self._context()
+            await self._open(services, context, thread_id)
+        except ChatKitAppError as exc:
+            self.error = exc.message
+
+    async def _open(self, services: Services, context: RequestContext, thread_id: str) -> None:
+        try:
+            page = await call(services, context, "items.list", thread_id=thread_id, limit=ITEM_PAGE, order="asc")
+        except Exception:  # gone, or someone else's: the sidebar is the truth
+            self.thread_id, self.messages = "", []
+            return
+        self.thread_id = thread_id
+        self.messages = [m for m in (_message(i) for i in page.get("data", [])) if m]
+        self.error = ""
+
+    @rx.event
+    def new_chat(self) -> None:
+        """A fresh start screen; a reply still streaming is stopped (its part is kept)."""
+        self._stop_requested = self.streaming
+        self.thread_id, self.messages, self.error, self.progress = "", [], "", ""
+
+    @rx.event
+    async def delete_thread(self, thread_id: str) -> None:
+        try:
+            services, context = await self._context()
+            await call(services, context, "threads.delete", thread_id=thread_id)
+        except ChatKitAppError as exc:
+            self.error = exc.message
+            return
+        self.threads = [t for t in self.threads if t["id"] != thread_id]
+        if self.thread_id == thread_id:
+            self.thread_id, self.messages = "", []
+
+    @rx.event
+    def stop(self) -> None:
+        self._stop_requested = True
+
+    @rx.event
+    def send_prompt(self, text: str) -> Any:
+        return NativeChatState.send({"message": text})  # type: ignore[misc]
+
+    @rx.event(background=True)
+    async def send(self, form: dict[str, Any]) -> None:
+        text = str(form.get("message", "")).strip()
+        if not text:
+            return
+        # Sent while a reply still streams (the composer was already cleared): queue it.
+        while True:
+            async with self:
+                if not self.streaming:
+                    self.streaming = True
+                    break
+            await asyncio.sleep(QUEUE_POLL_SECONDS)
+        async with self:
+            self._stop_requested, self.error, self.progress = False, "", ""
+            self.messages = [
+                *self.messages,
+                {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text},
+                {"id": "pending", "role": "assistant", "text": ""},
+            ]
+            thread_id = self.thread_id
+            try:
+                services, context = await self._context()
+            except ChatKitAppError as exc:
+                self.streaming, self.error = False, exc.message
+                self.messages = self.messages[:-1]
+                return
+        if thread_id:
+            events = stream(
+                services, context, "threads.add_user_message", thread_id=thread_id, input=input_message(text)
+            )
+        else:
+            events = stream(services, context, "threads.create", input=input_message(text))
+        reply, flushed_at = "", time.monotonic()
+        try:
+            async for event in events:
+                reply, title = self._apply(event, reply)
+                created = event.get("thread") if event.get("type") == "thread.created" else None
+                stop = False
+                if (
+                    created
+                    or title
+                    or time.monotonic() - flushed_at >= FLUSH_SECONDS
+                    or event.get("type") != ("thread.item.updated")
+                ):
+                    async with self:
+                        self._show(reply, event, created, title)
+                        stop = self._stop_requested
+                    flushed_at = time.monotonic()
+                if stop:
+                    break
+        except Exception:  # the store or agent failed mid-way: say so, keep what arrived
+            async with self:
+                self.error = "The reply was interrupted; what arrived is kept. Try again."
+        finally:
+            await events.aclose()
+            async with self:
+                self._show(reply, {}, None, None)
+                if self.messages and self.messages[-1]["role"] == "assistant" and not self.messages[-1]["text"]:
+                    self.messages = self.messages[:-1]  # nothing arrived (a tool call, an error)
+                self.streaming, self.progress = False, ""
+
+    @staticmethod
+    def _apply(event: dict[str, Any], reply: str) -> tuple[str, str | None]:
+        kind = event.get("type")
+        update = event.get("update") or {}
+        if kind == "thread.item.updated" and update.get("type") == "assistant_message.content_part.text_delta":
+            return reply + str(update.get("delta", "")), None
+        if kind == "thread.item.done" and (event.get("item") or {}).get("type") == "assistant_message":
+            return item_text(event["item"]), None
+        if kind == "thread.updated":
+            return reply, (event.get("thread") or {}).get("title")
+        return reply, None
+
+    def _show(self, reply: str, event: dict[str, Any], created: dict[str, Any] | None, title: str | None) -> None:
+        kind = event.get("type")
+        if created:
+            self.thread_id = created["id"]
+            self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
+        if title:
+            self.threads = [{**t, "title": title} if t["id"] == self.thread_id else t for t in self.threads]
+        if kind == "progress_update":
+            self.progress = str(event.get("text", ""))
+        elif kind == "error":
+            self.error = str(event.get("message") or "The assistant could not answer.")
+        if self.messages and self.messages[-1]["role"] == "assistant":
+            self.messages = [*self.messages[:-1], {**self.messages[-1], "text": reply}]
+        if reply:
+            self.progress = ""

@@ -1,0 +1,103 @@
+"""With ChatKit's script unreachable (no internet, a blocked CDN), a new visitor of the
+production site still gets a working chat: the page falls back to the native UI, the
+offline agent's reply streams in, and the conversation is in the history after a reload."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.prod_site import copy_site, running_site
+from tests.e2e.test_prod_backend import _env, _free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def offline_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from tests.e2e.conftest import _require_chromium
+
+    _require_chromium()
+    root = tmp_path_factory.mktemp("offline-site")
+    copy_site(root)
+    unreachable = f"http://127.0.0.1:{_free_port()}/chatkit.js"  # nothing listens there
+    env = _env(root / "data", CHATKIT_SECRET=secrets.token_urlsafe(48), CHATKIT_SCRIPT_URL=unreachable)
+    with running_site(root, env) as url:
+        yield url
+
+
+def _chat_texts(page: Any, testid: str) -> list[str]:
+    return [element.inner_text() for element in page.get_by_test_id(testid).all()]
+
+
+def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.locator('[data-testid="chat-area"][data-fallback="native"]').wait_for(timeout=30_000)
+        page.get_by_test_id("native-chat").wait_for()
+        assert page.locator("openai-chatkit").count() == 0
+        # The start screen comes from the same configuration as ChatKit's.
+        start = page.get_by_test_id("start-screen")
+        assert "offline demo agent" in start.inner_text()
+        assert page.get_by_role("button", name="What can you do?").is_visible()
+
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("hello from the native chat")
+        composer.press("Enter")  # Enter sends
+        page.get_by_test_id("assistant-message").first.wait_for(timeout=20_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=assistant-message]')]"
+            ".some(e => e.innerText.includes('offline demo agent'))",
+            timeout=20_000,
+        )
+        assert _chat_texts(page, "user-message") == ["hello from the native chat"]
+        assert "hello from the native chat" in _chat_texts(page, "assistant-message")[0]
+        assert composer.input_value() == ""
+
+        # A second turn in the same thread, from a start-screen-style prompt typed in.
+        composer.fill("help")
+        composer.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=assistant-message]').length === 2", timeout=20_000
+        )
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+
+        page.reload()
+        entries = page.get_by_test_id("thread-entry")
+        entries.first.wait_for(timeout=30_000)
+        assert entries.count() == 1
+        assert "hello from the native chat" in entries.first.inner_text()
+        entries.first.get_by_role("button").first.click()
+        page.get_by_test_id("user-message").nth(1).wait_for(timeout=15_000)
+        assert _chat_texts(page, "user-message") == ["hello from the native chat", "help"]
+        assert len(_chat_texts(page, "assistant-message")) == 2
+    finally:
+        page.close()
+
+
+def test_shift_enter_makes_a_new_line_and_new_chat_starts_over(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("first line")
+        composer.press("Shift+Enter")
+        composer.type("second line")
+        assert composer.input_value() == "first line\nsecond line"
+        assert page.get_by_test_id("user-message").count() == 0  # not sent
+
+        composer.press("Enter")
+        page.get_by_test_id("assistant-message").first.wait_for(timeout=20_000)
+        assert _chat_texts(page, "user-message") == ["first line\nsecond line"]
+
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+        page.get_by_test_id("native-chat").get_by_role("button", name="New chat").click()
+        page.get_by_test_id("start-screen").wait_for(timeout=10_000)
+        assert page.get_by_test_id("user-message").count() == 0
+    finally:
+        page.close()
