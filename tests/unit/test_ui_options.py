@@ -120,3 +120,14 @@ def test_the_readme_example_builds() -> None:
 
     exec(compile(block, "README.md", "exec"), {"app": _App(), "__name__": "readme_example"})  # noqa: S102
     assert pages == ["/support"]
+
+
+def test_the_readme_native_example_builds() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("Every piece is a public function", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, object] = {"__name__": "readme_native_example"}
+    exec(compile(block, "README.md", "exec"), scope)  # noqa: S102
+    page = scope["support_page"]()  # type: ignore[operator]
+    rendered = str(page)
+    assert "Ask support" in rendered and "composer-input" in rendered
+    assert "on_mount" in page.event_triggers  # type: ignore[attr-defined]
