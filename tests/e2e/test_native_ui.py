@@ -101,3 +101,35 @@ def test_shift_enter_makes_a_new_line_and_new_chat_starts_over(offline_site: str
         assert page.get_by_test_id("user-message").count() == 0
     finally:
         page.close()
+
+
+def test_stop_ends_the_reply_and_keeps_the_part_that_arrived(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    long_text = " ".join(f"lorem{n}" for n in range(600))  # the demo agent echoes it: ~6 s of streaming
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill(long_text)
+        composer.press("Enter")
+        page.wait_for_function(
+            "() => (document.querySelector('[data-testid=assistant-message]')?.innerText ?? '').includes('lorem20')",
+            timeout=20_000,
+        )
+        page.get_by_test_id("stop-button").click()
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=5_000)
+        shown = _chat_texts(page, "assistant-message")[0]
+        assert "lorem20" in shown and "lorem599" not in shown
+
+        page.wait_for_timeout(1_000)  # nothing more arrives after a stop
+        assert _chat_texts(page, "assistant-message")[0] == shown
+
+        # The server saved the partial answer, as for a client that hangs up.
+        page.reload()
+        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
+        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
+        page.get_by_test_id("assistant-message").first.wait_for(timeout=15_000)
+        saved = _chat_texts(page, "assistant-message")[0]
+        assert "lorem20" in saved and "lorem599" not in saved
+    finally:
+        page.close()

@@ -143,29 +143,41 @@ class NativeChatState(rx.State):
             )
         else:
             events = stream(services, context, "threads.create", input=input_message(text))
-        reply, flushed_at = "", time.monotonic()
-        try:
+        # The stream is read by its own task, which never touches state: stopping cancels
+        # it, and the server sees what it sees when an HTTP client hangs up (it saves the
+        # partial answer). This loop applies what arrived, a few times a second.
+        arrived: list[dict[str, Any]] = []
+
+        async def read() -> None:
             async for event in events:
-                reply, title = self._apply(event, reply)
-                created = event.get("thread") if event.get("type") == "thread.created" else None
-                stop = False
-                if (
-                    created
-                    or title
-                    or time.monotonic() - flushed_at >= FLUSH_SECONDS
-                    or event.get("type") != ("thread.item.updated")
-                ):
-                    async with self:
+                arrived.append(event)
+
+        reader = asyncio.create_task(read())
+        reply = ""
+        try:
+            while True:
+                finished = reader.done()
+                batch = arrived[:]
+                del arrived[:]
+                async with self:
+                    for event in batch:
+                        reply, title = self._apply(event, reply)
+                        created = event.get("thread") if event.get("type") == "thread.created" else None
                         self._show(reply, event, created, title)
-                        stop = self._stop_requested
-                    flushed_at = time.monotonic()
-                if stop:
+                    stop = self._stop_requested
+                if finished:
                     break
+                if stop:
+                    reader.cancel()
+                await asyncio.wait({reader}, timeout=FLUSH_SECONDS)
+            if not reader.cancelled() and reader.exception() is not None:
+                raise reader.exception()  # type: ignore[misc]
         except Exception:  # the store or agent failed mid-way: say so, keep what arrived
             async with self:
                 self.error = "The reply was interrupted; what arrived is kept. Try again."
         finally:
-            await events.aclose()
+            if not reader.done():
+                reader.cancel()
             async with self:
                 self._show(reply, {}, None, None)
                 if self.messages and self.messages[-1]["role"] == "assistant" and not self.messages[-1]["text"]:
