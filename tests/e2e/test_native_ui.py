@@ -5,7 +5,9 @@ offline agent's reply streams in, and the conversation is in the history after a
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def offline_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def offline_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("offline-site")
+
+
+@pytest.fixture(scope="module")
+def offline_site(offline_root: Path) -> Iterator[str]:
     from tests.e2e.conftest import _require_chromium
 
     _require_chromium()
-    root = tmp_path_factory.mktemp("offline-site")
+    root = offline_root
     copy_site(root)
     unreachable = f"http://127.0.0.1:{_free_port()}/chatkit.js"  # nothing listens there
     env = _env(root / "data", CHATKIT_SECRET=secrets.token_urlsafe(48), CHATKIT_SCRIPT_URL=unreachable)
@@ -131,5 +138,43 @@ def test_stop_ends_the_reply_and_keeps_the_part_that_arrived(offline_site: str, 
         page.get_by_test_id("assistant-message").first.wait_for(timeout=15_000)
         saved = _chat_texts(page, "assistant-message")[0]
         assert "lorem20" in saved and "lorem599" not in saved
+    finally:
+        page.close()
+
+
+def test_feedback_is_stored_and_retry_replaces_the_answer(offline_site: str, offline_root: Path, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("rate this answer")
+        composer.press("Enter")
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+
+        page.get_by_role("button", name="Good answer").click()
+        page.locator('[aria-label="Good answer"][aria-pressed="true"]').wait_for(timeout=10_000)
+        database = sqlite3.connect(offline_root / "data" / "fresh.db")
+        try:
+            rows = database.execute(
+                "SELECT i.id, i.feedback, i.thread_id FROM chatkit_item i WHERE i.type = 'assistant_message'"
+                " AND i.data LIKE '%rate this answer%'"
+            ).fetchall()
+            assert len(rows) == 1 and rows[0][1] == "positive"
+            first_answer, thread_id = rows[0][0], rows[0][2]
+
+            page.get_by_role("button", name="Retry").click()
+            page.wait_for_function(
+                "() => document.querySelector('[aria-label=Retry]') === null", timeout=10_000
+            )  # hidden while the new answer streams
+            page.get_by_role("button", name="Retry").wait_for(timeout=20_000)
+            answers = database.execute(
+                "SELECT id FROM chatkit_item WHERE thread_id = ? AND type = 'assistant_message'", (thread_id,)
+            ).fetchall()
+            assert len(answers) == 1 and answers[0][0] != first_answer  # replaced, not added
+            assert _chat_texts(page, "user-message") == ["rate this answer"]
+            assert "rate this answer" in _chat_texts(page, "assistant-message")[0]
+        finally:
+            database.close()
     finally:
         page.close()

@@ -84,12 +84,50 @@ def message(msg: Any) -> rx.Component:
             border_radius="16px",
             background="var(--accent-a3)",
         ),
-        rx.box(
-            rx.markdown(msg["text"]),
-            data_testid="assistant-message",
+        rx.vstack(
+            rx.box(rx.markdown(msg["text"]), data_testid="assistant-message"),
+            rx.cond(
+                ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
+                message_actions(msg),
+            ),
             align_self="flex-start",
             max_width="100%",
+            spacing="1",
         ),
+    )
+
+
+def _feedback_button(msg: Any, kind: str, icon: str, label: str) -> rx.Component:
+    chosen = msg["feedback"].to(str) == kind
+    return rx.icon_button(
+        rx.icon(icon, size=14),
+        on_click=NativeChatState.feedback(msg["id"], kind),
+        variant=rx.cond(chosen, "soft", "ghost"),
+        color_scheme=rx.cond(chosen, "blue", "gray"),
+        size="1",
+        aria_label=label,
+        aria_pressed=rx.cond(chosen, "true", "false"),
+    )
+
+
+def message_actions(msg: Any) -> rx.Component:
+    """Thumbs up/down (stored with the item) and, on the last answer, retry."""
+    return rx.hstack(
+        _feedback_button(msg, "positive", "thumbs-up", "Good answer"),
+        _feedback_button(msg, "negative", "thumbs-down", "Bad answer"),
+        rx.cond(
+            msg["id"] == NativeChatState.last_message_id,
+            rx.icon_button(
+                rx.icon("refresh-cw", size=14),
+                on_click=NativeChatState.retry,
+                variant="ghost",
+                color_scheme="gray",
+                size="1",
+                aria_label="Retry",
+            ),
+        ),
+        spacing="2",
+        data_testid="message-actions",
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import reflex as rx
@@ -20,6 +21,8 @@ from chatkit_app.ui.native.protocol import call, input_message, item_text, strea
 from chatkit_app.ui.state import ChatSessionState
 
 FLUSH_SECONDS = 0.05
+PENDING = "pending"
+MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 THREAD_PAGE = 50
 ITEM_PAGE = 200
@@ -48,6 +51,10 @@ class NativeChatState(rx.State):
     @rx.var
     def has_messages(self) -> bool:
         return bool(self.messages)
+
+    @rx.var
+    def last_message_id(self) -> str:
+        return self.messages[-1]["id"] if self.messages else ""
 
     async def _context(self) -> tuple[Services, RequestContext]:
         session = await self.get_state(ChatSessionState)
@@ -111,24 +118,27 @@ class NativeChatState(rx.State):
     def send_prompt(self, text: str) -> Any:
         return NativeChatState.send({"message": text})  # type: ignore[misc]
 
+    async def _take_turn(self) -> None:
+        """Wait for the reply that is streaming (if any) to end, then own the next one."""
+        while True:
+            async with self:
+                if not self.streaming:
+                    self.streaming = True
+                    self._stop_requested, self.error, self.progress = False, "", ""
+                    return
+            await asyncio.sleep(QUEUE_POLL_SECONDS)
+
     @rx.event(background=True)
     async def send(self, form: dict[str, Any]) -> None:
         text = str(form.get("message", "")).strip()
         if not text:
             return
-        # Sent while a reply still streams (the composer was already cleared): queue it.
-        while True:
-            async with self:
-                if not self.streaming:
-                    self.streaming = True
-                    break
-            await asyncio.sleep(QUEUE_POLL_SECONDS)
+        await self._take_turn()  # sent while a reply streams (the composer was cleared): queued
         async with self:
-            self._stop_requested, self.error, self.progress = False, "", ""
             self.messages = [
                 *self.messages,
                 {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text},
-                {"id": "pending", "role": "assistant", "text": ""},
+                {"id": PENDING, "role": "assistant", "text": ""},
             ]
             thread_id = self.thread_id
             try:
@@ -143,6 +153,40 @@ class NativeChatState(rx.State):
             )
         else:
             events = stream(services, context, "threads.create", input=input_message(text))
+        await self._follow(events)
+
+    @rx.event(background=True)
+    async def retry(self) -> None:
+        """A new answer to the last user message (ChatKit's retry_after_item)."""
+        await self._take_turn()
+        async with self:
+            users = [i for i, m in enumerate(self.messages) if m["role"] == "user" and not m["id"].startswith("local-")]
+            if not users or not self.thread_id:
+                self.streaming = False
+                return
+            last = users[-1]
+            item_id, thread_id = self.messages[last]["id"], self.thread_id
+            self.messages = [*self.messages[: last + 1], {"id": PENDING, "role": "assistant", "text": ""}]
+            try:
+                services, context = await self._context()
+            except ChatKitAppError as exc:
+                self.streaming, self.error = False, exc.message
+                return
+        await self._follow(stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id))
+
+    @rx.event
+    async def feedback(self, item_id: str, kind: str) -> None:
+        if kind not in ("positive", "negative") or not self.thread_id or item_id == PENDING:
+            return
+        try:
+            services, context = await self._context()
+            await call(services, context, "items.feedback", thread_id=self.thread_id, item_ids=[item_id], kind=kind)
+        except ChatKitAppError as exc:
+            self.error = exc.message
+            return
+        self.messages = [{**m, "feedback": kind} if m["id"] == item_id else m for m in self.messages]
+
+    async def _follow(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
         # The stream is read by its own task, which never touches state: stopping cancels
         # it, and the server sees what it sees when an HTTP client hangs up (it saves the
         # partial answer). This loop applies what arrived, a few times a second.
@@ -198,6 +242,12 @@ class NativeChatState(rx.State):
 
     def _show(self, reply: str, event: dict[str, Any], created: dict[str, Any] | None, title: str | None) -> None:
         kind = event.get("type")
+        item = event.get("item") or {}
+        if kind in ("thread.item.added", "thread.item.done") and item.get("type") in (
+            "user_message",
+            "assistant_message",
+        ):
+            self._adopt_id(item)
         if created:
             self.thread_id = created["id"]
             self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
@@ -211,3 +261,13 @@ class NativeChatState(rx.State):
             self.messages = [*self.messages[:-1], {**self.messages[-1], "text": reply}]
         if reply:
             self.progress = ""
+
+    def _adopt_id(self, item: dict[str, Any]) -> None:
+        """Our placeholders get the server's item ids (feedback and retry need them)."""
+        role = "user" if item["type"] == "user_message" else "assistant"
+        for index in range(len(self.messages) - 1, -1, -1):
+            message = self.messages[index]
+            if message["role"] == role:
+                if message["id"] == PENDING or message["id"].startswith("local-"):
+                    self.messages = [*self.messages[:index], {**message, "id": item["id"]}, *self.messages[index + 1 :]]
+                return
