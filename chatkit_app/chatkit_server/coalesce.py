@@ -5,9 +5,10 @@ never waits for more. A background task reads `source` into a buffer; when the c
 comes back for the next item and several are already buffered, each run of adjacent items
 with the same non-None `key` is `join`ed into one. An idle stream therefore passes every
 item through alone (nothing is delayed), and a stream whose consumer fell behind catches up
-in one step per run instead of one per item: every layer after it (the Agents SDK's run loop
-and queues, ChatKit's conversion, persistence bookkeeping and serialization, one SSE frame
-and one socket write) works per run.
+in one step per run instead of one per item: every layer after it (for a Responses stream,
+from the openai SDK's JSON parsing and validation on: `model_client.FastSSEDecoder`; then
+the Agents SDK's run loop and queues, ChatKit's conversion, persistence bookkeeping and
+serialization, one SSE frame and one socket write) works per run.
 
 Nothing is lost or reordered: items are only ever concatenated with their neighbours, an
 error raised by `source` reaches the consumer after every item read before it, and closing

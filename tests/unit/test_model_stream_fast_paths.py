@@ -1,21 +1,21 @@
 """The model client's fast paths mean exactly what the SDK's slow ones mean: the SSE decoder
-yields the SDK decoder's events, the lean HTTP/1.1 transport delivers the same body bytes
-and raises httpx's errors, a streamed Responses call sends the same JSON body without the
-SDK's parameter walk, and text delta frames to the client are the SDK's JSON."""
+yields the SDK decoder's events (text deltas waiting together merged into one, with the same
+text), a streamed Responses call sends the same JSON body without the SDK's parameter walk,
+and text delta frames to the client are the SDK's JSON."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import openai
 import pytest
 from openai._streaming import SSEDecoder
 
-from chatkit_app.workflows.openai_agent import _OpenAIClient, _SSEDecoder
+from chatkit_app.workflows.model_client import FastSSEDecoder, OpenAIClient
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 # --- SSE decoding ------------------------------------------------------------------------
@@ -42,18 +42,49 @@ async def test_sse_decoder_yields_the_sdk_decoders_events() -> None:
         ends = rng.choice([["\n"], ["\r\n"], ["\n", "\r\n"], ["\n", "\r\n", "\r"]])
         text = "".join(rng.choice(LINES) + rng.choice(ends) for _ in range(rng.randint(0, 14)))
         data = text.encode()
-        assert await _decode(_SSEDecoder(), data, trial) == await _decode(SSEDecoder(), data, trial), text
+        assert await _decode(FastSSEDecoder(), data, trial) == await _decode(SSEDecoder(), data, trial), text
 
 
-# --- the HTTP/1.1 transport ----------------------------------------------------------------
+def _delta(item: str, text: str, seq: int, content_index: int = 0) -> str:
+    data = {"type": "response.output_text.delta", "item_id": item, "output_index": 0}
+    data |= {"content_index": content_index, "delta": text, "logprobs": [], "sequence_number": seq}
+    return f"event: response.output_text.delta\ndata: {json.dumps(data)}\n\n"
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+async def test_waiting_text_deltas_are_merged_in_order() -> None:
+    texts = ['a"', "\\b\n", "é😀", "</d>", "e", "f"]
+    stream = "event: response.created\ndata: {}\n\n"
+    stream += "".join(_delta("m1", text, n) for n, text in enumerate(texts[:4]))
+    stream += _delta("m1", texts[4], 4, content_index=1)  # another content part: not merged
+    stream += "event: other\ndata: {}\n\n" + _delta("m1", texts[5], 6)
+    data = stream.encode()
+
+    async def at_once() -> AsyncIterator[bytes]:  # all waiting by the time they are read
+        yield data
+
+    events = [(e.event, e.json()) async for e in FastSSEDecoder().aiter_bytes(at_once())]
+    deltas = [(body["delta"], body["content_index"], body["sequence_number"]) for _, body in events if "delta" in body]
+    assert deltas == [("".join(texts[:4]), 0, 3), (texts[4], 1, 4), (texts[5], 0, 6)]
+    assert [kind for kind, _ in events] == ["response.created"] + ["response.output_text.delta"] * 2 + ["other"] + [
+        "response.output_text.delta"
+    ]
+    merged = [e async for e in FastSSEDecoder().aiter_bytes(at_once())][1]
+    assert json.loads(merged.data) == merged.json()  # the event's text says what it holds
 
 
-async def _serve(handler: Handler) -> tuple[asyncio.Server, str]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, f"http://127.0.0.1:{port}"
+async def test_a_delta_that_arrives_alone_is_passed_on_at_once() -> None:
+    gate = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield _delta("m1", "first", 0).encode()
+        await gate.wait()
+        yield _delta("m1", "second", 1).encode()
+
+    events = aiter(FastSSEDecoder().aiter_bytes(slow()))
+    first = await asyncio.wait_for(anext(events), 1)
+    assert first.json()["delta"] == "first"
+    gate.set()
+    assert (await anext(events)).json()["delta"] == "second"
 
 
 @pytest.fixture
@@ -84,7 +115,7 @@ async def test_a_streamed_responses_call_sends_the_sdks_body(fake: FakeOpenAI) -
     async with openai.AsyncOpenAI(api_key="k", base_url=fake.base_url) as sdk:
         async for _ in await sdk.responses.create(**params):
             pass
-    async with _OpenAIClient(api_key="k", base_url=fake.base_url) as ours:
+    async with OpenAIClient(api_key="k", base_url=fake.base_url) as ours:
         async for _ in await ours.responses.create(**params):
             pass
     sdk_request, our_request = fake.requests
