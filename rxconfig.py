@@ -7,6 +7,7 @@ config = rx.Config(
     app_name="chatkit_app",
     db_url=get_settings().resolved_database_url,
     telemetry_enabled=False,
+    show_built_with_reflex=False,  # the sticky badge covered the composer's send button
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="blue", radius="large"))],
     disable_plugins=[SitemapPlugin],
 )

@@ -178,3 +178,23 @@ def test_feedback_is_stored_and_retry_replaces_the_answer(offline_site: str, off
             database.close()
     finally:
         page.close()
+
+
+def test_on_a_phone_the_history_is_in_a_drawer(offline_site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 760})
+    page = context.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("from my phone")
+        composer.press("Enter")
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+        assert not page.get_by_text("History", exact=True).first.is_visible()  # no room for the sidebar
+
+        page.get_by_role("button", name="Chat history").click()
+        entry = page.get_by_role("dialog").get_by_test_id("thread-entry")
+        entry.first.wait_for(timeout=10_000)
+        assert "from my phone" in entry.first.inner_text()
+    finally:
+        context.close()

@@ -3,6 +3,7 @@
 from chatkit_app.ui.native.components import (
     banners,
     composer,
+    history_drawer,
     message,
     message_actions,
     message_list,
@@ -17,6 +18,7 @@ __all__ = [
     "NativeChatState",
     "banners",
     "composer",
+    "history_drawer",
     "message",
     "message_actions",
     "message_list",

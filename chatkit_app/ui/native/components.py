@@ -26,13 +26,22 @@ def thread_entry(thread: Any) -> rx.Component:
     active = thread["id"] == NativeChatState.thread_id
     return rx.hstack(
         rx.button(
-            rx.text(thread["title"], trim="both", truncate=True),
+            rx.text(
+                thread["title"],
+                white_space="nowrap",
+                overflow="hidden",
+                text_overflow="ellipsis",
+                text_align="left",
+                width="100%",
+            ),
             on_click=NativeChatState.open_thread(thread["id"]),
             variant=rx.cond(active, "soft", "ghost"),
             color_scheme="gray",
             justify="start",
             flex="1",
             min_width="0",
+            overflow="hidden",
+            title=thread["title"],
             aria_current=rx.cond(active, "page", "false"),
         ),
         rx.icon_button(
@@ -49,12 +58,37 @@ def thread_entry(thread: Any) -> rx.Component:
     )
 
 
-def thread_sidebar() -> rx.Component:
+def history_drawer() -> rx.Component:
+    """The history on a phone, where the sidebar has no room: a button and a drawer."""
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(rx.icon_button(rx.icon("history", size=16), variant="soft", aria_label="Chat history")),
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    _history(on_pick=rx.drawer.close),
+                    width="80vw",
+                    max_width="300px",
+                    height="100%",
+                    padding="12px",
+                    background="var(--color-panel-solid)",
+                )
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def _history(on_pick: Any = None) -> rx.Component:
+    def entry(thread: Any) -> rx.Component:
+        return rx.box(thread_entry(thread), width="100%") if on_pick is None else on_pick(thread_entry(thread))
+
     return rx.vstack(
         rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%"),
         rx.text("History", size="1", weight="medium", color_scheme="gray", padding_top="8px"),
         rx.vstack(
-            rx.foreach(NativeChatState.threads, thread_entry),
+            rx.foreach(NativeChatState.threads, entry),
             width="100%",
             spacing="1",
             overflow_y="auto",
@@ -63,12 +97,20 @@ def thread_sidebar() -> rx.Component:
             role="list",
             aria_label="Chat history",
         ),
+        width="100%",
+        height="100%",
+    )
+
+
+def thread_sidebar() -> rx.Component:
+    return rx.box(
+        _history(),
         width="240px",
         min_width="240px",
         height="100%",
         padding="12px",
         border_right="1px solid var(--gray-a5)",
-        display=["none", "none", "flex"],
+        display=["none", "none", "block"],
     )
 
 
@@ -156,7 +198,8 @@ def start_screen() -> rx.Component:
 
 
 def message_list() -> rx.Component:
-    return rx.vstack(
+    """The conversation; stays scrolled to the newest message while it grows."""
+    return rx.auto_scroll(
         rx.foreach(NativeChatState.messages, message),
         rx.cond(
             NativeChatState.streaming & (NativeChatState.progress != ""),
@@ -168,7 +211,9 @@ def message_list() -> rx.Component:
                 rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
             ),
         ),
-        spacing="4",
+        display="flex",
+        flex_direction="column",
+        gap="16px",
         width="100%",
         flex="1",
         overflow_y="auto",
@@ -234,6 +279,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", **props: Any) -> rx.Component
     return rx.hstack(
         thread_sidebar(),
         rx.vstack(
+            history_drawer(),
             banners(),
             rx.cond(NativeChatState.has_messages, message_list(), start_screen()),
             composer(),
