@@ -112,6 +112,8 @@ class FastSSEDecoder(SSEDecoder):
                     if chunk.endswith(b"\r") or chunk.count(b"\r") != chunk.count(b"\r\n"):
                         async for sse in super().aiter_bytes(_prepend_bytes(pending, chunk, iterator)):
                             yield sse
+                            if sse.data.startswith("[DONE]"):
+                                return
                         return
                     chunk = chunk.replace(b"\r\n", b"\n")  # CRLF line ends, whole in this chunk
                 *frames, pending = (pending + chunk).split(b"\n\n")
@@ -119,6 +121,11 @@ class FastSSEDecoder(SSEDecoder):
                     self._decode_frame(frame.decode("utf-8"), events)
                 for sse in events:
                     yield sse
+                    if sse.data.startswith("[DONE]"):
+                        # Chat Completions' end: stop reading now. The SDK stops at this
+                        # event and closes the response, which must not find our reader
+                        # (`coalesce`) still waiting on the socket (anyio BusyResourceError).
+                        return
                 events.clear()
             for line in pending.decode("utf-8").split("\n")[:-1]:  # whole lines after the last event
                 if (last := self.decode(line)) is not None:

@@ -3,6 +3,7 @@ agent: over HTTP, against a loopback fake of OpenAI (both APIs), nothing else ch
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -60,3 +61,12 @@ async def test_upstream_failure_is_an_error_event_and_the_message_is_kept(
     assert errors and "HTTP 500" in errors[0]["message"] and errors[0]["allow_retry"] is True
     items = await alice.call("items.list", thread_id=thread_id, limit=10, order="asc")
     assert [i["type"] for i in items["data"]] == ["user_message"]
+
+
+async def test_a_server_that_lingers_after_done_still_ends_the_answer(alice: ChatKitClient, fake: FakeOpenAI) -> None:
+    """Chat Completions ends at `data: [DONE]`; some servers keep the connection open after
+    it. The answer must end there, without a read still waiting on the socket."""
+    fake.behavior = FakeBehavior(text="Done means done.", linger_after_done=True)
+    _, events = await asyncio.wait_for(alice.new_thread("hi"), timeout=10)
+    assert reply_text(events) == "Done means done."
+    assert not [e for e in events if e["type"] == "error"]

@@ -44,6 +44,7 @@ class FakeBehavior:
     cut_after: int | None = None  # send N deltas, then drop the connection mid-body
     malformed_after: int | None = None  # send N deltas, then a frame that is not JSON
     failed_after: int | None = None  # send N deltas, then an in-stream error (response.failed / error chunk)
+    linger_after_done: bool = False  # keep the connection open after `data: [DONE]` (Chat Completions)
     malformed: bool = False  # chatkit sessions: answer a body that is not JSON
     drop_client_secret: bool = False  # chatkit sessions: answer a session without client_secret
     cancel_status: int | None = None  # chatkit sessions: answer cancels with this HTTP error
@@ -272,6 +273,9 @@ class FakeOpenAI:
             usage = {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}
             yield {**base, "choices": [], "usage": usage}
         yield "[DONE]"
+        if self.behavior.linger_after_done:
+            assert self._release is not None
+            await self._release.wait()
 
 
 async def _frames(events: AsyncIterator[dict[str, Any] | str]) -> AsyncIterator[bytes]:
