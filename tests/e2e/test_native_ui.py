@@ -198,3 +198,38 @@ def test_on_a_phone_the_history_is_in_a_drawer(offline_site: str, browser: Any) 
         assert "from my phone" in entry.first.inner_text()
     finally:
         context.close()
+
+
+def test_a_widget_is_rendered_natively_and_its_action_updates_it(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Show me a widget").click()  # a start-screen prompt
+        card = page.get_by_test_id("widget")
+        card.wait_for(timeout=20_000)
+        assert "Counter" in card.inner_text() and "Clicked 0 times." in card.inner_text()
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+
+        card.get_by_role("button", name="Add one").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=widget]').innerText.includes('Clicked 1 time.')",
+            timeout=20_000,
+        )
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+        card.get_by_role("button", name="Add one").click()
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=widget]').innerText.includes('Clicked 2 times.')",
+            timeout=20_000,
+        )
+        assert page.get_by_test_id("widget").count() == 1  # replaced in place, not added
+
+        # The server kept the updated widget: it is there after a reload.
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+        page.reload()
+        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
+        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
+        page.get_by_test_id("widget").wait_for(timeout=15_000)
+        assert "Clicked 2 times." in page.get_by_test_id("widget").inner_text()
+    finally:
+        page.close()

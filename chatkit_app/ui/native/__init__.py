@@ -11,6 +11,8 @@ from chatkit_app.ui.native.components import (
     start_screen,
     thread_entry,
     thread_sidebar,
+    widget,
+    widget_element,
 )
 from chatkit_app.ui.native.state import NativeChatState
 
@@ -26,4 +28,6 @@ __all__ = [
     "start_screen",
     "thread_entry",
     "thread_sidebar",
+    "widget",
+    "widget_element",
 ]

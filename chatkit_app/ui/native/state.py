@@ -8,6 +8,7 @@ token, so a long reply does not flood the websocket.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -18,6 +19,7 @@ from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
+from chatkit_app.ui.native.widgets import widget_blocks
 from chatkit_app.ui.state import ChatSessionState
 
 FLUSH_SECONDS = 0.05
@@ -28,21 +30,28 @@ THREAD_PAGE = 50
 ITEM_PAGE = 200
 
 
-def _message(item: dict[str, Any]) -> dict[str, str] | None:
+def _message(item: dict[str, Any]) -> dict[str, Any] | None:
     kind = item.get("type")
     if kind == "user_message":
         return {"id": item["id"], "role": "user", "text": item_text(item)}
     if kind == "assistant_message":
         return {"id": item["id"], "role": "assistant", "text": item_text(item)}
     if kind == "widget":
-        return {"id": item["id"], "role": "widget", "text": "A widget (shown in ChatKit's UI)."}
+        widget = item.get("widget")
+        widget = widget if isinstance(widget, dict) else {}
+        return {
+            "id": item["id"],
+            "role": "widget",
+            "text": str(item.get("copy_text") or ""),
+            "blocks": widget_blocks(widget),
+        }
     return None
 
 
 class NativeChatState(rx.State):
     threads: list[dict[str, str]] = []
     thread_id: str = ""
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     streaming: bool = False
     progress: str = ""
     error: str = ""
@@ -174,6 +183,31 @@ class NativeChatState(rx.State):
                 return
         await self._follow(stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id))
 
+    @rx.event(background=True)
+    async def widget_action(self, item_id: str, action_json: str) -> None:
+        """A widget's button: the action goes to the server, which may replace the widget."""
+        try:
+            action = json.loads(action_json)
+        except ValueError:
+            return
+        if not isinstance(action, dict) or not action.get("type"):
+            return
+        await self._take_turn()
+        async with self:
+            thread_id = self.thread_id
+            if not thread_id:
+                self.streaming = False
+                return
+            self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+            try:
+                services, context = await self._context()
+            except ChatKitAppError as exc:
+                self.streaming, self.error = False, exc.message
+                return
+        await self._follow(
+            stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action)
+        )
+
     @rx.event
     async def feedback(self, item_id: str, kind: str) -> None:
         if kind not in ("positive", "negative") or not self.thread_id or item_id == PENDING:
@@ -248,6 +282,8 @@ class NativeChatState(rx.State):
             "assistant_message",
         ):
             self._adopt_id(item)
+        if item.get("type") == "widget" and kind in ("thread.item.done", "thread.item.replaced"):
+            self._put_widget(item)
         if created:
             self.thread_id = created["id"]
             self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
@@ -271,3 +307,19 @@ class NativeChatState(rx.State):
                 if message["id"] == PENDING or message["id"].startswith("local-"):
                     self.messages = [*self.messages[:index], {**message, "id": item["id"]}, *self.messages[index + 1 :]]
                 return
+
+    def _put_widget(self, item: dict[str, Any]) -> None:
+        """A new widget goes before the answer being streamed; a replaced one in place."""
+        widget = _message(item)
+        if widget is None:
+            return
+        messages = list(self.messages)
+        for index, message in enumerate(messages):
+            if message["id"] == item["id"]:
+                messages[index] = widget
+                self.messages = messages
+                return
+        at = len(messages)
+        if messages and messages[-1]["role"] == "assistant" and messages[-1]["id"] == PENDING:
+            at -= 1
+        self.messages = [*messages[:at], widget, *messages[at:]]
