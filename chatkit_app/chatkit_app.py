@@ -9,15 +9,17 @@ import sys
 import reflex as rx
 
 from chatkit_app.api.app import create_api
+from chatkit_app.api.framing import framing_policy
 from chatkit_app.services import get_services
-from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret
-from chatkit_app.ui.pages import index
+from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
+from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
+    settings_or_exit()
     if is_production():
         resolve_secret(get_settings(), production=True)
 except (ConfigError, WorkflowConfigError) as exc:
@@ -42,7 +44,8 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
-app = rx.App(api_transformer=create_api())
+app = rx.App(api_transformer=[create_api(), framing_policy])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.add_page(index, route="/", title="chatkit_app")
+app.add_page(embed, route="/embed/[workflow_id]", title="Chat")

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger("chatkit_app.settings")
@@ -22,6 +24,7 @@ logger = logging.getLogger("chatkit_app.settings")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHATKIT_CDN_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
 MIN_SECRET_BYTES = 32
+ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https://\*\.[A-Za-z0-9.\-]+(:\d{1,5})?$")
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-here", "example"}
 
 
@@ -62,11 +65,25 @@ class Settings(BaseSettings):
     chatkit_domain_key: str | None = None
     chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
 
     @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("chatkit_embed_origins", mode="after")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in _split(value):
+            if not ORIGIN_PATTERN.match(origin):
+                raise ValueError(f"CHATKIT_EMBED_ORIGINS: {origin!r} is not an origin like https://example.com")
+        return value
+
+    @property
+    def embed_origins(self) -> list[str]:
+        """Origins whose pages may show `/embed/...` in an iframe (CSP frame-ancestors)."""
+        return _split(self.chatkit_embed_origins)
 
     @field_validator("chatkit_data_dir", mode="after")
     @classmethod
@@ -82,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.chatkit_data_dir / "uploads"
+
+
+def _split(value: str) -> list[str]:
+    return [part.rstrip("/") for part in value.replace(",", " ").split()]
 
 
 def is_production() -> bool:
@@ -157,3 +178,14 @@ def _development_secret(settings: Settings) -> bytes:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or exit 2 with one line naming the setting that cannot be parsed
+    (no traceback): for the start of `reflex run`."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(f"chatkit_app: setting {first['loc'][0]}: {first['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

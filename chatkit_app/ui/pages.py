@@ -157,31 +157,34 @@ def top_bar() -> rx.Component:
     )
 
 
-def chat_area() -> rx.Component:
+def chat_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
     """ChatKit's UI, the native one, or (auto) ChatKit until its script fails to load,
     then the native UI in its place: same session, same thread."""
     mode = get_settings().chatkit_ui_mode
     if mode == "native":
-        return rx.box(native_chat(), flex="1", width="100%", min_height="0", data_testid="chat-area")
+        return rx.box(
+            native_chat(workflow_id=workflow_id), flex="1", width="100%", min_height="0", data_testid="chat-area"
+        )
     if mode == "chatkit":
-        return chatkit_area()
+        return chatkit_area(workflow_id)
     return rx.cond(
         SCRIPT_FAILED,
         rx.box(
-            native_chat(thread_id=ChatEventsState.thread_id),
+            native_chat(thread_id=ChatEventsState.thread_id, workflow_id=workflow_id),
             flex="1",
             width="100%",
             min_height="0",
             data_testid="chat-area",
             data_fallback="native",
         ),
-        chatkit_area(),
+        chatkit_area(workflow_id),
     )
 
 
-def chatkit_area() -> rx.Component:
+def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
     return rx.box(
         chatkit_widget(
+            workflow_id,
             theme=ChatEventsState.theme,
             on_ready=ChatEventsState.on_ready,
             on_error=ChatEventsState.on_error,
@@ -213,6 +216,19 @@ def index() -> rx.Component:
         top_bar(),
         rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
         chat_area(),
+        direction="column",
+        height="100vh",
+        width="100%",
+    )
+
+
+def embed() -> rx.Component:
+    """`/embed/{workflow_id}`: the chat alone, for an iframe on another site (allowed by
+    CHATKIT_EMBED_ORIGINS)."""
+    workflow_id: rx.Var[str] = getattr(rx.State, "workflow_id")  # the route argument  # noqa: B009
+    return rx.flex(
+        rx.box(error_callout(), script_failure(), width="100%", padding_x="3"),
+        chat_area(workflow_id),
         direction="column",
         height="100vh",
         width="100%",

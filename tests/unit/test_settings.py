@@ -211,3 +211,20 @@ def test_workers_starting_together_agree_on_one_development_secret(tmp_path: Pat
             keys = pool.map(_secret_in_child, [str(data_dir)] * 8)
         assert len(set(keys)) == 1 and len(keys[0]) >= 32
         assert (data_dir / "dev-secret").read_bytes().strip() == keys[0]
+
+
+def test_embed_origins_are_parsed_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "CHATKIT_EMBED_ORIGINS", "https://www.example.com, http://localhost:8080  https://*.example.org/"
+    )
+    assert Settings(_env_file=None).embed_origins == [  # type: ignore[call-arg]
+        "https://www.example.com",
+        "http://localhost:8080",
+        "https://*.example.org",
+    ]
+    monkeypatch.delenv("CHATKIT_EMBED_ORIGINS")
+    assert Settings(_env_file=None).embed_origins == []  # type: ignore[call-arg]
+    for bad in ("https://example.com/page", "example.com", "javascript:alert(1)", "'none'", "*"):
+        monkeypatch.setenv("CHATKIT_EMBED_ORIGINS", bad)
+        with pytest.raises(ValidationError, match="is not an origin"):
+            Settings(_env_file=None)  # type: ignore[call-arg]

@@ -331,9 +331,9 @@ def banners() -> rx.Component:
     )
 
 
-def native_chat(thread_id: rx.Var[str] | str = "", **props: Any) -> rx.Component:
-    """The whole native chat; `thread_id` opens that thread on mount (e.g. the one
-    ChatKit had open before the page switched)."""
+def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | str = "", **props: Any) -> rx.Component:
+    """The whole native chat; on mount it keeps a session of `workflow_id` (default: the
+    site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
     disclaimer = _ui("disclaimer", "text").to(str)
     return rx.hstack(
         thread_sidebar(),
@@ -351,7 +351,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", **props: Any) -> rx.Component
             padding="12px",
             spacing="3",
         ),
-        on_mount=NativeChatState.load(thread_id),
+        on_mount=[ChatSessionState.ensure_session(workflow_id), NativeChatState.load(thread_id)],
         width="100%",
         height="100%",
         spacing="0",
