@@ -8,7 +8,9 @@
     │                               invalid_api_key
     ├── Forbidden            403    forbidden
     ├── NotFound             404    session_not_found, workflow_not_found, not_found
+    ├── Conflict             409    already_uploaded
     ├── PayloadTooLarge      413    payload_too_large
+    ├── (UnsupportedMediaType 415   unsupported_media_type: chatkit_server/files.py)
     ├── RateLimited          429    rate_limited (+ Retry-After)
     ├── UpstreamFailed       502    upstream_error (OpenAI failed, refused our key or
     │                               answered something unusable)
@@ -63,6 +65,11 @@ class Forbidden(ChatKitAppError):
 class NotFound(ChatKitAppError):
     status = 404
     default_code = "not_found"
+
+
+class Conflict(ChatKitAppError):
+    status = 409
+    default_code = "conflict"
 
 
 class PayloadTooLarge(ChatKitAppError):

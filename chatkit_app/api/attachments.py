@@ -4,8 +4,6 @@ from a signature made for that user), and the store finds only that user's rows.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import urllib.parse
 
 from chatkit.store import NotFoundError
@@ -17,49 +15,16 @@ from starlette.routing import Route
 from chatkit_app.api.deps import request_context, services_of
 from chatkit_app.chatkit_server.attachments import API_PREFIX
 from chatkit_app.chatkit_server.context import RequestContext
-from chatkit_app.chatkit_server.files import (
-    IMAGE_TYPES,
-    UnsupportedMediaType,
-    random_storage_name,
-    receive_upload,
-    sniff,
-)
-from chatkit_app.errors import ChatKitAppError, NotFound
+from chatkit_app.errors import NotFound
 from chatkit_app.services import Services
-
-
-class UploadConflict(ChatKitAppError):
-    status = 409
-    default_code = "already_uploaded"
 
 
 async def upload(request: Request) -> Response:
     services = services_of(request)
     context = await request_context(request, services)
-    attachment_id = request.path_params["attachment_id"]
-    try:
-        row = await services.store.load_attachment_file(attachment_id, context)
-    except NotFoundError:
-        raise NotFound("No attachment with that id.") from None
-    if row.uploaded:
-        raise UploadConflict("This attachment already has its file.")
-    files = services.attachments
-    temp = files.path_of("." + random_storage_name())
-    try:
-        size = await receive_upload(request.stream(), request.headers.get("content-type", ""), temp, files.max_bytes)
-        mime = sniff(temp, row.attachment.mime_type)
-        if row.attachment.mime_type in IMAGE_TYPES and mime != row.attachment.mime_type and mime not in IMAGE_TYPES:
-            raise UnsupportedMediaType("The file's content does not match its declared image type.")
-        storage_name = random_storage_name()
-        os.replace(temp, files.path_of(storage_name))
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temp.unlink()
-    attachment = row.attachment.model_copy(
-        update={"mime_type": mime, "upload_descriptor": None, "metadata": {"size": size, "uploaded": True}}
+    attachment = await services.attachments.store_upload(
+        request.path_params["attachment_id"], request.stream(), request.headers.get("content-type", ""), context
     )
-    await services.store.mark_attachment_uploaded(attachment_id, storage_name=storage_name, size=size, context=context)
-    await services.store.save_attachment(attachment, context)
     return JSONResponse(attachment.model_dump(mode="json"))
 
 

@@ -10,10 +10,13 @@ an `<img>` tag can load it without the session token.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
+import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from chatkit.store import AttachmentStore, NotFoundError
@@ -26,9 +29,17 @@ from chatkit.types import (
 )
 
 from chatkit_app.chatkit_server.context import RequestContext
-from chatkit_app.chatkit_server.files import ALLOWED_TYPES, IMAGE_TYPES, UnsupportedMediaType, normalize_mime
+from chatkit_app.chatkit_server.files import (
+    ALLOWED_TYPES,
+    IMAGE_TYPES,
+    UnsupportedMediaType,
+    normalize_mime,
+    random_storage_name,
+    receive_upload,
+    sniff,
+)
 from chatkit_app.chatkit_server.store import SQLModelStore
-from chatkit_app.errors import PayloadTooLarge
+from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge
 
 API_PREFIX = "/api/chatkit/attachments"
 UNSENT_MAX_AGE_SECONDS = 24 * 3600
@@ -85,6 +96,36 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         row = await self.store.load_attachment_file(attachment_id, context)
         if row.storage_name:
             self.path_of(row.storage_name).unlink(missing_ok=True)
+
+    async def store_upload(
+        self, attachment_id: str, chunks: AsyncIterator[bytes], content_type: str, context: RequestContext
+    ) -> Attachment:
+        """Phase two of an upload: the bytes of the user's created attachment, limited
+        while they stream in, typed by sniffing them, stored under a random name."""
+        try:
+            row = await self.store.load_attachment_file(attachment_id, context)
+        except NotFoundError:
+            raise NotFound("No attachment with that id.") from None
+        if row.uploaded:
+            raise Conflict("This attachment already has its file.", code="already_uploaded")
+        temp = self.path_of("." + random_storage_name())
+        try:
+            size = await receive_upload(chunks, content_type, temp, self.max_bytes)
+            mime = sniff(temp, row.attachment.mime_type)
+            declared = row.attachment.mime_type
+            if declared in IMAGE_TYPES and mime != declared and mime not in IMAGE_TYPES:
+                raise UnsupportedMediaType("The file's content does not match its declared image type.")
+            storage_name = random_storage_name()
+            os.replace(temp, self.path_of(storage_name))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+        attachment = row.attachment.model_copy(
+            update={"mime_type": mime, "upload_descriptor": None, "metadata": {"size": size, "uploaded": True}}
+        )
+        await self.store.mark_attachment_uploaded(attachment_id, storage_name=storage_name, size=size, context=context)
+        await self.store.save_attachment(attachment, context)
+        return attachment
 
     async def sweep_unsent(self, max_age_seconds: float = UNSENT_MAX_AGE_SECONDS, *, now: float | None = None) -> int:
         """Remove uploads never sent in a message within `max_age_seconds`; how many."""
