@@ -114,7 +114,15 @@ class ChatSessionState(rx.State):
                 raise
             self._keep(await services.issuer.refresh(self.session_data["sessionId"], self._token))
             info = await services.issuer.validate(self.session_data["sessionId"], self._token)
-        return RequestContext(info.user_id, info.session_id, info.workflow_id)
+        return RequestContext(info.user_id, info.session_id, info.workflow_id, self._backend_base())
+
+    def _backend_base(self) -> str:
+        """Where the browser reaches the backend, for absolute URLs such as image
+        previews: the page's own origin in production (one port), Reflex's API URL in
+        development (a separate backend port)."""
+        if is_production() and self.router.page.host:
+            return self.router.page.host.rstrip("/")
+        return str(rx.config.get_config().api_url).rstrip("/")
 
     async def _run(self, action: Any, *args: Any) -> AsyncIterator[None]:
         self.is_loading = True

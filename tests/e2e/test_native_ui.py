@@ -233,3 +233,56 @@ def test_a_widget_is_rendered_natively_and_its_action_updates_it(offline_site: s
         assert "Clicked 2 times." in page.get_by_test_id("widget").inner_text()
     finally:
         page.close()
+
+
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201"
+    "5c2e9d5c0000000049454e44ae426082"
+)
+
+
+def test_attachments_upload_with_previews_and_the_agent_sees_them(
+    offline_site: str, browser: Any, tmp_path: Path
+) -> None:
+    picture, notes, fake = tmp_path / "dot.png", tmp_path / "notes.txt", tmp_path / "fake.png"
+    picture.write_bytes(PNG_1PX)
+    notes.write_text("some notes\n")
+    fake.write_text("this is not a picture\n")
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        page.locator("#native-attachments input[type=file]").set_input_files([str(picture), str(notes)])
+        chips = page.get_by_test_id("pending-attachments").get_by_test_id("attachment-chip")
+        chips.nth(1).wait_for(timeout=20_000)
+        assert sorted(chip.inner_text() for chip in chips.all()) == ["dot.png", "notes.txt"]
+        preview = page.get_by_test_id("pending-attachments").get_by_test_id("attachment-preview")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('[data-testid=attachment-preview]');"
+            " return i && i.complete && i.naturalWidth === 1; }",
+            timeout=15_000,
+        )  # the signed preview URL really serves the image
+        assert preview.count() == 1
+
+        # A file whose bytes are not what its name says is refused, and says why.
+        page.locator("#native-attachments input[type=file]").set_input_files([str(fake)])
+        page.get_by_role("alert").filter(has_text="fake.png").wait_for(timeout=15_000)
+        assert "does not match" in page.get_by_role("alert").inner_text()
+        assert chips.count() == 2
+
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("what did I send?")
+        composer.press("Enter")
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+        answer = page.get_by_test_id("assistant-message").first.inner_text()
+        assert "dot.png" in answer and "image/png" in answer and "notes.txt" in answer
+        assert page.get_by_test_id("pending-attachments").count() == 0  # sent with the message
+        assert page.get_by_role("button", name="Remove attachment").count() == 0  # part of the message now
+
+        page.reload()
+        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
+        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
+        page.get_by_test_id("attachment-chip").nth(1).wait_for(timeout=15_000)
+        assert page.get_by_test_id("attachment-preview").count() == 1
+    finally:
+        page.close()

@@ -1,6 +1,8 @@
 """The native chat UI: Reflex components over our own ChatKit server (no CDN, no key)."""
 
 from chatkit_app.ui.native.components import (
+    attach_button,
+    attachment_chip,
     banners,
     composer,
     history_drawer,
@@ -18,6 +20,8 @@ from chatkit_app.ui.native.state import NativeChatState
 
 __all__ = [
     "NativeChatState",
+    "attach_button",
+    "attachment_chip",
     "banners",
     "composer",
     "history_drawer",

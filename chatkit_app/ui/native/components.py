@@ -4,10 +4,13 @@ can reuse or replace: `native_chat()` is just `thread_sidebar()` + `message_list
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
 
 import reflex as rx
 
+from chatkit_app.chatkit_server.files import ALLOWED_TYPES
+from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.state import ChatSessionState
 
@@ -176,14 +179,30 @@ def message(msg: Any) -> rx.Component:
 def _text_message(msg: Any) -> rx.Component:
     return rx.cond(
         msg["role"] == "user",
-        rx.box(
-            rx.text(msg["text"], white_space="pre-wrap"),
-            data_testid="user-message",
+        rx.vstack(
+            rx.cond(
+                msg["attachments"].to(list[dict[str, str]]).length() > 0,
+                rx.flex(
+                    rx.foreach(msg["attachments"].to(list[dict[str, str]]), lambda a: attachment_chip(a)),
+                    gap="6px",
+                    wrap="wrap",
+                    justify="end",
+                ),
+            ),
+            rx.cond(
+                msg["text"] != "",
+                rx.box(
+                    rx.text(msg["text"], white_space="pre-wrap"),
+                    data_testid="user-message",
+                    padding="8px 14px",
+                    border_radius="16px",
+                    background="var(--accent-a3)",
+                ),
+            ),
             align_self="flex-end",
+            align="end",
             max_width="80%",
-            padding="8px 14px",
-            border_radius="16px",
-            background="var(--accent-a3)",
+            spacing="1",
         ),
         rx.vstack(
             rx.box(rx.markdown(msg["text"]), data_testid="assistant-message"),
@@ -281,9 +300,109 @@ def message_list() -> rx.Component:
     )
 
 
+UPLOAD_ID = "native-attachments"
+
+
+def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component:
+    """An attachment: an image's preview, or the file's name."""
+    return rx.hstack(
+        rx.cond(
+            attachment["preview"] != "",
+            rx.image(
+                src=attachment["preview"],
+                alt=attachment["name"],
+                height="48px",
+                max_width="96px",
+                object_fit="cover",
+                border_radius="6px",
+                data_testid="attachment-preview",
+            ),
+            rx.icon("file-text", size=16),
+        ),
+        rx.text(attachment["name"], size="1", max_width="160px", truncate=True),
+        *(
+            [
+                rx.icon_button(
+                    rx.icon("x", size=12),
+                    on_click=NativeChatState.remove_attachment(attachment["id"]),
+                    variant="ghost",
+                    size="1",
+                    color_scheme="gray",
+                    type="button",
+                    aria_label="Remove attachment",
+                )
+            ]
+            if removable
+            else []
+        ),
+        align="center",
+        spacing="2",
+        padding="4px 8px",
+        border="1px solid var(--gray-a5)",
+        border_radius="8px",
+        data_testid="attachment-chip",
+    )
+
+
+def _limits_text() -> str:
+    megabytes = get_settings().chatkit_max_upload_bytes / (1024 * 1024)
+    return f"Images, PDF, text, CSV, JSON or Markdown, up to {megabytes:g} MB each"
+
+
+def _accept() -> dict[str, list[str]]:
+    return {mime: mimetypes.guess_all_extensions(mime) or [] for mime in sorted(ALLOWED_TYPES)}
+
+
+def attach_button() -> rx.Component:
+    """Pick files (or drop them on the button); limits are checked in the browser first
+    and again, by sniffing the bytes, on the server."""
+    return rx.upload.root(
+        rx.tooltip(
+            rx.icon_button(
+                rx.cond(NativeChatState.uploading, rx.spinner(size="2"), rx.icon("paperclip", size=18)),
+                type="button",
+                size="3",
+                variant="soft",
+                color_scheme="gray",
+                aria_label="Attach files",
+            ),
+            content=_limits_text(),
+        ),
+        id=UPLOAD_ID,
+        multiple=True,
+        max_size=get_settings().chatkit_max_upload_bytes,
+        accept=_accept(),
+        on_drop=NativeChatState.attach(
+            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=NativeChatState.upload_progress)  # type: ignore[arg-type]
+        ),
+        on_drop_rejected=NativeChatState.upload_rejected,
+        border="none",
+        padding="0",
+    )
+
+
+def pending_attachments() -> rx.Component:
+    return rx.cond(
+        NativeChatState.has_pending | NativeChatState.uploading,
+        rx.flex(
+            rx.foreach(NativeChatState.pending, lambda a: attachment_chip(a, removable=True)),
+            rx.cond(
+                NativeChatState.uploading,
+                rx.text("Uploading… ", NativeChatState.upload_percent, "%", size="1", color_scheme="gray"),
+            ),
+            gap="6px",
+            wrap="wrap",
+            width="100%",
+            data_testid="pending-attachments",
+        ),
+    )
+
+
 def composer() -> rx.Component:
     return rx.form(
+        pending_attachments(),
         rx.hstack(
+            attach_button(),
             rx.text_area(
                 name="message",
                 placeholder=_ui("composer", "placeholder").to(str),

@@ -47,8 +47,12 @@ async def stream(
         await chunks.aclose()
 
 
-def input_message(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "input_text", "text": text}], "attachments": [], "inference_options": {}}
+def input_message(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "content": [{"type": "input_text", "text": text}],
+        "attachments": attachments or [],
+        "inference_options": {},
+    }
 
 
 def item_text(item: dict[str, Any]) -> str:

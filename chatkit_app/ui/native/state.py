@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import reflex as rx
@@ -33,7 +34,7 @@ ITEM_PAGE = 200
 def _message(item: dict[str, Any]) -> dict[str, Any] | None:
     kind = item.get("type")
     if kind == "user_message":
-        return {"id": item["id"], "role": "user", "text": item_text(item)}
+        return {"id": item["id"], "role": "user", "text": item_text(item), "attachments": _attachments(item)}
     if kind == "assistant_message":
         return {"id": item["id"], "role": "assistant", "text": item_text(item)}
     if kind == "widget":
@@ -48,6 +49,24 @@ def _message(item: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _attachments(item: dict[str, Any]) -> list[dict[str, str]]:
+    return [_chip(a) for a in item.get("attachments") or [] if isinstance(a, dict)]
+
+
+def _chip(attachment: dict[str, Any]) -> dict[str, str]:
+    """What the UI shows of an attachment: name, type, and an image's signed preview."""
+    return {
+        "id": str(attachment.get("id", "")),
+        "name": str(attachment.get("name", "file")),
+        "mime": str(attachment.get("mime_type", "")),
+        "preview": str(attachment.get("preview_url") or ""),
+    }
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
 class NativeChatState(rx.State):
     threads: list[dict[str, str]] = []
     thread_id: str = ""
@@ -56,10 +75,17 @@ class NativeChatState(rx.State):
     progress: str = ""
     error: str = ""
     _stop_requested: bool = False
+    pending: list[dict[str, str]] = []  # attachments uploaded for the next message
+    uploading: bool = False
+    upload_percent: int = 0
 
     @rx.var
     def has_messages(self) -> bool:
         return bool(self.messages)
+
+    @rx.var
+    def has_pending(self) -> bool:
+        return bool(self.pending)
 
     @rx.var
     def last_message_id(self) -> str:
@@ -140,13 +166,15 @@ class NativeChatState(rx.State):
     @rx.event(background=True)
     async def send(self, form: dict[str, Any]) -> None:
         text = str(form.get("message", "")).strip()
-        if not text:
+        async with self:
+            attached, self.pending = self.pending, []
+        if not text and not attached:
             return
         await self._take_turn()  # sent while a reply streams (the composer was cleared): queued
         async with self:
             self.messages = [
                 *self.messages,
-                {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text},
+                {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text, "attachments": attached},
                 {"id": PENDING, "role": "assistant", "text": ""},
             ]
             thread_id = self.thread_id
@@ -156,12 +184,11 @@ class NativeChatState(rx.State):
                 self.streaming, self.error = False, exc.message
                 self.messages = self.messages[:-1]
                 return
+        message = input_message(text, [a["id"] for a in attached])
         if thread_id:
-            events = stream(
-                services, context, "threads.add_user_message", thread_id=thread_id, input=input_message(text)
-            )
+            events = stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
         else:
-            events = stream(services, context, "threads.create", input=input_message(text))
+            events = stream(services, context, "threads.create", input=message)
         await self._follow(events)
 
     @rx.event(background=True)
@@ -207,6 +234,56 @@ class NativeChatState(rx.State):
         await self._follow(
             stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action)
         )
+
+    @rx.event
+    async def attach(self, files: list[rx.UploadFile]) -> None:
+        """Files picked or dropped in the composer: created and uploaded through the same
+        two phases as ChatKit's (size limit and type sniffing included), kept for the
+        next message."""
+        self.uploading = False
+        try:
+            services, context = await self._context()
+        except ChatKitAppError as exc:
+            self.error = exc.message
+            return
+        problems = []
+        for file in files:
+            name = str(file.name or file.filename or "file")
+            data = await file.read()
+            mime = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+            created: dict[str, Any] = {}
+            try:
+                created = await call(services, context, "attachments.create", name=name, size=len(data), mime_type=mime)
+                stored = await services.attachments.store_upload(
+                    created["id"], _one_chunk(data), "application/octet-stream", context
+                )
+            except ChatKitAppError as exc:
+                problems.append(f"{name}: {exc.message}")
+                if created:
+                    await call(services, context, "attachments.delete", attachment_id=created["id"])
+                continue
+            self.pending = [*self.pending, _chip(stored.model_dump(mode="json"))]
+        self.error = " ".join(problems)
+        self.uploading = False
+
+    @rx.event
+    def upload_progress(self, progress: dict[str, Any]) -> None:
+        fraction = float(progress.get("progress", 0))
+        self.uploading, self.upload_percent = fraction < 1, int(fraction * 100)
+
+    @rx.event
+    def upload_rejected(self, files: list[Any]) -> None:
+        """The browser refused files before uploading them (size or type limits)."""
+        self.error = f"Not attached: {len(files)} file(s) over the size limit or of a type that is not allowed."
+
+    @rx.event
+    async def remove_attachment(self, attachment_id: str) -> None:
+        self.pending = [a for a in self.pending if a["id"] != attachment_id]
+        try:
+            services, context = await self._context()
+            await call(services, context, "attachments.delete", attachment_id=attachment_id)
+        except ChatKitAppError:
+            pass  # never sent: the hourly sweep removes it anyway
 
     @rx.event
     async def feedback(self, item_id: str, kind: str) -> None:
