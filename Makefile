@@ -41,6 +41,7 @@ lint: setup-dev
 bench: setup-dev
 	$(PY) -m bench.issuance
 	$(PY) -m bench.streaming
+	$(PY) -m bench.frontend
 
 setup: $(VENV)/.runtime-installed $(BUN_DEP)
 setup-dev: $(VENV)/.dev-installed $(BUN_DEP)

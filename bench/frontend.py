@@ -1,6 +1,6 @@
 """Frontend weight of `/` against a floor: a blank Reflex page built and served the same way.
 
-Run:  cd /work/main && .venv/bin/python -m bench.frontend [--rounds 5]     (about 60-90 s on 2 cores)
+Run:  cd /work/main && .venv/bin/python -m bench.frontend [--rounds 5]     (about 25-40 s on 2 cores)
 
 Two production sites, each `reflex run --env prod` (frontend and backend on one free
 127.0.0.1 port, prerendered static build, as users deploy it) from its own temp dir:
@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -72,6 +73,8 @@ CHROMIUM_ARGS = [
 STARTUP_TIMEOUT_S = 240.0  # production build (bun install from cache + vite build) included
 PAGE_TIMEOUT_MS = 30_000
 TYPED = "x"
+TOP_SCRIPTS = 5
+KILLED = " (status 0: stopped by a signal from outside this benchmark, e.g. a `pkill reflex`)"
 
 BLANK_RXCONFIG = """\
 import reflex as rx
@@ -105,6 +108,13 @@ READY_JS = """() => {
     const rect = box.getBoundingClientRect();
     if (rect.width === 0 || rect.height === 0 || getComputedStyle(box).visibility === "hidden") return false;
     return Object.keys(box).some((key) => key.startsWith("__reactProps$"));
+}"""
+STATE_JS = """() => {
+    const box = document.querySelector('[data-testid="composer-input"]');
+    const keys = box ? Object.keys(box).filter((key) => key.startsWith("__react")) : [];
+    return JSON.stringify({readyState: document.readyState, box: !!box, disabled: box && box.disabled,
+        value: box && box.value, active: document.activeElement && document.activeElement.outerHTML.slice(0, 200),
+        reactKeys: keys, url: location.href});
 }"""
 TYPED_JS = f"""() => document.querySelector('[data-testid="composer-input"]').value.includes({TYPED!r})"""
 
@@ -227,12 +237,23 @@ async def visit(browser: Any, name: str, url: str) -> Visit:
         failed: list[str] = []
         page.on("response", lambda response: responses.append(response))
         page.on("requestfailed", lambda request: failed.append(f"{request.url} ({request.failure})"))
-        await page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_MS)
-        await page.wait_for_function(READY_JS, polling="raf", timeout=PAGE_TIMEOUT_MS)
-        await page.get_by_test_id("composer-input").press_sequentially(TYPED, timeout=PAGE_TIMEOUT_MS)
-        await page.wait_for_function(TYPED_JS, polling="raf", timeout=PAGE_TIMEOUT_MS)
-        usable_ms = float(await page.evaluate("performance.now()"))
-        await page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
+        step = "navigating"
+        try:
+            await page.goto(url, wait_until="commit", timeout=PAGE_TIMEOUT_MS)
+            step = "waiting for a visible, enabled, hydrated composer"
+            await page.wait_for_function(READY_JS, polling="raf", timeout=PAGE_TIMEOUT_MS)
+            step = "typing"
+            await page.get_by_test_id("composer-input").press_sequentially(TYPED, timeout=PAGE_TIMEOUT_MS)
+            step = "waiting for the typed character"
+            await page.wait_for_function(TYPED_JS, polling="raf", timeout=PAGE_TIMEOUT_MS)
+            usable_ms = float(await page.evaluate("performance.now()"))
+            step = "waiting for the network to be idle"
+            await page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
+        except Exception as exc:
+            state = "?"
+            with contextlib.suppress(Exception):
+                state = await page.evaluate(STATE_JS)
+            raise BenchError(f"{name}: {step} at {url}: {exc}\npage: {state}\nfailed: {failed}") from exc
         result = Visit(name, usable_ms, failed=failed)
         for response in list(responses):
             if not is_script(response) or response.status != 200:
@@ -260,6 +281,8 @@ async def measure(sites: list[Site], rounds: int) -> dict[str, list[Visit]]:
                 await visit(browser, site.name, site.url)
             for round_number in range(1, rounds + 1):
                 for site in sites:
+                    if site.process.poll() is not None:
+                        raise BenchError(f"{site.name}: reflex exited with {site.process.returncode} mid-run{KILLED}")
                     result = await visit(browser, site.name, site.url)
                     visits[site.name].append(result)
                     print(
@@ -291,6 +314,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the sites
 
 
+def chunk_name(path: str) -> str:
+    """`/assets/root-_ImoUyem.js` -> `root.js`: Vite's content hash dropped, to pair builds' files."""
+    return re.sub(r"-[\w-]{8}(\.m?js)$", r"\1", path.rsplit("/", 1)[-1])
+
+
 def summarize(visits: dict[str, list[Visit]]) -> None:
     medians: dict[str, tuple[float, float, float]] = {}
     for name, runs in visits.items():
@@ -299,13 +327,12 @@ def summarize(visits: dict[str, list[Visit]]) -> None:
         usable = statistics.median(run.usable_ms for run in runs)
         medians[name] = (js, wire, usable)
         print(f"{name:<5} median js {js / 1024:7.1f} KB ({wire / 1024:6.1f} KB on the wire)  usable {usable:6.0f} ms")
-    last = visits["ours"][-1]
-    floor_paths = set(visits["floor"][-1].scripts)
-    print("ours' largest scripts (* = same file name in the floor):")
-    for path, size in sorted(last.scripts.items(), key=lambda item: -item[1])[:5]:
-        print(f"  {size / 1024:7.1f} KB  {path}{' *' if path in floor_paths else ''}")
-    only_ours = sum(size for path, size in last.scripts.items() if path not in floor_paths)
-    print(f"  ours' scripts not in the floor: {only_ours / 1024:.1f} KB")
+    floor_sizes = {chunk_name(path): size for path, size in visits["floor"][-1].scripts.items()}
+    print("ours' largest scripts (the floor's script of the same name):")
+    for path, size in sorted(visits["ours"][-1].scripts.items(), key=lambda item: -item[1])[:TOP_SCRIPTS]:
+        floor_size = floor_sizes.get(chunk_name(path))
+        floor = f"{floor_size / 1024:.1f} KB" if floor_size is not None else "none"
+        print(f"  {size / 1024:7.1f} KB  {path}  (floor: {floor})")
     (js_o, wire_o, use_o), (js_f, wire_f, use_f) = medians["ours"], medians["floor"]
     kb = 1024
     print(f"frontend js bytes ours/floor = {js_o / js_f:.2f} ({js_o / kb:.1f} KB vs {js_f / kb:.1f} KB; target <= 1.3)")
@@ -338,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         for site in sites:
             with contextlib.suppress(Exception):
-                print(f"--- {site.name} site.log:\n{site.log_tail()}", file=sys.stderr)
+                status = site.process.poll()
+                state = "still running" if status is None else f"reflex exited with {status}"
+                state += KILLED if status == 0 else ""
+                print(f"--- {site.name} ({state}) site.log:\n{site.log_tail()}", file=sys.stderr)
         return 1
     finally:
         for site in sites:

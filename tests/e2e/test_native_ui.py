@@ -286,3 +286,55 @@ def test_attachments_upload_with_previews_and_the_agent_sees_them(
         assert page.get_by_test_id("attachment-preview").count() == 1
     finally:
         page.close()
+
+
+def test_the_theme_options_and_the_agents_theme_tool_apply_to_the_native_ui(offline_site: str, browser: Any) -> None:
+    context = browser.new_context(color_scheme="light")
+    page = context.new_page()
+    try:
+        page.goto(offline_site)
+        chat = page.get_by_test_id("native-chat")
+        chat.wait_for(timeout=30_000)
+        # assets/chatkit-config.json: accent #2563eb, radius "round", density "normal".
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('[data-testid=native-chat]'))"
+            ".getPropertyValue('--accent-9').trim() === '#2563eb'",
+            timeout=15_000,
+        )
+        style = chat.evaluate("e => [getComputedStyle(e).getPropertyValue('--radius-factor').trim(), e.className]")
+        assert style[0] == "1.5" and "dark-theme" not in style[1]
+
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("dark mode please")
+        composer.press("Enter")  # the demo agent calls its client tool; the native UI runs it
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=native-chat]').classList.contains('dark-theme')",
+            timeout=20_000,
+        )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=assistant-message]')]"
+            ".some(e => e.innerText.includes('Switched to the dark colour scheme'))",
+            timeout=20_000,
+        )
+        background = chat.evaluate("e => getComputedStyle(e).backgroundColor")
+        red, green, blue = (int(part) for part in background[background.index("(") + 1 : -1].split(",")[:3])
+        assert red + green + blue < 150  # a dark background
+    finally:
+        context.close()
+
+
+def test_html_in_an_answer_stays_text(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill('<img id="injected" src="x" onerror="window.__pwned = 1"> <b id="bold">hi</b>')
+        composer.press("Enter")  # the demo agent echoes it back inside its Markdown answer
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+        answer = page.get_by_test_id("assistant-message").first.inner_text()
+        assert '<img id="injected"' in answer
+        assert page.locator("#injected, #bold").count() == 0
+        assert page.evaluate("() => window.__pwned === undefined")
+    finally:
+        page.close()

@@ -117,13 +117,20 @@ def thread_sidebar() -> rx.Component:
     )
 
 
+def safe_markdown(text: Any) -> rx.Component:
+    """Markdown from agents and widgets, without raw HTML (a model's `<img onerror=...>`
+    must stay text) and without the math plugins (KaTeX alone doubled the page's
+    JavaScript; bench/frontend.py)."""
+    return rx.markdown(text, use_raw=False, use_math=False)
+
+
 def widget_element(element: Any, item_id: Any) -> rx.Component:
     """One widget element; an unknown component shows as a readable line."""
     return rx.match(
         element["kind"],
         ("text", rx.text(element["value"])),
         ("title", rx.heading(element["value"], size="3")),
-        ("markdown", rx.markdown(element["value"])),
+        ("markdown", safe_markdown(element["value"])),
         (
             "button",
             rx.button(
@@ -205,7 +212,7 @@ def _text_message(msg: Any) -> rx.Component:
             spacing="1",
         ),
         rx.vstack(
-            rx.box(rx.markdown(msg["text"]), data_testid="assistant-message"),
+            rx.box(safe_markdown(msg["text"]), data_testid="assistant-message"),
             rx.cond(
                 ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
                 message_actions(msg),
@@ -471,6 +478,10 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
             spacing="3",
         ),
         on_mount=[ChatSessionState.ensure_session(workflow_id), NativeChatState.load(thread_id)],
+        class_name=rx.match(NativeChatState.color_scheme, ("dark", "dark-theme"), ("light", "light-theme"), ""),
+        style=NativeChatState.theme_style,
+        background="var(--color-background)",
+        color="var(--gray-12)",
         width="100%",
         height="100%",
         spacing="0",

@@ -20,11 +20,14 @@ from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
+from chatkit_app.ui.native.theme import color_scheme, theme_style
 from chatkit_app.ui.native.widgets import widget_blocks
 from chatkit_app.ui.state import ChatSessionState
 
 FLUSH_SECONDS = 0.05
 PENDING = "pending"
+THEME_TOOL = "switch_theme"
+MAX_TOOL_ROUNDS = 3
 MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 THREAD_PAGE = 50
@@ -75,6 +78,9 @@ class NativeChatState(rx.State):
     progress: str = ""
     error: str = ""
     _stop_requested: bool = False
+    _tool_call: dict[str, Any] = {}
+    color_scheme: str = ""  # "light" / "dark" from the theme or the agent's tool; "" = system
+    theme_style: dict[str, str] = {}
     pending: list[dict[str, str]] = []  # attachments uploaded for the next message
     uploading: bool = False
     upload_percent: int = 0
@@ -97,9 +103,12 @@ class NativeChatState(rx.State):
 
     @rx.event
     async def load(self, thread_id: str = "") -> None:
-        """On mount: the history, and the thread ChatKit had open (if any)."""
+        """On mount: the history, the thread ChatKit had open (if any), and the look of
+        the session's workflow (ChatKit's theme options)."""
         try:
             services, context = await self._context()
+            theme = (await self.get_state(ChatSessionState)).workflow_ui.get("theme")
+            self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
             page = await call(services, context, "threads.list", limit=THREAD_PAGE, order="desc")
             self.threads = [{"id": t["id"], "title": t.get("title") or "New chat"} for t in page.get("data", [])]
             if thread_id or self.thread_id:
@@ -298,6 +307,34 @@ class NativeChatState(rx.State):
         self.messages = [{**m, "feedback": kind} if m["id"] == item_id else m for m in self.messages]
 
     async def _follow(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
+        """Show a streamed reply; then run the client tools it asked for (the demo
+        agent's `switch_theme`) and show what the agent says after their results."""
+        await self._follow_once(events)
+        for _ in range(MAX_TOOL_ROUNDS):
+            async with self:
+                call, self._tool_call = self._tool_call, {}
+                thread_id = self.thread_id
+            if not call or not thread_id:
+                return
+            result = await self._run_client_tool(call)
+            await self._take_turn()
+            async with self:
+                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                services, context = await self._context()
+            await self._follow_once(
+                stream(services, context, "threads.add_client_tool_output", thread_id=thread_id, result=result)
+            )
+
+    async def _run_client_tool(self, call: dict[str, Any]) -> dict[str, Any]:
+        arguments = call.get("arguments")
+        theme = arguments.get("theme") if isinstance(arguments, dict) else None
+        if call.get("name") == THEME_TOOL and theme in ("light", "dark"):
+            async with self:
+                self.color_scheme = str(theme)
+            return {"ok": True, "theme": theme}
+        return {"ok": False, "error": f"This page has no client tool named {call.get('name')!r}."}
+
+    async def _follow_once(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
         # The stream is read by its own task, which never touches state: stopping cancels
         # it, and the server sees what it sees when an HTTP client hangs up (it saves the
         # partial answer). This loop applies what arrived, a few times a second.
@@ -361,6 +398,8 @@ class NativeChatState(rx.State):
             self._adopt_id(item)
         if item.get("type") == "widget" and kind in ("thread.item.done", "thread.item.replaced"):
             self._put_widget(item)
+        if item.get("type") == "client_tool_call" and kind == "thread.item.done" and item.get("status") != "completed":
+            self._tool_call = item
         if created:
             self.thread_id = created["id"]
             self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
