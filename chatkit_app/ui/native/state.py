@@ -28,6 +28,7 @@ FLUSH_SECONDS = 0.05
 PENDING = "pending"
 THEME_TOOL = "switch_theme"
 MAX_TOOL_ROUNDS = 3
+UPLOAD_CHUNK = 64 * 1024
 MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 THREAD_PAGE = 50
@@ -66,8 +67,11 @@ def _chip(attachment: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+async def _chunks(file: rx.UploadFile) -> AsyncIterator[bytes]:
+    """The file in pieces: the size limit is enforced while reading, never after
+    loading a whole (possibly huge) upload into memory."""
+    while chunk := await file.read(UPLOAD_CHUNK):
+        yield chunk
 
 
 class NativeChatState(rx.State):
@@ -258,13 +262,13 @@ class NativeChatState(rx.State):
         problems = []
         for file in files:
             name = str(file.name or file.filename or "file")
-            data = await file.read()
             mime = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+            size = file.size if file.size is not None else 0
             created: dict[str, Any] = {}
             try:
-                created = await call(services, context, "attachments.create", name=name, size=len(data), mime_type=mime)
+                created = await call(services, context, "attachments.create", name=name, size=size, mime_type=mime)
                 stored = await services.attachments.store_upload(
-                    created["id"], _one_chunk(data), "application/octet-stream", context
+                    created["id"], _chunks(file), "application/octet-stream", context
                 )
             except ChatKitAppError as exc:
                 problems.append(f"{name}: {exc.message}")
