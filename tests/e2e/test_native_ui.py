@@ -338,3 +338,35 @@ def test_html_in_an_answer_stays_text(offline_site: str, browser: Any) -> None:
         assert page.evaluate("() => window.__pwned === undefined")
     finally:
         page.close()
+
+
+def test_a_thread_can_be_renamed_and_deleted(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("a chat to rename")
+        composer.press("Enter")
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+        entry = page.get_by_test_id("thread-entry").first
+        entry.get_by_role("button", name="Rename chat").click()
+        title = page.get_by_label("New title")
+        title.fill("  Renamed   chat ")
+        title.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('[data-testid=thread-entry]').innerText.includes('Renamed chat')",
+            timeout=15_000,
+        )
+        page.reload()
+        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
+        assert "Renamed chat" in page.get_by_test_id("thread-entry").first.inner_text()  # stored on the server
+
+        page.get_by_test_id("thread-entry").first.get_by_role("button", name="Delete chat").click()
+        page.get_by_test_id("thread-entry").wait_for(state="detached", timeout=15_000)
+        page.reload()
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        page.wait_for_timeout(1_000)
+        assert page.get_by_test_id("thread-entry").count() == 0
+    finally:
+        page.close()

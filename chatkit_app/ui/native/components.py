@@ -47,6 +47,25 @@ def thread_entry(thread: Any) -> rx.Component:
             title=thread["title"],
             aria_current=rx.cond(active, "page", "false"),
         ),
+        rx.popover.root(
+            rx.popover.trigger(
+                rx.icon_button(
+                    rx.icon("pencil", size=14), variant="ghost", color_scheme="gray", size="1", aria_label="Rename chat"
+                )
+            ),
+            rx.popover.content(
+                rx.form(
+                    rx.hstack(
+                        # The form's submit handler is built outside the loop: the id rides along.
+                        rx.el.input(type="hidden", name="thread_id", value=thread["id"]),
+                        rx.input(name="title", default_value=thread["title"], aria_label="New title", max_length=120),
+                        rx.popover.close(rx.button("Save", type="submit", size="2")),
+                    ),
+                    on_submit=NativeChatState.rename_thread,
+                ),
+                side="right",
+            ),
+        ),
         rx.icon_button(
             rx.icon("trash-2", size=14),
             on_click=NativeChatState.delete_thread(thread["id"]),
@@ -445,14 +464,28 @@ def composer() -> rx.Component:
 
 
 def banners() -> rx.Component:
-    return rx.cond(
-        NativeChatState.error != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("triangle-alert")),
-            rx.callout.text(NativeChatState.error),
-            color_scheme="red",
-            role="alert",
-            width="100%",
+    """Errors (red, an alert) and the agent's notices (info / warning / danger)."""
+    return rx.fragment(
+        rx.cond(
+            NativeChatState.error != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("triangle-alert")),
+                rx.callout.text(NativeChatState.error),
+                color_scheme="red",
+                role="alert",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            NativeChatState.notice != "",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("info")),
+                rx.callout.text(safe_markdown(NativeChatState.notice)),
+                color_scheme=rx.match(NativeChatState.notice_level, ("danger", "red"), ("warning", "amber"), "blue"),
+                role="status",
+                width="100%",
+                data_testid="notice",
+            ),
         ),
     )
 

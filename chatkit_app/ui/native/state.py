@@ -29,6 +29,7 @@ PENDING = "pending"
 THEME_TOOL = "switch_theme"
 MAX_TOOL_ROUNDS = 3
 UPLOAD_CHUNK = 64 * 1024
+MAX_TITLE = 120
 MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 THREAD_PAGE = 50
@@ -83,6 +84,8 @@ class NativeChatState(rx.State):
     error: str = ""
     _stop_requested: bool = False
     _tool_call: dict[str, Any] = {}
+    notice: str = ""  # an agent's notice (info / warning / danger), shown until the next message
+    notice_level: str = "info"
     color_scheme: str = ""  # "light" / "dark" from the theme or the agent's tool; "" = system
     theme_style: dict[str, str] = {}
     pending: list[dict[str, str]] = []  # attachments uploaded for the next message
@@ -159,6 +162,20 @@ class NativeChatState(rx.State):
             self.thread_id, self.messages = "", []
 
     @rx.event
+    async def rename_thread(self, form: dict[str, Any]) -> None:
+        thread_id = str(form.get("thread_id", ""))
+        title = " ".join(str(form.get("title", "")).split())[:MAX_TITLE]
+        if not title or not thread_id:
+            return
+        try:
+            services, context = await self._context()
+            await call(services, context, "threads.update", thread_id=thread_id, title=title)
+        except ChatKitAppError as exc:
+            self.error = exc.message
+            return
+        self.threads = [{**t, "title": title} if t["id"] == thread_id else t for t in self.threads]
+
+    @rx.event
     def stop(self) -> None:
         self._stop_requested = True
 
@@ -172,7 +189,7 @@ class NativeChatState(rx.State):
             async with self:
                 if not self.streaming:
                     self.streaming = True
-                    self._stop_requested, self.error, self.progress = False, "", ""
+                    self._stop_requested, self.error, self.progress, self.notice = False, "", "", ""
                     return
             await asyncio.sleep(QUEUE_POLL_SECONDS)
 
@@ -409,6 +426,9 @@ class NativeChatState(rx.State):
             self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
         if title:
             self.threads = [{**t, "title": title} if t["id"] == self.thread_id else t for t in self.threads]
+        if kind == "notice":
+            self.notice = str(event.get("message", ""))[:500]
+            self.notice_level = str(event.get("level", "info"))
         if kind == "progress_update":
             self.progress = str(event.get("text", ""))
         elif kind == "error":
