@@ -136,11 +136,42 @@ def thread_sidebar() -> rx.Component:
     )
 
 
+class ChatMarkdown(rx.NoSSRComponent):
+    """Markdown from agents and widgets (`markdown.jsx`): GitHub-flavoured, highlighted
+    code, no raw HTML (a model's `<img onerror=...>` stays text). A lazily loaded chunk:
+    the start screen does not download the renderer (bench/frontend.py)."""
+
+    library = rx.asset("markdown.jsx", shared=True).importable_path
+    tag = "ChatMarkdown"
+    lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "react-syntax-highlighter@16.1.2"]
+
+    text: rx.Var[str]
+
+
+MARKDOWN_STYLE = {
+    "& p": {"margin": "0 0 0.75em"},
+    "& p:last-child, & ul:last-child, & ol:last-child": {"margin-bottom": "0"},
+    "& ul, & ol": {"padding-left": "1.5em", "margin": "0 0 0.75em"},
+    "& ul": {"list-style": "disc"},
+    "& ol": {"list-style": "decimal"},
+    "& li": {"margin": "0.25em 0"},
+    "& code.chat-inline-code": {
+        "background": "var(--accent-a3)",
+        "color": "var(--accent-11)",
+        "padding": "0.1em 0.35em",
+        "border-radius": "4px",
+        "font-family": "var(--code-font-family, monospace)",
+        "font-size": "0.9em",
+    },
+    "& pre, & div[class*='language-']": {"border-radius": "8px", "margin": "0 0 0.75em !important"},
+    "& table": {"border-collapse": "collapse", "margin": "0 0 0.75em"},
+    "& th, & td": {"border": "1px solid var(--gray-a6)", "padding": "4px 8px"},
+    "& a": {"color": "var(--accent-11)"},
+}
+
+
 def safe_markdown(text: Any) -> rx.Component:
-    """Markdown from agents and widgets, without raw HTML (a model's `<img onerror=...>`
-    must stay text) and without the math plugins (KaTeX alone doubled the page's
-    JavaScript; bench/frontend.py)."""
-    return rx.markdown(text, use_raw=False, use_math=False)
+    return rx.box(ChatMarkdown.create(text=text), style=MARKDOWN_STYLE)
 
 
 def widget_element(element: Any, item_id: Any) -> rx.Component:
