@@ -205,15 +205,12 @@ class NativeChatState(rx.State):
             self.messages = [
                 *self.messages,
                 {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text, "attachments": attached},
-                {"id": PENDING, "role": "assistant", "text": ""},
             ]
             thread_id = self.thread_id
-            try:
-                services, context = await self._context()
-            except ChatKitAppError as exc:
-                self.streaming, self.error = False, exc.message
-                self.messages = self.messages[:-1]
-                return
+            opened = await self._open_reply()
+        if opened is None:
+            return
+        services, context = opened
         message = input_message(text, [a["id"] for a in attached])
         if thread_id:
             events = stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
@@ -232,12 +229,11 @@ class NativeChatState(rx.State):
                 return
             last = users[-1]
             item_id, thread_id = self.messages[last]["id"], self.thread_id
-            self.messages = [*self.messages[: last + 1], {"id": PENDING, "role": "assistant", "text": ""}]
-            try:
-                services, context = await self._context()
-            except ChatKitAppError as exc:
-                self.streaming, self.error = False, exc.message
-                return
+            self.messages = self.messages[: last + 1]
+            opened = await self._open_reply()
+        if opened is None:
+            return
+        services, context = opened
         await self._follow(stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id))
 
     @rx.event(background=True)
@@ -255,12 +251,10 @@ class NativeChatState(rx.State):
             if not thread_id:
                 self.streaming = False
                 return
-            self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
-            try:
-                services, context = await self._context()
-            except ChatKitAppError as exc:
-                self.streaming, self.error = False, exc.message
-                return
+            opened = await self._open_reply()
+        if opened is None:
+            return
+        services, context = opened
         await self._follow(
             stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action)
         )
@@ -340,11 +334,25 @@ class NativeChatState(rx.State):
             result = await self._run_client_tool(call)
             await self._take_turn()
             async with self:
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
-                services, context = await self._context()
+                opened = await self._open_reply()
+            if opened is None:
+                return
+            services, context = opened
             await self._follow_once(
                 stream(services, context, "threads.add_client_tool_output", thread_id=thread_id, result=result)
             )
+
+    async def _open_reply(self) -> tuple[Services, RequestContext] | None:
+        """Under the state lock, with the turn taken: the placeholder the reply streams
+        into, and the protocol context; None (turn given back, error shown) when the
+        session cannot be used."""
+        self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+        try:
+            return await self._context()
+        except ChatKitAppError as exc:
+            self.streaming, self.error = False, exc.message
+            self.messages = self.messages[:-1]
+            return None
 
     async def _run_client_tool(self, call: dict[str, Any]) -> dict[str, Any]:
         arguments = call.get("arguments")
