@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.issuance import BenchError, free_port
+from tests.e2e.prod_site import copy_site  # the app's own files, as the browser tests deploy them
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFLEX = str(Path(sys.executable).with_name("reflex"))
@@ -120,13 +121,6 @@ TYPED_JS = f"""() => document.querySelector('[data-testid="composer-input"]').va
 
 
 # --------------------------------------------------------------------------- sites
-
-
-def prepare_ours(root: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "external")
-    for name in ("chatkit_app", "assets", "reflex.lock"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=ignore)
-    shutil.copy2(REPO_ROOT / "rxconfig.py", root / "rxconfig.py")
 
 
 def prepare_floor(root: Path) -> None:
@@ -351,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     sites: list[Site] = []
     try:
         began = time.monotonic()
-        for name, prepare in (("floor", prepare_floor), ("ours", prepare_ours)):
+        for name, prepare in (("floor", prepare_floor), ("ours", copy_site)):
             root = workdir / name
             root.mkdir()
             prepare(root)

@@ -1,12 +1,15 @@
-"""The whole site as a user deploys it: `reflex run --env prod` (frontend and backend on
-one port) from a copy of the app's files, so its production build gets its own `.web`
-and does not disturb the development site of the other browser tests."""
+"""`reflex run --env prod` as a user deploys it, in a subprocess on a free port: the
+backend alone (from the repo), or the whole site (frontend and backend on one port) from a
+copy of the app's files, so its production build gets its own `.web` and does not disturb
+the development site of the other browser tests."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_prod_backend import REFLEX, _free_port
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
+REFLEX = str(Path(sys.executable).with_name("reflex"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def copy_site(target: Path) -> None:
@@ -29,14 +38,17 @@ def copy_site(target: Path) -> None:
 
 
 @contextmanager
-def running_site(root: Path, env: dict[str, str]) -> Iterator[str]:
-    """Serve the copy at `root` on a free port; yields its URL (logs in root/site.log)."""
-    port = _free_port()
-    log_path = root / "site.log"
+def running_reflex(
+    arguments: list[str], *, cwd: Path, env: dict[str, str], log_path: Path, ready: list[str], timeout: float
+) -> Iterator[str]:
+    """`reflex run --env prod <arguments>` (which must include `{port}` where the port
+    goes) until every path in `ready` answers 200; yields the URL, stops the process
+    group afterwards. Fails the test with the log when it exits or never gets ready."""
+    port = free_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [REFLEX, "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
-            cwd=root,
+            [REFLEX, "run", "--env", "prod", *(part.format(port=port) for part in arguments)],
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -44,19 +56,30 @@ def running_site(root: Path, env: dict[str, str]) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                pytest.fail(f"site exited early:\n{log_path.read_text()}")
+                pytest.fail(f"reflex exited early:\n{log_path.read_text()}")
             try:
-                if httpx.get(url, timeout=2).status_code == 200 and httpx.get(f"{url}/ping").status_code == 200:
+                if all(httpx.get(f"{url}{path}", timeout=2).status_code == 200 for path in ready):
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"site did not start:\n{log_path.read_text()}")
-            time.sleep(0.5)
+                pytest.fail(f"reflex did not start:\n{log_path.read_text()}")
+            time.sleep(0.3)
         yield url
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+@contextmanager
+def running_site(root: Path, env: dict[str, str]) -> Iterator[str]:
+    """Serve the copy at `root` (frontend and backend on one port); yields its URL (logs
+    in root/site.log)."""
+    arguments = ["--frontend-port", "{port}", "--backend-port", "{port}"]
+    with running_reflex(
+        arguments, cwd=root, env=env, log_path=root / "site.log", ready=["/", "/ping"], timeout=300
+    ) as url:
+        yield url

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.prod_site import copy_site, running_site
-from tests.e2e.test_prod_backend import REFLEX, _env
+from tests.e2e.prod_site import REFLEX, copy_site, running_site
+from tests.e2e.test_prod_backend import _env
 from tests.fakes.openai_server import FakeOpenAI, running_fake
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.prod_site import copy_site, running_site
-from tests.e2e.test_prod_backend import _env, _free_port
+from tests.e2e.prod_site import copy_site, free_port, running_site
+from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def offline_site(offline_root: Path) -> Iterator[str]:
     _require_chromium()
     root = offline_root
     copy_site(root)
-    unreachable = f"http://127.0.0.1:{_free_port()}/chatkit.js"  # nothing listens there
+    unreachable = f"http://127.0.0.1:{free_port()}/chatkit.js"  # nothing listens there
     env = _env(root / "data", CHATKIT_SECRET=secrets.token_urlsafe(48), CHATKIT_SCRIPT_URL=unreachable)
     with running_site(root, env) as url:
         yield url

@@ -7,10 +7,7 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,18 +18,9 @@ import httpx
 import pytest
 
 from tests.api.chatkit_client import user_input
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-REFLEX = str(Path(sys.executable).with_name("reflex"))
+from tests.e2e.prod_site import REFLEX, REPO_ROOT, free_port, running_reflex
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -61,35 +49,10 @@ class ProdServer:
 @contextmanager
 def running_backend(data_dir: Path, env: dict[str, str]) -> Iterator[str]:
     """`reflex run --env prod --backend-only` on a free port; yields its URL."""
-    port = _free_port()
+    arguments = ["--backend-only", "--backend-port", "{port}", "--loglevel", "debug"]
     log_path = data_dir / "server.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(port), "--loglevel", "debug"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"backend exited early:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"backend did not start:\n{log_path.read_text()}")
-            time.sleep(0.3)
+    with running_reflex(arguments, cwd=REPO_ROOT, env=env, log_path=log_path, ready=["/ping"], timeout=90) as url:
         yield url
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +144,7 @@ def test_prod_refuses_weak_or_missing_secret(tmp_path: Path) -> None:
     for secret in ("too-short", None):
         extra = {"CHATKIT_SECRET": secret} if secret else {}
         result = subprocess.run(
-            [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(_free_port())],
+            [REFLEX, "run", "--env", "prod", "--backend-only", "--backend-port", str(free_port())],
             cwd=REPO_ROOT,
             env=_env(tmp_path, **extra),
             capture_output=True,
