@@ -25,6 +25,14 @@ def _ui(*path: str) -> Any:
     return var
 
 
+def small_icon_button(icon: str, label: str, *, icon_size: int = 14, **props: Any) -> rx.Component:
+    """The quiet icon buttons of the chat (rename, delete, retry, remove): the label is
+    what a screen reader says."""
+    return rx.icon_button(
+        rx.icon(icon, size=icon_size), variant="ghost", color_scheme="gray", size="1", aria_label=label, **props
+    )
+
+
 def thread_entry(thread: Any) -> rx.Component:
     active = thread["id"] == NativeChatState.thread_id
     return rx.hstack(
@@ -48,11 +56,7 @@ def thread_entry(thread: Any) -> rx.Component:
             aria_current=rx.cond(active, "page", "false"),
         ),
         rx.popover.root(
-            rx.popover.trigger(
-                rx.icon_button(
-                    rx.icon("pencil", size=14), variant="ghost", color_scheme="gray", size="1", aria_label="Rename chat"
-                )
-            ),
+            rx.popover.trigger(small_icon_button("pencil", "Rename chat")),
             rx.popover.content(
                 rx.form(
                     rx.hstack(
@@ -66,14 +70,7 @@ def thread_entry(thread: Any) -> rx.Component:
                 side="right",
             ),
         ),
-        rx.icon_button(
-            rx.icon("trash-2", size=14),
-            on_click=NativeChatState.delete_thread(thread["id"]),
-            variant="ghost",
-            color_scheme="gray",
-            size="1",
-            aria_label="Delete chat",
-        ),
+        small_icon_button("trash-2", "Delete chat", on_click=NativeChatState.delete_thread(thread["id"])),
         width="100%",
         align="center",
         data_testid="thread-entry",
@@ -294,14 +291,7 @@ def message_actions(msg: Any) -> rx.Component:
         _feedback_button(msg, "negative", "thumbs-down", "Bad answer"),
         rx.cond(
             msg["id"] == NativeChatState.last_message_id,
-            rx.icon_button(
-                rx.icon("refresh-cw", size=14),
-                on_click=NativeChatState.retry,
-                variant="ghost",
-                color_scheme="gray",
-                size="1",
-                aria_label="Retry",
-            ),
+            small_icon_button("refresh-cw", "Retry", on_click=NativeChatState.retry),
         ),
         spacing="2",
         data_testid="message-actions",
@@ -379,14 +369,12 @@ def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component
         rx.text(attachment["name"], size="1", max_width="160px", truncate=True),
         *(
             [
-                rx.icon_button(
-                    rx.icon("x", size=12),
+                small_icon_button(
+                    "x",
+                    "Remove attachment",
+                    icon_size=12,
                     on_click=NativeChatState.remove_attachment(attachment["id"]),
-                    variant="ghost",
-                    size="1",
-                    color_scheme="gray",
                     type="button",
-                    aria_label="Remove attachment",
                 )
             ]
             if removable
