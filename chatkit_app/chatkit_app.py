@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 
 import reflex as rx
 
@@ -14,6 +16,7 @@ from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
+from chatkit_app.workflows.model_client import close_shared_clients
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -32,6 +35,13 @@ async def _prepare_services() -> None:
     await asyncio.to_thread(get_services)
 
 
+@contextlib.asynccontextmanager
+async def _model_clients() -> AsyncIterator[None]:
+    """The model clients' connections are closed when the server stops."""
+    yield
+    await close_shared_clients()
+
+
 async def _sweep_unsent_uploads() -> None:
     """Hourly: files uploaded in the composer but never sent are removed after a day."""
     while True:
@@ -47,5 +57,6 @@ async def _sweep_unsent_uploads() -> None:
 app = rx.App(api_transformer=[create_api(), framing_policy])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
+app.register_lifespan_task(_model_clients)
 app.add_page(index, route="/", title="chatkit_app")
 app.add_page(embed, route="/embed/[workflow_id]", title="Chat")

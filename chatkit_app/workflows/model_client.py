@@ -1,12 +1,16 @@
-"""The OpenAI client the assistant streams with: the official SDK (httpx transport included),
+"""The OpenAI client the assistant streams with: the official SDK on its aiohttp transport,
 with cheaper paths for what a streamed answer costs per token, each meaning exactly what the
 SDK's own path means (tests/unit/test_model_stream_fast_paths.py):
 
-- SSE: `FastSSEDecoder` splits whole events per chunk at once, not line by line.
-- Merging: Responses text deltas of one content part that are already waiting when the
-  stream's reader asks for more come as one event (`coalesce`), so a busy server parses,
-  validates and hands on one event per run instead of one per token through the SDK's
-  stream, the Agents run loop and everything after it; an idle one passes each on at once.
+- Reading: while many streams are open, each is read at most every few milliseconds, so
+  one read carries several tokens (`pacing`); aiohttp hands over all that arrived at once.
+- SSE: `FastSSEDecoder` splits whole events per chunk at once, not line by line, and
+  parses a text delta frame straight from its bytes.
+- Merging: Responses text deltas of one content part read together, or already waiting
+  when the stream's reader asks for more (`coalesce`), go on as one event, so a busy
+  server validates and hands on one event per run instead of one per token through the
+  SDK's stream, the Agents run loop, ChatKit and the socket to the browser; an idle one
+  passes each on at once.
 - Parsing: each event is validated as the class its `type` names (~3 us) instead of
   against the union of all ~60 event types (~100 us); anything that does not fit goes to
   the SDK's lenient parsing.
@@ -39,26 +43,41 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from chatkit_app.chatkit_server.coalesce import coalesce
 from chatkit_app.settings import Settings
+from chatkit_app.workflows.pacing import PACER, PacedReads, ReadPacer
 
 _ClientKey = tuple[str, str | None, float]
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, OpenAIClient]] = (
     weakref.WeakKeyDictionary()
 )
 TEXT_DELTA = "response.output_text.delta"
+_AIOHTTP_CLIENT: type = openai.DefaultAioHttpClient
 
 
 def shared_client(settings: Settings) -> OpenAIClient:
-    """One client (one connection pool) per event loop and configuration. The SDK's own
-    retries are off: `OpenAIAgent.respond` retries within the timeout budget."""
+    """One client (one connection pool) per event loop and configuration, on the SDK's
+    aiohttp transport (`openai.DefaultAioHttpClient`): its C parser joins what has arrived
+    into one chunk per read, which paced reading needs (`pacing`). The SDK's own retries
+    are off: `OpenAIAgent.respond` retries within the timeout budget."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     base_url = settings.openai_base_url or None
     cache_key: _ClientKey = (key, base_url, settings.chatkit_upstream_timeout_seconds)
     clients = _CLIENTS.setdefault(asyncio.get_running_loop(), {})
     if cache_key not in clients:
+        timeout = settings.chatkit_upstream_timeout_seconds
         clients[cache_key] = OpenAIClient(
-            api_key=key, base_url=base_url, timeout=settings.chatkit_upstream_timeout_seconds, max_retries=0
+            api_key=key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
     return clients[cache_key]
+
+
+async def close_shared_clients() -> None:
+    """Closes this event loop's shared clients (an aiohttp session must be closed)."""
+    for client in _CLIENTS.pop(asyncio.get_running_loop(), {}).values():
+        await client.close()
 
 
 class OpenAIClient(openai.AsyncOpenAI):
@@ -70,7 +89,7 @@ class OpenAIClient(openai.AsyncOpenAI):
         return _Responses(self)
 
     def _make_sse_decoder(self) -> SSEDecoder:
-        return FastSSEDecoder()
+        return FastSSEDecoder(PACER if isinstance(self._client, _AIOHTTP_CLIENT) else None)
 
     def _process_response_data(self, *, data: object, cast_to: type[ResponseT], response: httpx2.Response) -> ResponseT:
         if isinstance(data, dict) and (cast_to is _RESPONSE_STREAM_EVENT or cast_to is ChatCompletionChunk):
@@ -96,14 +115,35 @@ class FastSSEDecoder(SSEDecoder):
     """The SDK's SSE decoder, with a fast path for streams whose lines end in LF or CRLF
     (OpenAI's and the usual compatible servers'): split each chunk into whole events at
     blank lines and decode each event's lines at once, instead of line by line through a
-    regex and three generators. A lone CR, or a CRLF split between two chunks, hands the
-    rest of the stream to the SDK's own decoder, so every line end means exactly what it
-    means there. Text deltas waiting together are merged (`_delta_key`, `_join_deltas`)."""
+    regex and three generators; a text delta frame is parsed straight from its bytes, and
+    the text deltas of one content part in one chunk go on as one event (`_join_deltas`).
+    A lone CR, or a CRLF split between two chunks, hands the rest of the stream to the
+    SDK's own decoder, so every line end means exactly what it means there.
+
+    With a `pacer`, the chunks are read paced (`pacing`): only for a transport that
+    returns everything received so far in one chunk (aiohttp's), else pacing would only
+    slow a stream down."""
+
+    def __init__(self, pacer: ReadPacer | None = None) -> None:
+        super().__init__()
+        self._pacer = pacer
 
     def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
         return coalesce(self._events(iterator), _delta_key, _join_deltas)
 
     async def _events(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
+        if self._pacer is None:
+            async for sse in self._decode_chunks(iterator, None):
+                yield sse
+            return
+        with self._pacer.stream():
+            reads = PacedReads(iterator, self._pacer)
+            async for sse in self._decode_chunks(reads, reads):
+                yield sse
+
+    async def _decode_chunks(
+        self, iterator: AsyncIterator[bytes], paced: PacedReads | None
+    ) -> AsyncIterator[ServerSentEvent]:
         pending = b""
         events: list[ServerSentEvent] = []
         try:
@@ -117,8 +157,9 @@ class FastSSEDecoder(SSEDecoder):
                         return
                     chunk = chunk.replace(b"\r\n", b"\n")  # CRLF line ends, whole in this chunk
                 *frames, pending = (pending + chunk).split(b"\n\n")
-                for frame in frames:
-                    self._decode_frame(frame.decode("utf-8"), events)
+                self._decode_frames(frames, events)
+                if paced is not None:
+                    paced.hold = any(type(sse) is _ParsedSSE for sse in events)
                 for sse in events:
                     yield sse
                     if sse.data.startswith("[DONE]"):
@@ -133,39 +174,56 @@ class FastSSEDecoder(SSEDecoder):
         finally:
             self._reset()
 
-    def _decode_frame(self, frame: str, events: list[ServerSentEvent]) -> None:
-        for line in frame.split("\n"):
-            if line.startswith("data:"):
-                self._data.append(line[6:] if line.startswith("data: ") else line[5:])
-            elif line.startswith("event:"):
-                self._event = line[7:] if line.startswith("event: ") else line[6:]
-            elif (sse := self.decode(line)) is not None:  # id, retry, comments, other fields
-                events.append(_parse_delta(sse))
-        if (sse := self.decode("")) is not None:  # the blank line that ended the frame
-            events.append(_parse_delta(sse))
+    def _decode_frames(self, frames: list[bytes], events: list[ServerSentEvent]) -> None:
+        run: list[dict[str, Any]] = []  # parsed text deltas of one content part, in order
+        for frame in frames:
+            delta = _text_delta(frame)
+            if delta is not None:
+                if run and _where(run[0]) != _where(delta):
+                    events.append(_join_parsed(run))
+                    run = []
+                run.append(delta)
+                continue
+            if run:
+                events.append(_join_parsed(run))
+                run = []
+            for line in frame.decode("utf-8").split("\n"):
+                if line.startswith("data:"):
+                    self._data.append(line[6:] if line.startswith("data: ") else line[5:])
+                elif line.startswith("event:"):
+                    self._event = line[7:] if line.startswith("event: ") else line[6:]
+                elif (sse := self.decode(line)) is not None:  # id, retry, comments, other fields
+                    events.append(sse)
+            if (sse := self.decode("")) is not None:  # the blank line that ended the frame
+                events.append(sse)
+        if run:
+            events.append(_join_parsed(run))
 
 
 class _ParsedSSE(ServerSentEvent):
-    """A server-sent event whose JSON was already parsed (to merge it): `json()` returns
-    that object instead of parsing `data` again."""
+    """A Responses text delta whose JSON was already parsed (to merge it): `json()`
+    returns that object instead of parsing `data` again."""
 
-    def __init__(self, sse: ServerSentEvent, parsed: dict[str, Any]) -> None:
-        super().__init__(event=sse.event, data=sse.data, id=sse.id, retry=sse.retry)
+    def __init__(self, data: str, parsed: dict[str, Any]) -> None:
+        super().__init__(event=TEXT_DELTA, data=data)
         self.parsed = parsed
 
     def json(self) -> Any:
         return self.parsed
 
 
-def _parse_delta(sse: ServerSentEvent) -> ServerSentEvent:
-    """A Responses text delta of the shape `_join_deltas` merges, parsed; any other event
-    (or a delta that is not such JSON) as it is, for the SDK to handle."""
-    if sse.event != TEXT_DELTA or sse.id is not None or sse.retry is not None:
-        return sse
+_DELTA_HEAD = b"event: " + TEXT_DELTA.encode() + b"\ndata: "
+
+
+def _text_delta(frame: bytes) -> dict[str, Any] | None:
+    """A frame that is exactly one Responses text delta (an `event:` line, one `data:`
+    line, nothing else), parsed; None for any other frame, which the SDK's rules decode."""
+    if not frame.startswith(_DELTA_HEAD) or frame.find(b"\n", len(_DELTA_HEAD)) != -1:
+        return None
     try:
-        data = json.loads(sse.data)
+        data = json.loads(frame[len(_DELTA_HEAD) :])
     except ValueError:
-        return sse
+        return None
     if (
         type(data) is dict
         and data.get("type") == TEXT_DELTA
@@ -175,28 +233,32 @@ def _parse_delta(sse: ServerSentEvent) -> ServerSentEvent:
         and isinstance(data.get("output_index"), int)
         and isinstance(data.get("content_index"), int)
     ):
-        return _ParsedSSE(sse, data)
-    return sse
+        return data
+    return None
+
+
+def _where(delta: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return (delta["item_id"], delta["output_index"], delta["content_index"])
 
 
 def _delta_key(sse: ServerSentEvent) -> Hashable | None:
     """Where a parsed text delta goes (item, output, content part); None for other events."""
-    if type(sse) is not _ParsedSSE:
-        return None
-    data = sse.parsed
-    return (data["item_id"], data["output_index"], data["content_index"])
+    return _where(sse.parsed) if type(sse) is _ParsedSSE else None
 
 
 def _join_deltas(events: list[ServerSentEvent]) -> ServerSentEvent:
-    first, last = cast(_ParsedSSE, events[0]), cast(_ParsedSSE, events[-1])
-    merged = dict(first.parsed)
-    merged["delta"] = "".join(cast(_ParsedSSE, sse).parsed["delta"] for sse in events)
-    if "logprobs" in merged:
-        merged["logprobs"] = [lp for sse in events for lp in cast(_ParsedSSE, sse).parsed.get("logprobs") or []]
-    if "sequence_number" in last.parsed:
-        merged["sequence_number"] = last.parsed["sequence_number"]
-    data = json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
-    return _ParsedSSE(ServerSentEvent(event=first.event, data=data), merged)
+    return _join_parsed([cast(_ParsedSSE, sse).parsed for sse in events])
+
+
+def _join_parsed(deltas: list[dict[str, Any]]) -> _ParsedSSE:
+    merged = dict(deltas[0])
+    if len(deltas) > 1:
+        merged["delta"] = "".join(delta["delta"] for delta in deltas)
+        if "logprobs" in merged:
+            merged["logprobs"] = [lp for delta in deltas for lp in delta.get("logprobs") or []]
+        if "sequence_number" in deltas[-1]:
+            merged["sequence_number"] = deltas[-1]["sequence_number"]
+    return _ParsedSSE(json.dumps(merged, ensure_ascii=False, separators=(",", ":")), merged)
 
 
 async def _prepend_bytes(first: bytes, second: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
