@@ -8,12 +8,12 @@ one core can do (bench/streaming.py), and everyone's answer slows down.
 
 So while a stream is sending text, it is read at most once per `interval()`, which grows
 with the number of streams open in the process: nothing with one stream, `open / rate`
-seconds with more, at most `max_interval`. The process then reads about `rate` times a
-second in all, whatever the load, and what a stream sent in between (buffered by the
-transport) arrives in one read and goes on as one merged text delta. Nothing is lost or
-reordered; only when bytes are read changes. The pause applies only after a read that
-carried text, so the first token, and the first after a tool call or a slow start, is
-read the moment it comes.
+seconds with more (10 ms with 10 streams), at most `max_interval` (50 ms, from 50 streams
+on). The process then reads about `rate` times a second in all, whatever the load, and
+what a stream sent in between (buffered by the transport) arrives in one read and goes on
+as one merged text delta. Nothing is lost or reordered; only when bytes are read changes.
+The pause applies only after a read that carried text, so the first token, and the first
+after a tool call or a slow start, is read the moment it comes.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 @dataclass
 class ReadPacer:
     """Counts the model streams open in this process and says how long each waits
-    between reads. 25 ms at most: 40 updates a second still read as smooth typing."""
+    between reads. 50 ms at most: 20 updates a second, still read as typing."""
 
-    rate: float = 2000.0  # reads per second, all streams together
-    max_interval: float = 0.025
+    rate: float = 1000.0  # reads per second, all streams together
+    max_interval: float = 0.05
     open_streams: int = 0
 
     def interval(self) -> float:
