@@ -119,7 +119,10 @@ def server_env(data_dir: Path, secret: str, api_key: str) -> dict[str, str]:
 
 
 class Server:
-    """One uvicorn subprocess serving one factory; always stopped by `stop()`."""
+    """One server subprocess serving one factory; always stopped by `stop()`.
+
+    `http="granian"` serves it with Granian (one worker, ASGI), as `reflex run` serves the
+    backend; otherwise uvicorn with that HTTP implementation (`h11`, `httptools`)."""
 
     def __init__(
         self, factory: str, env: dict[str, str], log_path: Path, loop: str, http: str, cpus: set[int] | None
@@ -127,16 +130,23 @@ class Server:
         self.port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "wb")  # closed in stop()
-        command = [
-            sys.executable, "-m", "uvicorn", "--factory", factory,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warning", "--no-access-log", "--loop", loop, "--http", http,
-        ]  # fmt: skip
+        if http == "granian":
+            command = [
+                sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", "1",
+                "--loop", loop, "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "warning", "--no-access-log", factory,
+            ]  # fmt: skip
+        else:
+            command = [
+                sys.executable, "-m", "uvicorn", "--factory", factory,
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--log-level", "warning", "--no-access-log", "--loop", loop, "--http", http,
+            ]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
         if cpus:
-            os.sched_setaffinity(self.process.pid, cpus)  # before uvicorn starts any thread
+            os.sched_setaffinity(self.process.pid, cpus)  # before the server starts any thread
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
@@ -149,12 +159,22 @@ class Server:
         raise BenchError(f"server not listening on port {self.port} after {timeout:.0f}s:\n{self.log_tail()}")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU of the server so far: its process and every process under it
+        (Granian's worker), all threads (Linux /proc)."""
+        total, pending, seen = 0, [self.process.pid], set()
+        while pending:
+            pid = pending.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        return total / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, chars: int = 3000) -> str:
         self._log.flush()

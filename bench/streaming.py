@@ -3,8 +3,9 @@
 Run:  cd /work/main && .venv/bin/python -m bench.streaming [--rounds 3] [--streams 50]
       [--sequential 6] [--tokens 200] [--delay-ms 5]                 (about 60-90 s on 2 cores)
 
-Two uvicorn subprocesses on free 127.0.0.1 ports (one worker each, `--loop asyncio --http
-h11`, warning log level, no access log):
+Two server subprocesses on free 127.0.0.1 ports (one worker each, asyncio loop, warning
+log level, no access log; uvicorn + h11, or for ours with `--http granian` Granian's ASGI
+server, which `reflex run` uses):
 
 - the fake model, `bench._apps:fake_model`: OpenAI Responses-API SSE, `--tokens` text deltas
   `--delay-ms` apart on a fixed schedule, with a text made from a nonce in the request;
@@ -19,7 +20,7 @@ A stream of ours is a `threads.create` posted with a session token from
 after another (@1), and `--streams` streams started together (@50), alternating floor and
 ours each round. Per stream: time to first text delta (from writing the request); per run:
 aggregate rate (all tokens / time from the first request to the last stream's end) and the
-server's CPU per token (/proc utime+stime of the server process, all threads).
+server's CPU per token (/proc utime+stime of the server's processes, all threads).
 
 Every stream is verified: the text deltas, concatenated in arrival order, must equal the
 fake's text exactly, and ours' finished `thread.item.done` must carry that full text, with
@@ -342,6 +343,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="floor+ours pairs per scenario, alternated (default 3)")
     parser.add_argument("--tokens", type=int, default=200, help="text deltas per answer (default 200)")
     parser.add_argument("--delay-ms", type=float, default=5.0, help="ms between deltas (default 5)")
+    parser.add_argument(
+        "--http",
+        choices=("h11", "granian"),
+        default="h11",
+        help="serve ours with uvicorn + h11 (default) or with Granian, one worker, as `reflex run` does",
+    )
     args = parser.parse_args(argv)
     if min(args.streams, args.sequential, args.rounds, args.tokens) < 1 or args.delay_ms < 0:
         parser.error("--streams, --sequential, --rounds and --tokens must be >= 1, --delay-ms >= 0")
@@ -353,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     secret, api_key = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
     print(
         f"streaming: {args.tokens} tokens at {args.delay_ms:g} ms, @1 ({args.sequential} in a row) and "
-        f"@{args.streams}, {args.rounds} rounds, uvicorn --loop asyncio --http h11, {os.cpu_count()} cpus",
+        f"@{args.streams}, {args.rounds} rounds, ours on {'Granian' if args.http == 'granian' else 'uvicorn + h11'}"
+        f" (the model: uvicorn + h11), {os.cpu_count()} cpus",
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
@@ -369,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             OPENAI_BASE_URL=f"http://127.0.0.1:{fake.port}/v1",
             CHATKIT_OPENAI_API="responses",
         )
-        ours = Server("bench._apps:ours", env, workdir / "server.log", "asyncio", "h11", None)
+        ours = Server("bench._apps:ours", env, workdir / "server.log", "asyncio", args.http, None)
         servers.append(ours)
         fake.wait_ready()
         ours.wait_ready()
