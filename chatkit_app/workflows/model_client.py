@@ -2,8 +2,8 @@
 with cheaper paths for what a streamed answer costs per token, each meaning exactly what the
 SDK's own path means (tests/unit/test_model_stream_fast_paths.py):
 
-- Reading: while many streams are open, each is read at most every few milliseconds, so
-  one read carries several tokens (`pacing`); aiohttp hands over all that arrived at once.
+- Reading: on the SDK's aiohttp transport; while many streams are open, each is read at
+  most every few milliseconds, so one read carries several tokens (`pacing`).
 - SSE: `FastSSEDecoder` splits whole events per chunk at once, not line by line, and
   parses a text delta frame straight from its bytes.
 - Merging: Responses text deltas of one content part read together, or already waiting
@@ -43,21 +43,19 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from chatkit_app.chatkit_server.coalesce import coalesce
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.pacing import PACER, PacedReads, ReadPacer
+from chatkit_app.workflows.pacing import PacedAioHttpClient
 
 _ClientKey = tuple[str, str | None, float]
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, OpenAIClient]] = (
     weakref.WeakKeyDictionary()
 )
 TEXT_DELTA = "response.output_text.delta"
-_AIOHTTP_CLIENT: type = openai.DefaultAioHttpClient
 
 
 def shared_client(settings: Settings) -> OpenAIClient:
     """One client (one connection pool) per event loop and configuration, on the SDK's
-    aiohttp transport (`openai.DefaultAioHttpClient`): its C parser joins what has arrived
-    into one chunk per read, which paced reading needs (`pacing`). The SDK's own retries
-    are off: `OpenAIAgent.respond` retries within the timeout budget."""
+    aiohttp transport, read paced (`pacing`). The SDK's own retries are off:
+    `OpenAIAgent.respond` retries within the timeout budget."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     base_url = settings.openai_base_url or None
     cache_key: _ClientKey = (key, base_url, settings.chatkit_upstream_timeout_seconds)
@@ -69,7 +67,7 @@ def shared_client(settings: Settings) -> OpenAIClient:
             base_url=base_url,
             timeout=timeout,
             max_retries=0,
-            http_client=openai.DefaultAioHttpClient(timeout=timeout),
+            http_client=PacedAioHttpClient(timeout=timeout),
         )
     return clients[cache_key]
 
@@ -89,7 +87,7 @@ class OpenAIClient(openai.AsyncOpenAI):
         return _Responses(self)
 
     def _make_sse_decoder(self) -> SSEDecoder:
-        return FastSSEDecoder(PACER if isinstance(self._client, _AIOHTTP_CLIENT) else None)
+        return FastSSEDecoder()
 
     def _process_response_data(self, *, data: object, cast_to: type[ResponseT], response: httpx2.Response) -> ResponseT:
         if isinstance(data, dict) and (cast_to is _RESPONSE_STREAM_EVENT or cast_to is ChatCompletionChunk):
@@ -118,32 +116,12 @@ class FastSSEDecoder(SSEDecoder):
     regex and three generators; a text delta frame is parsed straight from its bytes, and
     the text deltas of one content part in one chunk go on as one event (`_join_deltas`).
     A lone CR, or a CRLF split between two chunks, hands the rest of the stream to the
-    SDK's own decoder, so every line end means exactly what it means there.
-
-    With a `pacer`, the chunks are read paced (`pacing`): only for a transport that
-    returns everything received so far in one chunk (aiohttp's), else pacing would only
-    slow a stream down."""
-
-    def __init__(self, pacer: ReadPacer | None = None) -> None:
-        super().__init__()
-        self._pacer = pacer
+    SDK's own decoder, so every line end means exactly what it means there."""
 
     def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
         return coalesce(self._events(iterator), _delta_key, _join_deltas)
 
     async def _events(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
-        if self._pacer is None:
-            async for sse in self._decode_chunks(iterator, None):
-                yield sse
-            return
-        with self._pacer.stream():
-            reads = PacedReads(iterator, self._pacer)
-            async for sse in self._decode_chunks(reads, reads):
-                yield sse
-
-    async def _decode_chunks(
-        self, iterator: AsyncIterator[bytes], paced: PacedReads | None
-    ) -> AsyncIterator[ServerSentEvent]:
         pending = b""
         events: list[ServerSentEvent] = []
         try:
@@ -158,8 +136,6 @@ class FastSSEDecoder(SSEDecoder):
                     chunk = chunk.replace(b"\r\n", b"\n")  # CRLF line ends, whole in this chunk
                 *frames, pending = (pending + chunk).split(b"\n\n")
                 self._decode_frames(frames, events)
-                if paced is not None:
-                    paced.hold = any(type(sse) is _ParsedSSE for sse in events)
                 for sse in events:
                     yield sse
                     if sse.data.startswith("[DONE]"):

@@ -1,19 +1,23 @@
 """Reading model streams in fewer, larger pieces when many are open at once.
 
 Every read of a model stream costs the same fixed work however little it carries: a
-wake-up, the HTTP and SSE layers, the SDKs' per-event layers (openai, Agents, ChatKit), one
-SSE frame and one socket write to the browser. A model sends a token every few
-milliseconds; read as it arrives, 50 streams mean ~10,000 such rounds a second, more than
-one core can do (bench/streaming.py), and everyone's answer slows down.
+wake-up and a socket read, the HTTP and SSE layers, the SDKs' per-event layers (openai,
+Agents, ChatKit), one SSE frame and one socket write to the browser. A model sends a token
+every few milliseconds; read as it arrives, 50 streams mean ~10,000 such rounds a second,
+more than one core can do (bench/streaming.py), and everyone's answer slows down.
 
 So while a stream is sending text, it is read at most once per `interval()`, which grows
 with the number of streams open in the process: nothing with one stream, `open / rate`
 seconds with more (10 ms with 10 streams), at most `max_interval` (50 ms, from 50 streams
-on). The process then reads about `rate` times a second in all, whatever the load, and
-what a stream sent in between (buffered by the transport) arrives in one read and goes on
-as one merged text delta. Nothing is lost or reordered; only when bytes are read changes.
-The pause applies only after a read that carried text, so the first token, and the first
-after a tool call or a slow start, is read the moment it comes.
+on). In between, the connection is not read at all (aiohttp's flow control pauses it), so
+what the model sent waits in the kernel and arrives in one socket read, one HTTP chunk
+for the SDK and one merged text delta. The process then reads about `rate` times a second
+in all, whatever the load. Nothing is lost or reordered; only when bytes are read
+changes. The pause follows only a read that carried a delta, so the first token, and the
+first after a tool call or a slow start, is read the moment it comes.
+
+`PacedAioHttpClient` is the openai SDK's aiohttp client (`openai.DefaultAioHttpClient`:
+same defaults, proxies from the environment) whose responses are read this way.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+import openai
+from aiohttp import ClientResponse
+from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport, map_aiohttp_exceptions
+
+_DELTA = b'"delta":'  # Responses text deltas and Chat Completions chunks both carry one
 
 
 @dataclass
@@ -47,28 +59,61 @@ class ReadPacer:
             self.open_streams -= 1
 
 
-class PacedReads:
-    """`chunks`, pulled no sooner than `pacer.interval()` after the previous pull when the
-    reader set `hold` (it did for a chunk that carried text)."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], pacer: ReadPacer) -> None:
-        self._chunks = chunks
-        self._pacer = pacer
-        self._loop = asyncio.get_running_loop()
-        self._last = 0.0
-        self.hold = False
-
-    def __aiter__(self) -> PacedReads:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self.hold:
-            wait = self._last + self._pacer.interval() - self._loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        chunk = await anext(self._chunks)
-        self._last = self._loop.time()
-        return chunk
-
-
 PACER = ReadPacer()
+
+
+class PacedResponseStream(AiohttpResponseStream):
+    """A response body read as `pacer` says: each read returns everything received so
+    far; after one that carried a delta, the connection rests until the interval is up."""
+
+    def __init__(self, response: ClientResponse, pacer: ReadPacer) -> None:
+        super().__init__(response)
+        self._pacer = pacer
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        response = self._aiohttp_response
+        transport = response.connection.transport if response.connection is not None else None
+        loop = asyncio.get_running_loop()
+        last, hold = 0.0, False
+        with self._pacer.stream(), map_aiohttp_exceptions():
+            while True:
+                if hold and (wait := last + self._pacer.interval() - loop.time()) > 0:
+                    await _rest(transport, wait)
+                chunk = await response.content.readany()
+                if not chunk:
+                    return
+                last, hold = loop.time(), _DELTA in chunk
+                yield chunk
+
+
+async def _rest(transport: asyncio.Transport | None, seconds: float) -> None:
+    """Leaves the connection unread for `seconds` (the kernel keeps what arrives)."""
+    if transport is None or not transport.is_reading():
+        await asyncio.sleep(seconds)
+        return
+    transport.pause_reading()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        if not transport.is_closing():
+            transport.resume_reading()
+
+
+class PacedAiohttpTransport(AiohttpTransport):
+    def __init__(self, *args: Any, pacer: ReadPacer = PACER, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pacer = pacer
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await super().handle_async_request(request)
+        if isinstance(response.stream, AiohttpResponseStream):
+            response.stream = PacedResponseStream(response.stream._aiohttp_response, self.pacer)
+        return response
+
+
+class PacedAioHttpClient(openai.DefaultAioHttpClient):
+    def _init_transport(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kwargs: Any) -> Any:
+        return transport if transport is not None else PacedAiohttpTransport(*args, **kwargs)
+
+    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> Any:
+        return PacedAiohttpTransport(*args, **kwargs)

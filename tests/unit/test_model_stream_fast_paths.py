@@ -1,17 +1,18 @@
 """The model client's fast paths mean exactly what the SDK's slow ones mean: the SSE decoder
 yields the SDK decoder's events (text deltas waiting together merged into one, with the same
-text), paced reading waits between reads only while many streams send text and loses
+text), paced reading waits between reads only while many streams are open and loses
 nothing, a streamed Responses call sends the same JSON body without the SDK's parameter
 walk, and text delta frames to the client are the SDK's JSON."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import openai
 import pytest
@@ -19,7 +20,7 @@ from openai._streaming import SSEDecoder
 
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.model_client import FastSSEDecoder, OpenAIClient, close_shared_clients, shared_client
-from chatkit_app.workflows.pacing import PACER, ReadPacer
+from chatkit_app.workflows.pacing import PACER, PacedAioHttpClient, PacedAiohttpTransport, ReadPacer
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 # --- SSE decoding ------------------------------------------------------------------------
@@ -93,67 +94,47 @@ async def test_a_delta_that_arrives_alone_is_passed_on_at_once() -> None:
 
 # --- paced reading ----------------------------------------------------------------------
 
-
-class Source:
-    """Chunks handed over when pulled, with the time of each pull."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-        self.pulls: list[float] = []
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        for chunk in self.chunks:
-            self.pulls.append(loop.time())
-            yield chunk
+TOKENS = [f"w{n}{'é😀'[n % 2]} " for n in range(30)]
 
 
-async def _paced_text(pacer: ReadPacer, source: Source) -> str:
-    events = [e.json() async for e in FastSSEDecoder(pacer).aiter_bytes(aiter(source))]
-    return "".join(body["delta"] for body in events if body.get("type") == "response.output_text.delta")
+async def _read_deltas(base_url: str, pacer: ReadPacer) -> list[tuple[float, str]]:
+    """(arrival time, text) of each text delta event of one streamed answer."""
+    http = PacedAioHttpClient(transport=PacedAiohttpTransport(pacer=pacer))
+    loop = asyncio.get_running_loop()
+    async with OpenAIClient(api_key="k", base_url=base_url, http_client=http, max_retries=0) as client:
+        stream = await client.responses.create(model="m", input="hi", stream=True)
+        return [(loop.time(), e.delta) async for e in stream if e.type == "response.output_text.delta"]
 
 
-async def test_while_many_streams_are_open_a_stream_sending_text_is_read_at_intervals() -> None:
-    pacer = ReadPacer(rate=100, max_interval=0.04)
-    texts = [f"t{n} " for n in range(6)]
-    head = b"event: response.created\ndata: {}\n\n"
-    source = Source([head] + [_delta("m1", text, n).encode() for n, text in enumerate(texts)])
-    with pacer.stream(), pacer.stream(), pacer.stream():  # three others: 4 open -> 40 ms
-        assert await _paced_text(pacer, source) == "".join(texts)
-    gaps = [later - earlier for earlier, later in zip(source.pulls, source.pulls[1:], strict=False)]
-    assert gaps[0] < 0.02  # the first text is read the moment it comes (no text before it)
-    assert all(gap >= 0.039 for gap in gaps[1:]), gaps  # after each read that carried text
+@pytest.fixture
+def steady() -> Iterator[FakeOpenAI]:
+    yield from running_fake(FakeBehavior(text="".join(TOKENS), tokens=len(TOKENS), delay=0.01))
+
+
+async def test_while_many_streams_are_open_a_stream_is_read_at_intervals(steady: FakeOpenAI) -> None:
+    pacer = ReadPacer(rate=80, max_interval=0.05)
+    with pacer.stream(), pacer.stream(), pacer.stream():  # three others: 4 open -> 50 ms
+        deltas = await _read_deltas(steady.base_url, pacer)
+    assert "".join(text for _, text in deltas) == "".join(TOKENS)  # every character, in order
+    assert len(deltas) <= 10, len(deltas)  # 30 tokens 10 ms apart, read every 50 ms
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(deltas)]
+    assert all(gap >= 0.04 for gap in gaps), gaps
     assert pacer.open_streams == 0
 
 
-async def test_one_stream_alone_is_read_as_fast_as_it_comes() -> None:
-    pacer = ReadPacer(rate=100, max_interval=0.04)
-    source = Source([_delta("m1", f"t{n} ", n).encode() for n in range(20)])
-    began = asyncio.get_running_loop().time()
-    assert await _paced_text(pacer, source) == "".join(f"t{n} " for n in range(20))
-    assert asyncio.get_running_loop().time() - began < 0.03
+async def test_a_stream_alone_is_read_as_its_tokens_come(steady: FakeOpenAI) -> None:
+    deltas = await _read_deltas(steady.base_url, ReadPacer(rate=80, max_interval=0.05))
+    assert "".join(text for _, text in deltas) == "".join(TOKENS)
+    assert len(deltas) >= len(TOKENS) // 2, len(deltas)
 
 
-async def test_paced_reading_keeps_every_character_in_order() -> None:
-    pacer = ReadPacer(rate=1000, max_interval=0.002)
-    texts = ['a"', "\\b\n", "é😀", "</d>", " ", "\r\n", "{}"] * 20
-    data = "".join(_delta("m1", text, n) for n, text in enumerate(texts)).encode()
-    rng = random.Random(3)
-    cuts = sorted(rng.sample(range(1, len(data)), 60))
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
-    with pacer.stream():
-        assert await _paced_text(pacer, Source(chunks)) == "".join(texts)
-
-
-async def test_the_assistants_client_reads_paced_on_the_aiohttp_transport(tmp_path: Path) -> None:
+async def test_the_assistants_client_reads_paced(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, chatkit_data_dir=tmp_path, openai_api_key="k", openai_base_url="http://x/v1")
     client = shared_client(settings).with_options(timeout=5)  # as `OpenAIAgent` uses it
     try:
-        assert isinstance(client._client, openai.DefaultAioHttpClient)
-        assert cast(FastSSEDecoder, client._make_sse_decoder())._pacer is PACER
-        # The SDK's default (httpx) transport hands over one HTTP chunk per read: not paced.
-        async with OpenAIClient(api_key="k") as plain:
-            assert cast(FastSSEDecoder, plain._make_sse_decoder())._pacer is None
+        assert isinstance(client._client, PacedAioHttpClient)
+        assert isinstance(client._client._transport, PacedAiohttpTransport)
+        assert client._client._transport.pacer is PACER
     finally:
         await close_shared_clients()
 
