@@ -20,6 +20,7 @@ from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ClientToolCallItem,
+    NoticeEvent,
     ProgressUpdateEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
@@ -34,11 +35,13 @@ from chatkit_app.workflows.agent import Turn, message_text
 
 COUNTER = WidgetTemplate.from_file(str(Path(__file__).parent / "widgets" / "counter.widget"))
 THEME_TOOL = "switch_theme"
+NOTICE = "A notice from the server: agents send these for things like limits or maintenance."
 HELP = """I'm the **offline demo agent** of this site: canned answers, no language model, no network.
 
 Try:
 - **show a widget**: a card whose buttons are handled on the server
 - **dark mode** / **light mode**: I call a client tool that switches the colour scheme
+- **notice**: I send a notice, shown above the composer until your next message
 - attach a file: I tell you its name, type and size
 - anything else: I echo it back
 
@@ -62,6 +65,10 @@ class OfflineAgent:
         if "widget" in lowered:
             yield ThreadItemDoneEvent(item=_counter_item(turn, count=0))
             async for event in self._say(turn, "Here is a widget. Its buttons are handled by the server."):
+                yield event
+        elif re.search(r"\bnotice\b", lowered):
+            yield NoticeEvent(level="info", title="Notice", message=NOTICE)
+            async for event in self._say(turn, "I sent you a notice: it stays until your next message."):
                 yield event
         elif theme := _requested_theme(lowered):
             yield ThreadItemDoneEvent(

@@ -113,6 +113,16 @@ async def test_client_tool_call_round_trip(alice: ChatKitClient) -> None:
     assert "dark colour scheme" in reply_text(follow_up)
 
 
+async def test_a_notice_is_sent_before_the_answer(alice: ChatKitClient) -> None:
+    _, events = await alice.new_thread("send me a notice")
+    notices = [e for e in events if e["type"] == "notice"]
+    assert notices == [{"type": "notice", "level": "info", "title": "Notice", "message": notices[0]["message"]}]
+    assert "notice from the server" in notices[0]["message"]
+    assert "stays until your next message" in reply_text(events)
+    _, events = await alice.new_thread("I noticed nothing")  # the word, not a part of one
+    assert not [e for e in events if e["type"] == "notice"]
+
+
 async def test_requests_need_a_live_session_token(client: httpx.AsyncClient) -> None:
     request = {"type": "threads.list", "params": {}}
     missing = await client.post("/api/chatkit", json=request)

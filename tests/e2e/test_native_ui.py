@@ -86,6 +86,27 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         page.close()
 
 
+def test_an_agents_notice_shows_until_the_next_message(offline_site: str, browser: Any) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        composer = page.get_by_test_id("composer-input")
+        composer.fill("notice")
+        composer.press("Enter")
+        notice = page.get_by_test_id("notice")
+        notice.wait_for(timeout=20_000)
+        assert notice.inner_text().startswith("Notice") and "A notice from the server" in notice.inner_text()
+        assert notice.get_attribute("role") == "status"  # announced, not an alert
+        page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+
+        composer.fill("thanks")
+        composer.press("Enter")
+        notice.wait_for(state="detached", timeout=20_000)
+    finally:
+        page.close()
+
+
 def test_shift_enter_makes_a_new_line_and_new_chat_starts_over(offline_site: str, browser: Any) -> None:
     page = browser.new_page()
     try:

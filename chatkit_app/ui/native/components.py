@@ -499,7 +499,10 @@ def banners() -> rx.Component:
             NativeChatState.notice != "",
             rx.callout.root(
                 rx.callout.icon(rx.icon("info")),
-                rx.callout.text(safe_markdown(NativeChatState.notice)),
+                rx.callout.text(
+                    rx.cond(NativeChatState.notice_title != "", rx.text(NativeChatState.notice_title, weight="bold")),
+                    safe_markdown(NativeChatState.notice),
+                ),
                 color_scheme=rx.match(NativeChatState.notice_level, ("danger", "red"), ("warning", "amber"), "blue"),
                 role="status",
                 width="100%",

@@ -86,6 +86,7 @@ class NativeChatState(rx.State):
     _tool_call: dict[str, Any] = {}
     notice: str = ""  # an agent's notice (info / warning / danger), shown until the next message
     notice_level: str = "info"
+    notice_title: str = ""
     color_scheme: str = ""  # "light" / "dark" from the theme or the agent's tool; "" = system
     theme_style: dict[str, str] = {}
     pending: list[dict[str, str]] = []  # attachments uploaded for the next message
@@ -437,6 +438,7 @@ class NativeChatState(rx.State):
         if kind == "notice":
             self.notice = str(event.get("message", ""))[:500]
             self.notice_level = str(event.get("level", "info"))
+            self.notice_title = str(event.get("title") or "")[:120]
         if kind == "progress_update":
             self.progress = str(event.get("text", ""))
         elif kind == "error":
