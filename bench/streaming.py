@@ -1,16 +1,18 @@
 """Streaming through `/api/chatkit` against a floor: the same fake model read directly.
 
 Run:  cd /work/main && .venv/bin/python -m bench.streaming [--rounds 3] [--streams 50]
-      [--sequential 6] [--tokens 200] [--delay-ms 5]                 (about 60-90 s on 2 cores)
+      [--sequential 6] [--tokens 200] [--delay-ms 5] [--server granian|uvicorn]
+      [--loop uvloop|asyncio]                                         (about 90 s on 2 cores)
 
-Two server subprocesses on free 127.0.0.1 ports (one worker each, asyncio loop, warning
-log level, no access log; uvicorn + h11, or for ours with `--http granian` Granian's ASGI
-server, which `reflex run` uses):
+Two server subprocesses on free 127.0.0.1 ports (one worker each, warning log level, no
+access log):
 
 - the fake model, `bench._apps:fake_model`: OpenAI Responses-API SSE, `--tokens` text deltas
   `--delay-ms` apart on a fixed schedule, with a text made from a nonce in the request;
-- ours, `bench._apps:ours`: `chatkit_app.api.app.create_api()` with services from the
-  environment (fresh `CHATKIT_DATA_DIR`, random `CHATKIT_SECRET` and `CHATKIT_API_KEY`,
+- ours, `bench._apps:ours`, served as `reflex run` serves the backend: Granian (one
+  worker) on uvloop (`--server uvicorn` for uvicorn + h11, `--loop asyncio`):
+  `chatkit_app.api.app.create_api()` with services from the environment (fresh
+  `CHATKIT_DATA_DIR`, random `CHATKIT_SECRET` and `CHATKIT_API_KEY`,
   `OPENAI_API_KEY=dummy`, `OPENAI_BASE_URL=<fake>/v1`, `CHATKIT_OPENAI_API=responses`).
 
 A stream of ours is a `threads.create` posted with a session token from
@@ -344,10 +346,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tokens", type=int, default=200, help="text deltas per answer (default 200)")
     parser.add_argument("--delay-ms", type=float, default=5.0, help="ms between deltas (default 5)")
     parser.add_argument(
-        "--http",
-        choices=("h11", "granian"),
-        default="h11",
-        help="serve ours with uvicorn + h11 (default) or with Granian, one worker, as `reflex run` does",
+        "--server",
+        choices=("granian", "uvicorn"),
+        default="granian",
+        help="serve ours with Granian, one worker, as `reflex run` does (default), or uvicorn + h11",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="ours' event loop: uvloop (default; what Granian picks when installed) or asyncio",
     )
     args = parser.parse_args(argv)
     if min(args.streams, args.sequential, args.rounds, args.tokens) < 1 or args.delay_ms < 0:
@@ -360,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     secret, api_key = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
     print(
         f"streaming: {args.tokens} tokens at {args.delay_ms:g} ms, @1 ({args.sequential} in a row) and "
-        f"@{args.streams}, {args.rounds} rounds, ours on {'Granian' if args.http == 'granian' else 'uvicorn + h11'}"
-        f" (the model: uvicorn + h11), {os.cpu_count()} cpus",
+        f"@{args.streams}, {args.rounds} rounds, ours on {'Granian' if args.server == 'granian' else 'uvicorn + h11'}"
+        f" + {args.loop} (the model: uvicorn + h11 + asyncio), {os.cpu_count()} cpus",
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
@@ -377,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             OPENAI_BASE_URL=f"http://127.0.0.1:{fake.port}/v1",
             CHATKIT_OPENAI_API="responses",
         )
-        ours = Server("bench._apps:ours", env, workdir / "server.log", "asyncio", args.http, None)
+        http = "granian" if args.server == "granian" else "h11"
+        ours = Server("bench._apps:ours", env, workdir / "server.log", args.loop, http, None)
         servers.append(ours)
         fake.wait_ready()
         ours.wait_ready()
