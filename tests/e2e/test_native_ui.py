@@ -36,6 +36,18 @@ def offline_site(offline_root: Path) -> Iterator[str]:
         yield url
 
 
+def _open_chat(page: Any, url: str) -> Any:
+    """Opens the site and waits for the native chat; returns the composer."""
+    page.goto(url)
+    page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+    return page.get_by_test_id("composer-input")
+
+
+def _send(composer: Any, text: str) -> None:
+    composer.fill(text)
+    composer.press("Enter")
+
+
 def _chat_texts(page: Any, testid: str) -> list[str]:
     return [element.inner_text() for element in page.get_by_test_id(testid).all()]
 
@@ -66,8 +78,7 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         assert composer.input_value() == ""
 
         # A second turn in the same thread, from a start-screen-style prompt typed in.
-        composer.fill("help")
-        composer.press("Enter")
+        _send(composer, "help")
         page.wait_for_function(
             "() => document.querySelectorAll('[data-testid=assistant-message]').length === 2", timeout=20_000
         )
@@ -89,19 +100,15 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
 def test_an_agents_notice_shows_until_the_next_message(offline_site: str, browser: Any) -> None:
     page = browser.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
-        composer.fill("notice")
-        composer.press("Enter")
+        composer = _open_chat(page, offline_site)
+        _send(composer, "notice")
         notice = page.get_by_test_id("notice")
         notice.wait_for(timeout=20_000)
         assert notice.inner_text().startswith("Notice") and "A notice from the server" in notice.inner_text()
         assert notice.get_attribute("role") == "status"  # announced, not an alert
         page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
 
-        composer.fill("thanks")
-        composer.press("Enter")
+        _send(composer, "thanks")
         notice.wait_for(state="detached", timeout=20_000)
     finally:
         page.close()
@@ -110,9 +117,7 @@ def test_an_agents_notice_shows_until_the_next_message(offline_site: str, browse
 def test_shift_enter_makes_a_new_line_and_new_chat_starts_over(offline_site: str, browser: Any) -> None:
     page = browser.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
+        composer = _open_chat(page, offline_site)
         composer.fill("first line")
         composer.press("Shift+Enter")
         composer.type("second line")
@@ -135,11 +140,8 @@ def test_stop_ends_the_reply_and_keeps_the_part_that_arrived(offline_site: str, 
     page = browser.new_page()
     long_text = " ".join(f"lorem{n}" for n in range(600))  # the demo agent echoes it: ~6 s of streaming
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
-        composer.fill(long_text)
-        composer.press("Enter")
+        composer = _open_chat(page, offline_site)
+        _send(composer, long_text)
         page.wait_for_function(
             "() => (document.querySelector('[data-testid=assistant-message]')?.innerText ?? '').includes('lorem20')",
             timeout=20_000,
@@ -166,11 +168,8 @@ def test_stop_ends_the_reply_and_keeps_the_part_that_arrived(offline_site: str, 
 def test_feedback_is_stored_and_retry_replaces_the_answer(offline_site: str, offline_root: Path, browser: Any) -> None:
     page = browser.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
-        composer.fill("rate this answer")
-        composer.press("Enter")
+        composer = _open_chat(page, offline_site)
+        _send(composer, "rate this answer")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
 
         page.get_by_role("button", name="Good answer").click()
@@ -205,11 +204,8 @@ def test_on_a_phone_the_history_is_in_a_drawer(offline_site: str, browser: Any) 
     context = browser.new_context(viewport={"width": 390, "height": 760})
     page = context.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
-        composer.fill("from my phone")
-        composer.press("Enter")
+        composer = _open_chat(page, offline_site)
+        _send(composer, "from my phone")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
         assert not page.get_by_text("History", exact=True).first.is_visible()  # no room for the sidebar
 
@@ -292,8 +288,7 @@ def test_attachments_upload_with_previews_and_the_agent_sees_them(
         assert chips.count() == 2
 
         composer = page.get_by_test_id("composer-input")
-        composer.fill("what did I send?")
-        composer.press("Enter")
+        _send(composer, "what did I send?")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
         answer = page.get_by_test_id("assistant-message").first.inner_text()
         assert "dot.png" in answer and "image/png" in answer and "notes.txt" in answer
@@ -347,9 +342,7 @@ def test_the_theme_options_and_the_agents_theme_tool_apply_to_the_native_ui(offl
 def test_html_in_an_answer_stays_text(offline_site: str, browser: Any) -> None:
     page = browser.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
+        composer = _open_chat(page, offline_site)
         composer.fill('<img id="injected" src="x" onerror="window.__pwned = 1"> <b id="bold">hi</b>')
         composer.press("Enter")  # the demo agent echoes it back inside its Markdown answer
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
@@ -364,11 +357,8 @@ def test_html_in_an_answer_stays_text(offline_site: str, browser: Any) -> None:
 def test_a_thread_can_be_renamed_and_deleted(offline_site: str, browser: Any) -> None:
     page = browser.new_page()
     try:
-        page.goto(offline_site)
-        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        composer = page.get_by_test_id("composer-input")
-        composer.fill("a chat to rename")
-        composer.press("Enter")
+        composer = _open_chat(page, offline_site)
+        _send(composer, "a chat to rename")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
         entry = page.get_by_test_id("thread-entry").first
         entry.get_by_role("button", name="Rename chat").click()
