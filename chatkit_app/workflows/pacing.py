@@ -115,5 +115,5 @@ class PacedAioHttpClient(openai.DefaultAioHttpClient):
     def _init_transport(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kwargs: Any) -> Any:
         return transport if transport is not None else PacedAiohttpTransport(*args, **kwargs)
 
-    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> Any:
-        return PacedAiohttpTransport(*args, **kwargs)
+    def _init_proxy_transport(self, proxy: httpx2.Proxy, *args: Any, **kwargs: Any) -> Any:
+        return PacedAiohttpTransport(*args, proxy=proxy, **kwargs)

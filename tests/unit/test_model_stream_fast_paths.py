@@ -137,6 +137,10 @@ async def test_the_assistants_client_reads_paced(tmp_path: Path) -> None:
         assert client._client._transport.pacer is PACER
     finally:
         await close_shared_clients()
+    # Through a proxy (HTTPS_PROXY and the like) too.
+    proxied = PacedAioHttpClient(proxy="http://127.0.0.1:9")
+    (transport,) = proxied._mounts.values()
+    assert isinstance(transport, PacedAiohttpTransport) and str(transport.proxy.url) == "http://127.0.0.1:9"
 
 
 @pytest.fixture
