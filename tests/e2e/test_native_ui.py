@@ -335,6 +335,13 @@ def test_the_theme_options_and_the_agents_theme_tool_apply_to_the_native_ui(offl
         background = chat.evaluate("e => getComputedStyle(e).backgroundColor")
         red, green, blue = (int(part) for part in background[background.index("(") + 1 : -1].split(",")[:3])
         assert red + green + blue < 150  # a dark background
+
+        # The rename popover is drawn outside the chat (a portal) and still has its theme.
+        page.get_by_test_id("thread-entry").first.get_by_role("button", name="Rename chat").click()
+        save = page.get_by_role("button", name="Save")
+        save.wait_for(timeout=10_000)
+        assert save.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(37, 99, 235)"  # #2563eb
+        assert save.evaluate("e => e.closest('.dark-theme') !== null")
     finally:
         context.close()
 

@@ -68,6 +68,9 @@ def thread_entry(thread: Any) -> rx.Component:
                     on_submit=NativeChatState.rename_thread,
                 ),
                 side="right",
+                # Drawn in a portal outside the chat's root: the same theme is applied here.
+                class_name=_scheme_class(),
+                style=NativeChatState.theme_style,
             ),
         ),
         small_icon_button("trash-2", "Delete chat", on_click=NativeChatState.delete_thread(thread["id"])),
@@ -75,6 +78,11 @@ def thread_entry(thread: Any) -> rx.Component:
         align="center",
         data_testid="thread-entry",
     )
+
+
+def _scheme_class() -> rx.Var[str]:
+    """The workflow's colour scheme as Radix's theme class ("" follows the system)."""
+    return rx.match(NativeChatState.color_scheme, ("dark", "dark-theme"), ("light", "light-theme"), "")
 
 
 def history_drawer() -> rx.Component:
@@ -533,7 +541,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
             spacing="3",
         ),
         on_mount=[ChatSessionState.ensure_session(workflow_id), NativeChatState.load(thread_id)],
-        class_name=rx.match(NativeChatState.color_scheme, ("dark", "dark-theme"), ("light", "light-theme"), ""),
+        class_name=_scheme_class(),
         style=NativeChatState.theme_style,
         background="var(--color-background)",
         color="var(--gray-12)",
