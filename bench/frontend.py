@@ -57,20 +57,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.issuance import BenchError, free_port
-from tests.e2e.prod_site import copy_site  # the app's own files, as the browser tests deploy them
+from tests.e2e.prod_site import CHROMIUM, CHROMIUM_ARGS, copy_site  # as the browser tests deploy and drive it
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFLEX = str(Path(sys.executable).with_name("reflex"))
 LOCAL_BUN = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "bun"
-CHROMIUM = os.environ.get("CHATKIT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 STARTUP_TIMEOUT_S = 240.0  # production build (bun install from cache + vite build) included
 PAGE_TIMEOUT_MS = 30_000
 TYPED = "x"

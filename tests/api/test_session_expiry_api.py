@@ -32,6 +32,18 @@ async def validate(client: httpx.AsyncClient, session_id: str, token: str) -> ht
     return await client.get(f"{BASE}/{session_id}/validate", headers=bearer(token))
 
 
+async def expired_session(
+    client: httpx.AsyncClient, clock: Clock, services: Services
+) -> tuple[dict[str, str], int, int]:
+    """A session whose token expired 10 s ago; returns it, the token TTL and now."""
+    ttl, _ = lifetimes(services)
+    now = clock.now
+    clock.set(now - ttl - 10)
+    created = await create_session(client)
+    clock.set(now)
+    return created, ttl, now
+
+
 def error_code(response: httpx.Response) -> str:
     code: str = response.json()["error"]["code"]
     return code
@@ -40,11 +52,7 @@ def error_code(response: httpx.Response) -> str:
 async def test_expired_token_fails_validate_as_token_expired(
     clocked_client: httpx.AsyncClient, clock: Clock, clocked_services: Services
 ) -> None:
-    ttl, _ = lifetimes(clocked_services)
-    now = clock.now
-    clock.set(now - ttl - 10)
-    created = await create_session(clocked_client)
-    clock.set(now)
+    created, _, _ = await expired_session(clocked_client, clock, clocked_services)
     response = await validate(clocked_client, created["sessionId"], created["token"])
     assert response.status_code == 401
     assert response.json()["valid"] is False
@@ -54,11 +62,7 @@ async def test_expired_token_fails_validate_as_token_expired(
 async def test_refresh_accepts_an_expired_but_current_token(
     clocked_client: httpx.AsyncClient, clock: Clock, clocked_services: Services
 ) -> None:
-    ttl, _ = lifetimes(clocked_services)
-    now = clock.now
-    clock.set(now - ttl - 10)
-    created = await create_session(clocked_client)
-    clock.set(now)
+    created, ttl, now = await expired_session(clocked_client, clock, clocked_services)
     response = await refresh(clocked_client, created["sessionId"], created["token"])
     assert response.status_code == 200, response.text
     body = response.json()
@@ -85,11 +89,7 @@ async def test_expired_rotated_away_token_is_still_token_reused(
 async def test_expired_token_of_a_revoked_session_cannot_refresh(
     clocked_client: httpx.AsyncClient, clock: Clock, clocked_services: Services
 ) -> None:
-    ttl, _ = lifetimes(clocked_services)
-    now = clock.now
-    clock.set(now - ttl - 10)
-    created = await create_session(clocked_client)
-    clock.set(now)
+    created, _, _ = await expired_session(clocked_client, clock, clocked_services)
     deleted = await clocked_client.delete(f"{BASE}/{created['sessionId']}", headers=api_key_headers())
     assert deleted.status_code == 204
     response = await refresh(clocked_client, created["sessionId"], created["token"])

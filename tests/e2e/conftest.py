@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.prod_site import CHROMIUM, CHROMIUM_ARGS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STUB_ASSETS = Path(__file__).resolve().parent / "assets"
-CHROMIUM = os.environ.get("CHATKIT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def _require_chromium() -> str:

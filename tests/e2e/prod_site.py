@@ -20,6 +20,18 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFLEX = str(Path(sys.executable).with_name("reflex"))
+# Debian's Chromium (Playwright's own browser download does not work here), for the browser
+# tests and bench/frontend.py alike.
+CHROMIUM = os.environ.get("CHATKIT_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
