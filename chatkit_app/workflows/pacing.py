@@ -72,13 +72,15 @@ class PacedResponseStream(AiohttpResponseStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         response = self._aiohttp_response
-        transport = response.connection.transport if response.connection is not None else None
         loop = asyncio.get_running_loop()
         last, hold = 0.0, False
         with self._pacer.stream(), map_aiohttp_exceptions():
             while True:
-                if hold and (wait := last + self._pacer.interval() - loop.time()) > 0:
-                    await _rest(transport, wait)
+                # Once the whole body has arrived the connection may already serve another
+                # request: it is never paused then (and nothing more would come anyway).
+                if hold and not response.content.is_eof() and (wait := last + self._pacer.interval() - loop.time()) > 0:
+                    connection = response.connection
+                    await _rest(connection.transport if connection is not None else None, wait)
                 chunk = await response.content.readany()
                 if not chunk:
                     return
@@ -112,6 +114,8 @@ class PacedAiohttpTransport(AiohttpTransport):
 
 
 class PacedAioHttpClient(openai.DefaultAioHttpClient):
+    """`openai.DefaultAioHttpClient` whose transports (direct and through proxies) pace."""
+
     def _init_transport(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kwargs: Any) -> Any:
         return transport if transport is not None else PacedAiohttpTransport(*args, **kwargs)
 
