@@ -9,7 +9,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiohttp
 import openai
 from agents import ModelBehaviorError
 
@@ -40,10 +39,7 @@ def describe_failure(exc: BaseException, *, budget: float, started: bool) -> Fai
         if code == 404:
             return Failure("The model server does not know this model (HTTP 404). Check CHATKIT_MODEL.", False)
         return Failure(f"The model server rejected the request (HTTP {code}).", code in (408, 409))
-    # The aiohttp transport reports a refused connection as a connect timeout; its cause
-    # (a connector error that is not a timeout) says what happened.
-    refused = any(isinstance(e, aiohttp.ClientConnectorError) and not isinstance(e, TimeoutError) for e in chain)
-    if not refused and any(isinstance(e, openai.APITimeoutError | TimeoutError) for e in chain):
+    if any(isinstance(e, openai.APITimeoutError | TimeoutError) for e in chain):
         if started:
             return Failure(f"The model stopped answering for {seconds} s; its answer was cut off.")
         return Failure(f"The model server did not answer within {seconds} s.")

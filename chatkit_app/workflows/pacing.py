@@ -17,7 +17,8 @@ changes. The pause follows only a read that carried a delta, so the first token,
 first after a tool call or a slow start, is read the moment it comes.
 
 `PacedAioHttpClient` is the openai SDK's aiohttp client (`openai.DefaultAioHttpClient`:
-same defaults, proxies from the environment) whose responses are read this way.
+same defaults, proxies from the environment) whose responses are read this way, and whose
+refused connections are connection errors, not connect timeouts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 from aiohttp import ClientResponse
@@ -107,7 +109,15 @@ class PacedAiohttpTransport(AiohttpTransport):
         self.pacer = pacer
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = await super().handle_async_request(request)
+        try:
+            response = await super().handle_async_request(request)
+        except httpx2.ConnectTimeout as exc:
+            # The vendored transport maps every aiohttp connection error to a connect
+            # timeout; a refused connection (a connector error that is no timeout) is not.
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
+                raise httpx2.ConnectError(str(exc), request=request) from cause
+            raise
         if isinstance(response.stream, AiohttpResponseStream):
             response.stream = PacedResponseStream(response.stream._aiohttp_response, self.pacer)
         return response
