@@ -113,8 +113,9 @@ class FastSSEDecoder(SSEDecoder):
     """The SDK's SSE decoder, with a fast path for streams whose lines end in LF or CRLF
     (OpenAI's and the usual compatible servers'): split each chunk into whole events at
     blank lines and decode each event's lines at once, instead of line by line through a
-    regex and three generators; a text delta frame is parsed straight from its bytes, and
-    the text deltas of one content part in one chunk go on as one event (`_join_deltas`).
+    regex and three generators; a text delta frame is parsed straight from its bytes.
+    Text deltas of one content part that are waiting together go on as one event
+    (`coalesce`, `_join_deltas`).
     A lone CR, or a CRLF split between two chunks, hands the rest of the stream to the
     SDK's own decoder, so every line end means exactly what it means there."""
 
@@ -151,18 +152,10 @@ class FastSSEDecoder(SSEDecoder):
             self._reset()
 
     def _decode_frames(self, frames: list[bytes], events: list[ServerSentEvent]) -> None:
-        run: list[dict[str, Any]] = []  # parsed text deltas of one content part, in order
         for frame in frames:
-            delta = _text_delta(frame)
-            if delta is not None:
-                if run and _where(run[0]) != _where(delta):
-                    events.append(_join_parsed(run))
-                    run = []
-                run.append(delta)
+            if (delta := _text_delta(frame)) is not None:
+                events.append(delta)
                 continue
-            if run:
-                events.append(_join_parsed(run))
-                run = []
             for line in frame.decode("utf-8").split("\n"):
                 if line.startswith("data:"):
                     self._data.append(line[6:] if line.startswith("data: ") else line[5:])
@@ -172,8 +165,6 @@ class FastSSEDecoder(SSEDecoder):
                     events.append(sse)
             if (sse := self.decode("")) is not None:  # the blank line that ended the frame
                 events.append(sse)
-        if run:
-            events.append(_join_parsed(run))
 
 
 class _ParsedSSE(ServerSentEvent):
@@ -191,13 +182,14 @@ class _ParsedSSE(ServerSentEvent):
 _DELTA_HEAD = b"event: " + TEXT_DELTA.encode() + b"\ndata: "
 
 
-def _text_delta(frame: bytes) -> dict[str, Any] | None:
+def _text_delta(frame: bytes) -> _ParsedSSE | None:
     """A frame that is exactly one Responses text delta (an `event:` line, one `data:`
     line, nothing else), parsed; None for any other frame, which the SDK's rules decode."""
     if not frame.startswith(_DELTA_HEAD) or frame.find(b"\n", len(_DELTA_HEAD)) != -1:
         return None
+    text = frame[len(_DELTA_HEAD) :].decode("utf-8")
     try:
-        data = json.loads(frame[len(_DELTA_HEAD) :])
+        data = json.loads(text)
     except ValueError:
         return None
     if (
@@ -209,31 +201,26 @@ def _text_delta(frame: bytes) -> dict[str, Any] | None:
         and isinstance(data.get("output_index"), int)
         and isinstance(data.get("content_index"), int)
     ):
-        return data
+        return _ParsedSSE(text, data)
     return None
-
-
-def _where(delta: dict[str, Any]) -> tuple[Any, Any, Any]:
-    return (delta["item_id"], delta["output_index"], delta["content_index"])
 
 
 def _delta_key(sse: ServerSentEvent) -> Hashable | None:
     """Where a parsed text delta goes (item, output, content part); None for other events."""
-    return _where(sse.parsed) if type(sse) is _ParsedSSE else None
+    if type(sse) is not _ParsedSSE:
+        return None
+    data = sse.parsed
+    return (data["item_id"], data["output_index"], data["content_index"])
 
 
 def _join_deltas(events: list[ServerSentEvent]) -> ServerSentEvent:
-    return _join_parsed([cast(_ParsedSSE, sse).parsed for sse in events])
-
-
-def _join_parsed(deltas: list[dict[str, Any]]) -> _ParsedSSE:
+    deltas = [cast(_ParsedSSE, sse).parsed for sse in events]
     merged = dict(deltas[0])
-    if len(deltas) > 1:
-        merged["delta"] = "".join(delta["delta"] for delta in deltas)
-        if "logprobs" in merged:
-            merged["logprobs"] = [lp for delta in deltas for lp in delta.get("logprobs") or []]
-        if "sequence_number" in deltas[-1]:
-            merged["sequence_number"] = deltas[-1]["sequence_number"]
+    merged["delta"] = "".join(delta["delta"] for delta in deltas)
+    if "logprobs" in merged:
+        merged["logprobs"] = [lp for delta in deltas for lp in delta.get("logprobs") or []]
+    if "sequence_number" in deltas[-1]:
+        merged["sequence_number"] = deltas[-1]["sequence_number"]
     return _ParsedSSE(json.dumps(merged, ensure_ascii=False, separators=(",", ":")), merged)
 
 
