@@ -17,3 +17,6 @@ class RequestContext:
     # Absolute base of this backend as the client reached it (e.g. "http://localhost:8000"),
     # for the absolute URLs ChatKit needs (upload descriptors, image previews).
     base_url: str = ""
+    # This request (`threads.create`) makes the thread: its history is the new message
+    # alone, known without reading the database.
+    creates_thread: bool = False

@@ -13,6 +13,7 @@ about once per 100 streamed answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import threading
@@ -30,6 +31,7 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsCreateReq,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
@@ -79,6 +81,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self, request: ChatKitReq, context: RequestContext
     ) -> StreamingResult | NonStreamingResult:
         """`process` for an already parsed request (the endpoint parses it to check it)."""
+        if isinstance(request, ThreadsCreateReq):
+            context = dataclasses.replace(context, creates_thread=True)
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))

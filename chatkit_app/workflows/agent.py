@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from chatkit.actions import Action
 from chatkit.store import Store, StoreItemType
-from chatkit.types import ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
+from chatkit.types import Page, ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
 
 from chatkit_app.chatkit_server.context import RequestContext
 
@@ -28,10 +28,16 @@ class Turn:
     def new_id(self, kind: StoreItemType) -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)
 
+    async def newest(self, limit: int = 50) -> Page[ThreadItem]:
+        """The thread's latest items, newest first; for a thread this request creates,
+        the new message, without a database read."""
+        if self.context.creates_thread and self.message is not None:
+            return Page(data=[self.message])
+        return await self.store.load_thread_items(self.thread.id, None, limit, "desc", self.context)
+
     async def history(self, limit: int = 50) -> list[ThreadItem]:
         """The thread's latest items, oldest first."""
-        page = await self.store.load_thread_items(self.thread.id, None, limit, "desc", self.context)
-        return list(reversed(page.data))
+        return list(reversed((await self.newest(limit)).data))
 
 
 class ChatAgent(Protocol):

@@ -32,7 +32,8 @@ import httpx2
 import openai
 import pydantic
 from agents.items import TResponseStreamEvent
-from openai._base_client import make_request_options
+from agents.models.openai_responses import _HEADERS_OVERRIDE
+from openai._base_client import get_platform, make_request_options
 from openai._compat import model_dump
 from openai._streaming import ServerSentEvent, SSEDecoder
 from openai._types import ResponseT, not_given
@@ -80,10 +81,18 @@ async def close_shared_clients() -> None:
 
 class OpenAIClient(openai.AsyncOpenAI):
     """`openai.AsyncOpenAI`, sending streamed Responses calls with less work, decoding
-    streams faster and parsing each streamed event straight into its own class."""
+    streams faster and parsing each streamed event straight into its own class.
+
+    It knows the platform (for the SDK's `X-Stainless-OS` header) from the start, and so do
+    its copies (`with_options`, one per answer): the SDK otherwise looks it up in a worker
+    thread before the first request of every client, a thread hop in front of each answer."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._platform = _PLATFORM
 
     @cached_property
-    def responses(self) -> AsyncResponses:
+    def responses(self) -> _Responses:
         return _Responses(self)
 
     def _make_sse_decoder(self) -> SSEDecoder:
@@ -100,6 +109,7 @@ class OpenAIClient(openai.AsyncOpenAI):
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
+_PLATFORM = get_platform()  # may read files: once, at import
 _RESPONSE_STREAM_EVENT: object = ResponseStreamEvent
 # The members of `ResponseStreamEvent` (Annotated[Union[...], ...]) as a union tagged by
 # `type`, built once here (~0.1 s) rather than on the first streamed event.
@@ -232,15 +242,53 @@ async def _prepend_bytes(first: bytes, second: bytes, rest: AsyncIterator[bytes]
 
 
 class _Responses(AsyncResponses):
+    """`AsyncResponses` with a cheaper streamed `create`, and early calls (`start_early`)."""
+
+    _early: _EarlyCall | None = None
+    _learning: tuple[Hashable, list[Any]] | None = None
+
+    def start_early(self, key: Hashable, model_input: list[Any]) -> None:
+        """Sends now the streamed call the Agents SDK is about to make for `model_input`,
+        so that setting up the run overlaps the model's time to first token instead of
+        preceding it. Its parameters are those the SDK sent the last time for `key`
+        (learned from the SDK's own call, never guessed) with this input; the SDK's call
+        (`create`) takes it over only if its parameters are equal, and otherwise it is
+        closed and `key` gets no more early calls. The first call for a `key` only learns.
+        The headers the SDK is told to add here (ChatKit's User-Agent) are part of `key`."""
+        key = (key, tuple(sorted((_HEADERS_OVERRIDE.get() or {}).items())))
+        self._learning = (key, model_input)
+        template = _TEMPLATES.get(key)
+        if template is not None:
+            params = {**template, "input": model_input}
+            self._early = _EarlyCall(key, params, asyncio.ensure_future(self._streamed(dict(params))))
+
+    async def close_early(self) -> None:
+        """Closes an early call the SDK did not take over (its run ended before calling)."""
+        early, self._early = self._early, None
+        if early is not None:
+            await early.close()
+
     async def create(self, **params: Any) -> Any:
-        """`AsyncResponses.create`; for a streamed call without the SDK's walk of the
-        parameters against their TypedDicts (~1-2 ms a request, a tenth of the server's
-        CPU at 50 streams). The Responses parameters have no aliased or formatted fields
-        (tests/unit/test_model_stream_fast_paths.py checks the request bodies are
-        identical), so that walk only drops omitted values and dumps pydantic models, as
-        `_plain` does. Anything else goes the SDK's way."""
+        early, self._early = self._early, None
+        learning, self._learning = self._learning, None
+        if learning is not None and params.get("input") == learning[1] and _TEMPLATES.get(learning[0], {}) is not None:
+            _TEMPLATES[learning[0]] = {key: value for key, value in params.items() if key != "input"}
+        if early is not None:
+            if early.params == params:
+                return await early.task
+            _TEMPLATES[early.key] = None  # unpredictable: no more early calls for it
+            await early.close()
         if params.get("stream") is not True or not params.keys() <= _CREATE_PARAMETERS:
             return await super().create(**params)
+        return await self._streamed(params)
+
+    async def _streamed(self, params: dict[str, Any]) -> Any:
+        """A streamed `create` without the SDK's walk of the parameters against their
+        TypedDicts (~1-2 ms a request, a tenth of the server's CPU at 50 streams). The
+        Responses parameters have no aliased or formatted fields
+        (tests/unit/test_model_stream_fast_paths.py checks the request bodies are
+        identical), so that walk only drops omitted values and dumps pydantic models, as
+        `_plain` does."""
         options = make_request_options(
             extra_headers=params.pop("extra_headers", None),
             extra_query=params.pop("extra_query", None),
@@ -257,6 +305,23 @@ class _Responses(AsyncResponses):
             stream=True,
             stream_cls=openai.AsyncStream[ResponseStreamEvent],
         )
+
+
+# Per agent configuration: the parameters (all but `input`) of its last streamed call,
+# or None once an early call did not match (`_Responses.start_early`).
+_TEMPLATES: dict[Hashable, dict[str, Any] | None] = {}
+
+
+class _EarlyCall:
+    def __init__(self, key: Hashable, params: dict[str, Any], task: asyncio.Future[Any]) -> None:
+        self.key, self.params, self.task = key, params, task
+
+    async def close(self) -> None:
+        task = self.task
+        if not task.done():
+            task.cancel()  # cancelling an unfinished request closes its connection
+        elif not task.cancelled() and task.exception() is None:
+            await task.result().close()
 
 
 _CREATE_PARAMETERS = frozenset(inspect.signature(AsyncResponses.create).parameters) - {"self"}

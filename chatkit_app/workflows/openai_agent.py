@@ -13,8 +13,11 @@ logs never carry the API key or upstream error text (`failures`).
 
 Cost per token and per answer (bench/streaming.py: 50 answers at once on 2 cores) is kept
 down where the answer crosses each layer: the model client (`model_client`: SSE decoding,
-merging waiting text deltas, parsing), the database (`history.ReadOnce`: one read of the
-thread before the first token; a new thread's title is saved when the answer ends).
+merging waiting text deltas, parsing), the database (`history.ReadOnce`: at most one read
+of the thread before the first token, none for a thread the request creates; a new
+thread's title is saved when the answer ends). Time to first token: the model call goes
+out before the Agents SDK sets the run up (`start_early`), so that setup overlaps the
+model's own time to first token.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class OpenAIAgent:
         # and sends `thread.updated`; `AppChatKitServer` saves it if the client hung up):
         # not one more database write queued before the first token of every new chat.
         title = _title(text) if turn.thread.title is None and text else None
-        newest = await turn.store.load_thread_items(turn.thread.id, None, self.history_limit, "desc", turn.context)
+        newest = await turn.newest(self.history_limit)
         model_input = await CONVERTER.to_agent_input(list(reversed(newest.data)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget
@@ -78,7 +81,8 @@ class OpenAIAgent:
             while True:
                 partial = PartialAnswer(turn)
                 try:
-                    async for event in self._attempt(turn, newest, model_input, deadline - loop.time(), partial):
+                    left = deadline - loop.time()
+                    async for event in self._attempt(turn, newest, model_input, left, partial, early=attempt == 0):
                         yield event
                     return
                 except Exception as exc:
@@ -109,6 +113,8 @@ class OpenAIAgent:
         model_input: list[Any],
         seconds_left: float,
         partial: PartialAnswer,
+        *,
+        early: bool,
     ) -> AsyncIterator[ThreadStreamEvent]:
         # Every read (headers, then each chunk) must arrive within the budget left.
         client = shared_client(self.settings).with_options(timeout=max(seconds_left, 0.001))
@@ -117,6 +123,11 @@ class OpenAIAgent:
             model = RecordingChatCompletionsModel(model=self.settings.chatkit_model, openai_client=client)
         else:
             model = RecordingResponsesModel(model=self.settings.chatkit_model, openai_client=client)
+            if early:
+                # The model starts on its answer while the Agents SDK sets the run up.
+                key = (self.settings.chatkit_model, self.settings.chatkit_instructions)
+                client.responses.start_early(key, model_input)
+                await asyncio.sleep(0)  # the early call's request goes out now
         model.partial = partial
         store = ReadOnce(turn.store, turn.thread.id, newest)
         context: AgentContext[RequestContext] = AgentContext(
@@ -134,6 +145,7 @@ class OpenAIAgent:
                 yield partial.observe(event)
         finally:
             result.cancel()
+            await client.responses.close_early()
 
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None

@@ -83,11 +83,19 @@ class PacedResponseStream(AiohttpResponseStream):
                 if hold and not response.content.is_eof() and (wait := last + self._pacer.interval() - loop.time()) > 0:
                     connection = response.connection
                     await _rest(connection.transport if connection is not None else None, wait)
-                chunk = await response.content.readany()
+                chunk = _buffered_before_failure(response.content) or await response.content.readany()
                 if not chunk:
                     return
                 last, hold = loop.time(), _DELTA in chunk
                 yield chunk
+
+
+def _buffered_before_failure(content: aiohttp.StreamReader) -> bytes:
+    """The bytes that arrived before the connection failed: aiohttp's readers raise the
+    failure at once, dropping them (the last tokens of an answer cut off mid-way)."""
+    if content.exception() is None or not content._buffer:
+        return b""
+    return content._read_nowait(-1)
 
 
 async def _rest(transport: asyncio.Transport | None, seconds: float) -> None:

@@ -1,0 +1,162 @@
+"""Early model calls: the streamed Responses call an answer needs goes out before the Agents
+SDK asks for it, with the parameters the SDK used last time (learned, never guessed), and
+the SDK's own call takes it over only when its parameters are equal; and the bytes that
+arrived before a connection was cut are read, not dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from chatkit.server import agents_sdk_user_agent_override
+
+from chatkit_app import db
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.server import AppChatKitServer
+from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.settings import Settings
+from chatkit_app.workflows.model_client import OpenAIClient
+from chatkit_app.workflows.openai_agent import OpenAIAgent
+from chatkit_app.workflows.pacing import PacedAioHttpClient
+from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
+from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
+
+CTX = RequestContext(user_id="user-1", session_id="cks_1", workflow_id="assistant")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    yield from running_fake(FakeBehavior(text="Ahoy there, matey."))
+
+
+def _input(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "type": "message", "content": [{"type": "input_text", "text": text}]}]
+
+
+def _params(text: str, instructions: str) -> dict[str, Any]:
+    return {"model": "m", "input": _input(text), "instructions": instructions, "stream": True}
+
+
+async def _text(stream: Any) -> str:
+    return "".join([event.delta async for event in stream if event.type == "response.output_text.delta"])
+
+
+async def _settle() -> None:
+    await asyncio.sleep(0.2)  # long enough for a request to reach the fake, if one was sent
+
+
+async def test_the_sdks_call_takes_over_the_early_one(fake: FakeOpenAI) -> None:
+    key = ("m", secrets.token_hex(4))  # a configuration no other test has taught
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+        client.responses.start_early(key, _input("first"))  # nothing learned yet: nothing sent
+        await _settle()
+        assert fake.requests == []
+        assert await _text(await client.responses.create(**_params("first", key[1]))) == "Ahoy there, matey."
+        assert len(fake.requests) == 1
+
+        client.responses.start_early(key, _input("second"))
+        await _settle()
+        assert len(fake.requests) == 2  # sent before the SDK asks
+        assert fake.requests[1].body == {**fake.requests[0].body, "input": _input("second")}
+        assert await _text(await client.responses.create(**_params("second", key[1]))) == "Ahoy there, matey."
+        assert len(fake.requests) == 2  # taken over: not sent twice
+
+
+async def test_an_early_call_unlike_the_sdks_is_dropped_for_good(fake: FakeOpenAI) -> None:
+    key = ("m", secrets.token_hex(4))
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+        client.responses.start_early(key, _input("a"))
+        await _text(await client.responses.create(**_params("a", key[1])))
+        client.responses.start_early(key, _input("b"))
+        await _settle()
+        other = {**_params("b", key[1]), "temperature": 0.5}  # the SDK asks for something else
+        assert await _text(await client.responses.create(**other)) == "Ahoy there, matey."
+        assert [r.body.get("temperature") for r in fake.requests] == [None, None, 0.5]  # the SDK's own call
+        client.responses.start_early(key, _input("c"))  # this configuration gets no more early calls
+        await _settle()
+        assert len(fake.requests) == 3
+        await client.responses.create(**_params("c", key[1]))
+
+
+async def test_an_early_call_nobody_takes_over_is_closed(fake: FakeOpenAI) -> None:
+    key = ("m", secrets.token_hex(4))
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+        client.responses.start_early(key, _input("a"))
+        await _text(await client.responses.create(**_params("a", key[1])))
+        client.responses.start_early(key, _input("b"))
+        await _settle()
+        await client.responses.close_early()  # e.g. the run failed before calling the model
+        await client.responses.close_early()  # idempotent
+        assert len(fake.requests) == 2
+
+
+async def test_headers_the_sdk_is_told_to_add_are_part_of_the_configuration(fake: FakeOpenAI) -> None:
+    key = ("m", secrets.token_hex(4))
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+        with agents_sdk_user_agent_override():
+            client.responses.start_early(key, _input("a"))
+            await _text(await client.responses.create(**_params("a", key[1])))
+        client.responses.start_early(key, _input("b"))  # outside ChatKit: learned separately
+        await _settle()
+        assert len(fake.requests) == 1
+        await client.responses.create(**_params("b", key[1]))
+
+
+def _settings(tmp_path: Path, base_url: str, instructions: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        chatkit_data_dir=tmp_path / "data",
+        openai_api_key="sk-test",
+        openai_base_url=base_url,
+        chatkit_model="fake-model-1",
+        chatkit_instructions=instructions,
+    )
+
+
+async def test_answers_through_chatkit_each_cost_one_model_call(fake: FakeOpenAI, tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
+    db.migrate(engine)
+    store = SQLModelStore(engine)
+    agent = OpenAIAgent(_settings(tmp_path, fake.base_url, f"Answer like a pirate {secrets.token_hex(4)}."))
+    registry = WorkflowRegistry()
+    registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
+    server = AppChatKitServer(store, registry)
+    try:
+        for text in ("One?", "Two?", "Three?"):
+            content = [{"type": "input_text", "text": text}]
+            request = {
+                "type": "threads.create",
+                "params": {"input": {"content": content, "attachments": [], "inference_options": {}}},
+            }
+            result = await server.process(json.dumps(request), CTX)
+            body = b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
+            assert b"Ahoy there, matey." in body and b'"type":"error"' not in body
+        assert [r.body["input"][0]["content"][0]["text"] for r in fake.requests] == ["One?", "Two?", "Three?"]
+        first = fake.requests[0]
+        assert all({**r.body, "input": first.body["input"]} == first.body for r in fake.requests)
+        assert all(r.headers["user-agent"] == first.headers["user-agent"] for r in fake.requests)
+    finally:
+        engine.dispose()
+
+
+async def test_bytes_that_arrived_before_a_cut_are_read(tmp_path: Path) -> None:
+    """The whole answer and the cut are in before the first read: every delta sent is read,
+    then the failure."""
+    tokens = [f"t{n} " for n in range(8)]
+    for fake in running_fake(FakeBehavior(text="".join(tokens), tokens=8, cut_after=5)):
+        http = PacedAioHttpClient()  # the assistant's transport
+        async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0, http_client=http) as client:
+            stream = await client.responses.create(**_params("hi", "x"))
+            await _settle()
+            seen: list[str] = []
+            with pytest.raises(openai.APIConnectionError):
+                async for event in stream:
+                    if event.type == "response.output_text.delta":
+                        seen.append(event.delta)
+            assert "".join(seen) == "".join(tokens[:5])
