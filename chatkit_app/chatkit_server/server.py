@@ -17,7 +17,8 @@ import dataclasses
 import gc
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -33,6 +34,7 @@ from chatkit.types import (
     ThreadMetadata,
     ThreadsCreateReq,
     ThreadStreamEvent,
+    UserMessageInput,
     UserMessageItem,
     WidgetItem,
     is_streaming_req,
@@ -41,7 +43,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.store import SQLModelStore
-from chatkit_app.workflows.agent import ChatAgent, Turn
+from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
 
 CHATKIT_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
@@ -83,6 +85,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         """`process` for an already parsed request (the endpoint parses it to check it)."""
         if isinstance(request, ThreadsCreateReq):
             context = dataclasses.replace(context, creates_thread=True)
+            agent = self._agent(context)
+            if isinstance(agent, EarlyStarting) and not request.params.input.attachments:
+                await agent.start_early(_new_message(request.params.input))
+                return StreamingResult(_then_drop_early(self._process_streaming(request, context), agent))
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
         return NonStreamingResult(await self._process_non_streaming(request, context))
@@ -99,6 +105,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         return super()._serialize(obj)
 
     def _agent(self, context: RequestContext) -> ChatAgent:
+        """The workflow's agent; made per call (agents may keep per-answer state)."""
         workflow = self.registry.get(context.workflow_id)
         if workflow.agent_factory is None:
             raise RuntimeError(f"workflow {workflow.id!r} has no agent")
@@ -132,3 +139,25 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
     ) -> None:
         await self.store.save_feedback(thread_id, item_ids, feedback, context)
+
+
+def _new_message(user_input: UserMessageInput) -> UserMessageItem:
+    """The message `threads.create` will save, as far as the model sees it (the ids and the
+    time are not part of the model's input)."""
+    return UserMessageItem(
+        id="pending",
+        thread_id="pending",
+        content=user_input.content,
+        attachments=[],
+        quoted_text=user_input.quoted_text,
+        inference_options=user_input.inference_options,
+        created_at=datetime.now(),
+    )
+
+
+async def _then_drop_early(stream: AsyncIterator[bytes], agent: EarlyStarting) -> AsyncGenerator[bytes, None]:
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        await agent.drop_early()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from chatkit.actions import Action
 from chatkit.store import Store, StoreItemType
@@ -46,6 +46,17 @@ class ChatAgent(Protocol):
     def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
     ) -> AsyncIterator[ThreadStreamEvent]: ...
+
+
+@runtime_checkable
+class EarlyStarting(Protocol):
+    """An agent that can start on a new thread's first answer before ChatKit has saved the
+    thread and the message (`start_early`), within the same request; `drop_early` ends
+    whatever it started that no answer took over."""
+
+    async def start_early(self, message: UserMessageItem) -> None: ...
+
+    async def drop_early(self) -> None: ...
 
 
 def message_text(message: UserMessageItem | None) -> str:

@@ -16,8 +16,10 @@ down where the answer crosses each layer: the model client (`model_client`: SSE 
 merging waiting text deltas, parsing), the database (`history.ReadOnce`: at most one read
 of the thread before the first token, none for a thread the request creates; a new
 thread's title is saved when the answer ends). Time to first token: the model call goes
-out before the Agents SDK sets the run up (`start_early`), so that setup overlaps the
-model's own time to first token.
+out before the Agents SDK sets the run up (`model_client._Responses.start_early`), for a
+new thread even before ChatKit saves it (`start_early` here), so that the setup overlaps
+the model's own time to first token; its body is left unread in the kernel until the
+answer is streamed (`pacing`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +35,7 @@ from agents import Agent, RunConfig, Runner
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
+from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
@@ -39,6 +43,7 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemDoneEvent,
     ThreadStreamEvent,
+    UserMessageItem,
     WidgetItem,
 )
 
@@ -47,11 +52,13 @@ from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import ChatAgent, Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind
 from chatkit_app.workflows.history import CONVERTER, ReadOnce
-from chatkit_app.workflows.model_client import shared_client
+from chatkit_app.workflows.model_client import OpenAIClient, shared_client
 from chatkit_app.workflows.offline import OfflineAgent
 from chatkit_app.workflows.partial_answer import PartialAnswer, RecordingChatCompletionsModel, RecordingResponsesModel
 
 logger = logging.getLogger("chatkit_app.workflows.openai_agent")
+# This request's client whose model call `start_early` sent, until `_attempt` takes it.
+_STARTED: ContextVar[OpenAIClient | None] = ContextVar("chatkit_started_model_call", default=None)
 
 
 class OpenAIAgent:
@@ -65,6 +72,25 @@ class OpenAIAgent:
         self.retry_backoff = retry_backoff
         self.history_limit = history_limit
         self.budget = settings.chatkit_upstream_timeout_seconds
+        self._early_key = (settings.chatkit_model, settings.chatkit_instructions)
+
+    async def start_early(self, message: UserMessageItem) -> None:
+        """For a thread this request creates, whose history is `message` alone: the model
+        call goes out now, before ChatKit saves the thread and the message, and is taken
+        over by this request's answer (`drop_early` closes it if there is none)."""
+        if self.settings.chatkit_openai_api != "responses":
+            return
+        model_input = await CONVERTER.to_agent_input([message])
+        client = shared_client(self.settings).with_options(timeout=self.budget)
+        with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
+            client.responses.start_early(self._early_key, model_input)
+        _STARTED.set(client)
+        await asyncio.sleep(0)  # the call's request goes out now
+
+    async def drop_early(self) -> None:
+        client, _ = _STARTED.get(), _STARTED.set(None)
+        if client is not None:
+            await client.responses.close_early()
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
         text = message_text(turn.message)
@@ -116,17 +142,21 @@ class OpenAIAgent:
         *,
         early: bool,
     ) -> AsyncIterator[ThreadStreamEvent]:
-        # Every read (headers, then each chunk) must arrive within the budget left.
-        client = shared_client(self.settings).with_options(timeout=max(seconds_left, 0.001))
+        started = _STARTED.get() if early else None
+        if started is not None:
+            _STARTED.set(None)
+            client = started  # its call went out before the thread was saved
+        else:
+            # Every read (headers, then each chunk) must arrive within the budget left.
+            client = shared_client(self.settings).with_options(timeout=max(seconds_left, 0.001))
         model: RecordingResponsesModel | RecordingChatCompletionsModel
         if self.settings.chatkit_openai_api == "chat_completions":
             model = RecordingChatCompletionsModel(model=self.settings.chatkit_model, openai_client=client)
         else:
             model = RecordingResponsesModel(model=self.settings.chatkit_model, openai_client=client)
-            if early:
+            if early and started is None:
                 # The model starts on its answer while the Agents SDK sets the run up.
-                key = (self.settings.chatkit_model, self.settings.chatkit_instructions)
-                client.responses.start_early(key, model_input)
+                client.responses.start_early(self._early_key, model_input)
                 await asyncio.sleep(0)  # the early call's request goes out now
         model.partial = partial
         store = ReadOnce(turn.store, turn.thread.id, newest)

@@ -71,8 +71,23 @@ class PacedResponseStream(AiohttpResponseStream):
     def __init__(self, response: ClientResponse, pacer: ReadPacer) -> None:
         super().__init__(response)
         self._pacer = pacer
+        # Until it is first read, the body waits in the kernel: a call made early
+        # (`model_client`) is read only once its answer is being streamed, not byte by byte
+        # while the server is still busy setting it up.
+        self._held = _pause(response)
+
+    def _release(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not held.is_closing():
+                held.resume_reading()
+
+    async def aclose(self) -> None:
+        self._release()
+        await super().aclose()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        self._release()
         response = self._aiohttp_response
         loop = asyncio.get_running_loop()
         last, hold = 0.0, False
@@ -88,6 +103,17 @@ class PacedResponseStream(AiohttpResponseStream):
                     return
                 last, hold = loop.time(), _DELTA in chunk
                 yield chunk
+
+
+def _pause(response: ClientResponse) -> asyncio.Transport | None:
+    """Stops reading the response's connection, unless its body has all arrived (the
+    connection may then serve another request already); returns the paused transport."""
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    if transport is None or response.content.is_eof() or not transport.is_reading():
+        return None
+    transport.pause_reading()
+    return transport
 
 
 def _buffered_before_failure(content: aiohttp.StreamReader) -> bytes:

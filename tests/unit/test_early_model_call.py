@@ -160,3 +160,40 @@ async def test_bytes_that_arrived_before_a_cut_are_read(tmp_path: Path) -> None:
                     if event.type == "response.output_text.delta":
                         seen.append(event.delta)
             assert "".join(seen) == "".join(tokens[:5])
+
+
+class _SeeingStore(SQLModelStore):
+    """A real store that notes how many model calls the fake had received (a moment after)
+    each time a thread is saved."""
+
+    fake: FakeOpenAI
+    calls_seen_at_save: list[int]
+
+    async def save_thread(self, thread: Any, context: RequestContext) -> None:
+        await asyncio.sleep(0.2)
+        self.calls_seen_at_save.append(len(self.fake.requests))
+        await super().save_thread(thread, context)
+
+
+async def test_a_new_threads_model_call_goes_out_before_the_thread_is_saved(fake: FakeOpenAI, tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
+    db.migrate(engine)
+    store = _SeeingStore(engine)
+    store.fake, store.calls_seen_at_save = fake, []
+    agent = OpenAIAgent(_settings(tmp_path, fake.base_url, f"Answer like a parrot {secrets.token_hex(4)}."))
+    registry = WorkflowRegistry()
+    registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
+    server = AppChatKitServer(store, registry)
+    try:
+        for text in ("One?", "Two?"):
+            content = [{"type": "input_text", "text": text}]
+            params = {"input": {"content": content, "attachments": [], "inference_options": {}}}
+            result = await server.process(json.dumps({"type": "threads.create", "params": params}), CTX)
+            body = b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
+            assert b"Ahoy there, matey." in body
+        # The first answer teaches the call's parameters; the second's call is out before its
+        # thread is saved (the thread's save comes first, then the title at the end).
+        assert store.calls_seen_at_save[0] == 0 and store.calls_seen_at_save[2] == 2, store.calls_seen_at_save
+        assert len(fake.requests) == 2
+    finally:
+        engine.dispose()
