@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
@@ -46,6 +47,7 @@ from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
 
+logger = logging.getLogger("chatkit_app.chatkit_server")
 CHATKIT_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 _frozen = threading.Event()
 _TEXT_DELTA_FRAME = (
@@ -87,7 +89,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             context = dataclasses.replace(context, creates_thread=True)
             agent = self._agent(context)
             if isinstance(agent, EarlyStarting) and not request.params.input.attachments:
-                await agent.start_early(_new_message(request.params.input))
+                try:
+                    await agent.start_early(_new_message(request.params.input))
+                except Exception:  # only a head start: the answer goes the usual way
+                    logger.warning("could not start the answer early", exc_info=True)
                 return StreamingResult(_then_drop_early(self._process_streaming(request, context), agent))
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))
