@@ -31,14 +31,17 @@ async def chatkit_endpoint(request: Request) -> Response:
     services = services_of(request)
     context = await request_context(request, services)
     body = await read_body(request, services.settings.chatkit_max_body_bytes)
+    arrival = services.chatkit.head_start.arrive()  # from here on, work without waiting on the client
     try:
         request_model = CHATKIT_REQUEST.validate_json(body)
         await _check_attachments(services, request_model, context)
-        result = await services.chatkit.process_request(request_model, context)
+        result = await services.chatkit.process_request(request_model, context, arrival)
     except ValidationError as exc:
         raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
     except NotFoundError:
         raise NotFound("Not found.") from None
+    finally:
+        arrival.done()
     if not isinstance(result, StreamingResult):
         return Response(result.json, media_type="application/json")
     events = aiter(result)

@@ -43,6 +43,7 @@ from chatkit.types import (
 from pydantic import BaseModel, TypeAdapter
 
 from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
@@ -74,6 +75,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
         self.registry = registry
+        self.head_start = HeadStart()
         _freeze_startup_objects()
 
     async def process(
@@ -82,9 +84,11 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         return await self.process_request(CHATKIT_REQUEST.validate_json(request), context)
 
     async def process_request(
-        self, request: ChatKitReq, context: RequestContext
+        self, request: ChatKitReq, context: RequestContext, arrival: Arrival | None = None
     ) -> StreamingResult | NonStreamingResult:
         """`process` for an already parsed request (the endpoint parses it to check it)."""
+        if not isinstance(request, ThreadsCreateReq) and arrival is not None:
+            arrival.done()
         if isinstance(request, ThreadsCreateReq):
             context = dataclasses.replace(context, creates_thread=True)
             agent = self._agent(context)
@@ -93,6 +97,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                     await agent.start_early(_new_message(request.params.input))
                 except Exception:  # only a head start: the answer goes the usual way
                     logger.warning("could not start the answer early", exc_info=True)
+                if arrival is not None:
+                    arrival.done()
+                    await self.head_start.wait_turn()
                 return StreamingResult(_then_drop_early(self._process_streaming(request, context), agent))
         if is_streaming_req(request):
             return StreamingResult(self._process_streaming(request, context))

@@ -180,3 +180,22 @@ async def test_threads_survive_a_backend_restart(settings: Settings, tmp_path: P
             assert [i["type"] for i in items["data"]] == ["user_message", "assistant_message"]
     finally:
         second.close()
+
+
+async def test_no_request_is_left_arriving(client: httpx.AsyncClient, services: Services) -> None:
+    """Answers wait while other requests arrive (`HeadStart`): every request, served or
+    refused, must stop counting as arriving."""
+    alice = await ChatKitClient.for_user(client, "alice")
+    await alice.new_thread("hello")
+    await alice.call("threads.list", limit=5, order="desc")
+    bad = [
+        await client.post("/api/chatkit", content=b"{}", headers={"Authorization": "Bearer nope"}),
+        await client.post("/api/chatkit", content=b"not json", headers=bearer(alice.token)),
+        await client.post(
+            "/api/chatkit",
+            json={"type": "threads.get_by_id", "params": {"thread_id": "thr_x"}},
+            headers=bearer(alice.token),
+        ),
+    ]
+    assert [r.status_code for r in bad] == [401, 400, 404]
+    assert services.chatkit.head_start.arriving == 0
