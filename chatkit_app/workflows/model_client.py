@@ -271,7 +271,12 @@ class _Responses(AsyncResponses):
     async def create(self, **params: Any) -> Any:
         early, self._early = self._early, None
         learning, self._learning = self._learning, None
-        if learning is not None and params.get("input") == learning[1] and _TEMPLATES.get(learning[0], {}) is not None:
+        if (
+            learning is not None
+            and params.get("input") == learning[1]
+            and _TEMPLATES.get(learning[0], {}) is not None
+            and not any(is_given(params.get(name, not_given)) for name in _PER_CONVERSATION)
+        ):
             _TEMPLATES[learning[0]] = {key: value for key, value in params.items() if key != "input"}
         if early is not None:
             if early.params == params:
@@ -310,6 +315,9 @@ class _Responses(AsyncResponses):
 # Per agent configuration: the parameters (all but `input`) of its last streamed call,
 # or None once an early call did not match (`_Responses.start_early`).
 _TEMPLATES: dict[Hashable, dict[str, Any] | None] = {}
+# Parameters that may name one user's conversation or data at the model server: a call
+# with any of them is never a template (another user's early call must not carry them).
+_PER_CONVERSATION = ("previous_response_id", "conversation", "prompt", "metadata", "user", "safety_identifier")
 
 
 class _EarlyCall:

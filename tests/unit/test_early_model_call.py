@@ -197,3 +197,17 @@ async def test_a_new_threads_model_call_goes_out_before_the_thread_is_saved(fake
         assert len(fake.requests) == 2
     finally:
         engine.dispose()
+
+
+async def test_a_call_tied_to_a_conversation_is_never_a_template(fake: FakeOpenAI) -> None:
+    """A call naming a stored conversation (or one user's data) at the model server must not
+    be repeated for the next answer, which may be another user's."""
+    key = ("m", secrets.token_hex(4))
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+        client.responses.start_early(key, _input("a"))
+        await _text(await client.responses.create(**_params("a", key[1]), previous_response_id="resp_of_alice"))
+        client.responses.start_early(key, _input("b"))
+        await _settle()
+        assert len(fake.requests) == 1  # nothing was learned, nothing sent early
+        await client.responses.create(**_params("b", key[1]))
+        assert "previous_response_id" not in fake.requests[1].body
