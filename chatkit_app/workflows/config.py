@@ -24,10 +24,13 @@ class WorkflowConfigError(ValueError):
 
 
 class WorkflowEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(min_length=1, max_length=120)
     mode: str = Field(default="agent", pattern="^(agent|hosted)$")
     ui: dict[str, Any] = Field(default_factory=dict)
+    # For the built-in `assistant`: options that replace those of `ui` (key by key) when it
+    # runs a language model, so its texts need not say "offline demo agent" then.
+    model_ui: dict[str, Any] = Field(default_factory=dict, alias="modelUi")
 
 
 class PublicConfig(BaseModel):
@@ -50,12 +53,14 @@ def load_public_config(path: Path = CONFIG_PATH) -> PublicConfig:
         field = ".".join(str(part) for part in first["loc"])
         raise WorkflowConfigError(f"{path.name}: field '{field}': {first['msg']}") from None
     for workflow_id, entry in config.workflows.items():
-        bad = _find_forbidden(entry.ui, f"workflows.{workflow_id}.ui")
-        if bad:
-            raise WorkflowConfigError(
-                f"{path.name}: field '{bad}' must not be in the public config (keep it on the server)"
-            )
+        for name, options in (("ui", entry.ui), ("modelUi", entry.model_ui)):
+            bad = _find_forbidden(options, f"workflows.{workflow_id}.{name}")
+            if bad:
+                raise WorkflowConfigError(
+                    f"{path.name}: field '{bad}' must not be in the public config (keep it on the server)"
+                )
         entry.ui = checked_ui(entry.ui, f"{path.name}: field 'workflows.{workflow_id}.ui")
+        entry.model_ui = checked_ui(entry.model_ui, f"{path.name}: field 'workflows.{workflow_id}.modelUi")
     return config
 
 

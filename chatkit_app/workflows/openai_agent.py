@@ -189,9 +189,14 @@ class OpenAIAgent:
         yield ThreadItemDoneEvent(item=item)
 
 
+def runs_a_model(settings: Settings) -> bool:
+    """Whether workflow `assistant` runs a language model (a key or a base URL is set)."""
+    return settings.openai_api_key is not None or bool(settings.openai_base_url)
+
+
 def describe_assistant(settings: Settings) -> str:
     """What workflow `assistant` runs, in words a visitor understands (no secrets)."""
-    if settings.openai_api_key is not None or settings.openai_base_url:
+    if runs_a_model(settings):
         where = "an OpenAI-compatible server" if settings.openai_base_url else "OpenAI"
         return f"AI assistant ({settings.chatkit_model} via {where})"
     return "Offline demo agent: canned answers, no language model"
@@ -204,6 +209,6 @@ def _title(text: str) -> str:
 
 def make_assistant_agent(settings: Settings) -> ChatAgent:
     """The OpenAI agent when a key or a base URL is configured, else the offline demo agent."""
-    if settings.openai_api_key is not None or settings.openai_base_url:
+    if runs_a_model(settings):
         return OpenAIAgent(settings)
     return OfflineAgent()

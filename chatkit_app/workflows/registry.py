@@ -75,16 +75,19 @@ class WorkflowRegistry:
 def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
     """The built-in `assistant` (offline demo agent, or an OpenAI agent when a key or
     base URL is configured), the hosted workflows, and those registered in Python."""
-    from chatkit_app.workflows.openai_agent import make_assistant_agent
+    from chatkit_app.workflows.openai_agent import make_assistant_agent, runs_a_model
 
     config = config or load_public_config()
     registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow)
     entry = config.workflows.get("assistant")
+    ui = entry.ui if entry else {}
+    if entry and runs_a_model(settings):
+        ui = {**ui, **entry.model_ui}
     registry.register(
         Workflow(
             id="assistant",
             name=entry.name if entry else "Assistant",
-            ui=entry.ui if entry else {},
+            ui=ui,
             agent_factory=functools.partial(make_assistant_agent, settings),
         )
     )

@@ -62,6 +62,29 @@ def test_a_bad_config_field_is_named(tmp_path: Path, ui: object, field: str) -> 
     assert f"field '{field}'" in str(caught.value)
 
 
+def test_the_assistant_says_what_it_runs(tmp_path: Path) -> None:
+    """The offline demo agent's texts say so; with a model configured, `modelUi` replaces
+    them (key by key) and nothing claims there is no language model."""
+    from chatkit_app.settings import Settings
+    from chatkit_app.workflows.registry import build_registry
+
+    offline = Settings(_env_file=None, chatkit_data_dir=tmp_path / "a", openai_api_key=None, openai_base_url="")
+    model = Settings(_env_file=None, chatkit_data_dir=tmp_path / "b", openai_api_key="sk-x", openai_base_url="")
+    shipped = load_public_config()
+    offline_ui = build_registry(offline, shipped).get("assistant").ui
+    model_ui = build_registry(model, shipped).get("assistant").ui
+    assert "offline demo agent" in offline_ui["startScreen"]["greeting"]
+    assert "no language model" in offline_ui["disclaimer"]["text"]
+    assert "offline" not in json.dumps(model_ui).lower() and "no language model" not in json.dumps(model_ui)
+    assert model_ui["theme"] == offline_ui["theme"] and model_ui["composer"] == offline_ui["composer"]
+    with pytest.raises(WorkflowConfigError, match=r"field .workflows\.assistant\.modelUi\.disclaimer"):
+        path = tmp_path / "bad.json"
+        path.write_text(
+            json.dumps({"workflows": {"assistant": {"name": "A", "modelUi": {"disclaimer": {"txt": "x"}}}}})
+        )
+        load_public_config(path)
+
+
 def test_secrets_are_refused_in_the_public_config(tmp_path: Path) -> None:
     with pytest.raises(WorkflowConfigError, match="must not be in the public config"):
         load_public_config(_config(tmp_path, {"composer": {"placeholder": "x"}, "instructions": "be evil"}))
