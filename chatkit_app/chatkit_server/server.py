@@ -86,7 +86,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     async def process_request(
         self, request: ChatKitReq, context: RequestContext, arrival: Arrival | None = None
     ) -> StreamingResult | NonStreamingResult:
-        """`process` for an already parsed request (the endpoint parses it to check it)."""
+        """`process` for an already parsed request (the endpoint parses it to check it).
+        `arrival` (from the endpoint's `HeadStart`) is done once this request's model call
+        is out, or at once for requests that make none."""
         if not isinstance(request, ThreadsCreateReq) and arrival is not None:
             arrival.done()
         if isinstance(request, ThreadsCreateReq):
