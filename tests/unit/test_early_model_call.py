@@ -15,6 +15,7 @@ from typing import Any
 import openai
 import pytest
 from chatkit.server import agents_sdk_user_agent_override
+from sqlalchemy import Engine
 
 from chatkit_app import db
 from chatkit_app.chatkit_server.context import RequestContext
@@ -51,6 +52,12 @@ async def _settle() -> None:
     await asyncio.sleep(0.2)  # long enough for a request to reach the fake, if one was sent
 
 
+async def _teach(client: OpenAIClient, key: tuple[str, str]) -> None:
+    """One answer for `key` the usual way: its call's parameters become the template."""
+    client.responses.start_early(key, _input("a"))
+    await _text(await client.responses.create(**_params("a", key[1])))
+
+
 async def test_the_sdks_call_takes_over_the_early_one(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))  # a configuration no other test has taught
     async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
@@ -71,8 +78,7 @@ async def test_the_sdks_call_takes_over_the_early_one(fake: FakeOpenAI) -> None:
 async def test_an_early_call_unlike_the_sdks_is_dropped_for_good(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))
     async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
-        client.responses.start_early(key, _input("a"))
-        await _text(await client.responses.create(**_params("a", key[1])))
+        await _teach(client, key)
         client.responses.start_early(key, _input("b"))
         await _settle()
         other = {**_params("b", key[1]), "temperature": 0.5}  # the SDK asks for something else
@@ -87,8 +93,7 @@ async def test_an_early_call_unlike_the_sdks_is_dropped_for_good(fake: FakeOpenA
 async def test_an_early_call_nobody_takes_over_is_closed(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))
     async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
-        client.responses.start_early(key, _input("a"))
-        await _text(await client.responses.create(**_params("a", key[1])))
+        await _teach(client, key)
         client.responses.start_early(key, _input("b"))
         await _settle()
         await client.responses.close_early()  # e.g. the run failed before calling the model
@@ -108,41 +113,49 @@ async def test_headers_the_sdk_is_told_to_add_are_part_of_the_configuration(fake
         await client.responses.create(**_params("b", key[1]))
 
 
-def _settings(tmp_path: Path, base_url: str, instructions: str) -> Settings:
-    return Settings(
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    built = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
+    db.migrate(built)
+    yield built
+    built.dispose()
+
+
+def _server(store: SQLModelStore, fake: FakeOpenAI, tmp_path: Path) -> AppChatKitServer:
+    """Our ChatKit server with the OpenAI agent, its instructions new to this process."""
+    settings = Settings(
         _env_file=None,
         chatkit_data_dir=tmp_path / "data",
         openai_api_key="sk-test",
-        openai_base_url=base_url,
+        openai_base_url=fake.base_url,
         chatkit_model="fake-model-1",
-        chatkit_instructions=instructions,
+        chatkit_instructions=f"Answer like a pirate {secrets.token_hex(4)}.",
     )
-
-
-async def test_answers_through_chatkit_each_cost_one_model_call(fake: FakeOpenAI, tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
-    db.migrate(engine)
-    store = SQLModelStore(engine)
-    agent = OpenAIAgent(_settings(tmp_path, fake.base_url, f"Answer like a pirate {secrets.token_hex(4)}."))
+    agent = OpenAIAgent(settings)
     registry = WorkflowRegistry()
     registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
-    server = AppChatKitServer(store, registry)
-    try:
-        for text in ("One?", "Two?", "Three?"):
-            content = [{"type": "input_text", "text": text}]
-            request = {
-                "type": "threads.create",
-                "params": {"input": {"content": content, "attachments": [], "inference_options": {}}},
-            }
-            result = await server.process(json.dumps(request), CTX)
-            body = b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
-            assert b"Ahoy there, matey." in body and b'"type":"error"' not in body
-        assert [r.body["input"][0]["content"][0]["text"] for r in fake.requests] == ["One?", "Two?", "Three?"]
-        first = fake.requests[0]
-        assert all({**r.body, "input": first.body["input"]} == first.body for r in fake.requests)
-        assert all(r.headers["user-agent"] == first.headers["user-agent"] for r in fake.requests)
-    finally:
-        engine.dispose()
+    return AppChatKitServer(store, registry)
+
+
+async def _new_thread(server: AppChatKitServer, text: str) -> bytes:
+    """The streamed body of a `threads.create` with `text`."""
+    content = [{"type": "input_text", "text": text}]
+    params = {"input": {"content": content, "attachments": [], "inference_options": {}}}
+    result = await server.process(json.dumps({"type": "threads.create", "params": params}), CTX)
+    return b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
+
+
+async def test_answers_through_chatkit_each_cost_one_model_call(
+    fake: FakeOpenAI, engine: Engine, tmp_path: Path
+) -> None:
+    server = _server(SQLModelStore(engine), fake, tmp_path)
+    for text in ("One?", "Two?", "Three?"):
+        body = await _new_thread(server, text)
+        assert b"Ahoy there, matey." in body and b'"type":"error"' not in body
+    assert [r.body["input"][0]["content"][0]["text"] for r in fake.requests] == ["One?", "Two?", "Three?"]
+    first = fake.requests[0]
+    assert all({**r.body, "input": first.body["input"]} == first.body for r in fake.requests)
+    assert all(r.headers["user-agent"] == first.headers["user-agent"] for r in fake.requests)
 
 
 async def test_bytes_that_arrived_before_a_cut_are_read(tmp_path: Path) -> None:
@@ -175,28 +188,18 @@ class _SeeingStore(SQLModelStore):
         await super().save_thread(thread, context)
 
 
-async def test_a_new_threads_model_call_goes_out_before_the_thread_is_saved(fake: FakeOpenAI, tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
-    db.migrate(engine)
+async def test_a_new_threads_model_call_goes_out_before_the_thread_is_saved(
+    fake: FakeOpenAI, engine: Engine, tmp_path: Path
+) -> None:
     store = _SeeingStore(engine)
     store.fake, store.calls_seen_at_save = fake, []
-    agent = OpenAIAgent(_settings(tmp_path, fake.base_url, f"Answer like a parrot {secrets.token_hex(4)}."))
-    registry = WorkflowRegistry()
-    registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
-    server = AppChatKitServer(store, registry)
-    try:
-        for text in ("One?", "Two?"):
-            content = [{"type": "input_text", "text": text}]
-            params = {"input": {"content": content, "attachments": [], "inference_options": {}}}
-            result = await server.process(json.dumps({"type": "threads.create", "params": params}), CTX)
-            body = b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
-            assert b"Ahoy there, matey." in body
-        # The first answer teaches the call's parameters; the second's call is out before its
-        # thread is saved (the thread's save comes first, then the title at the end).
-        assert store.calls_seen_at_save[0] == 0 and store.calls_seen_at_save[2] == 2, store.calls_seen_at_save
-        assert len(fake.requests) == 2
-    finally:
-        engine.dispose()
+    server = _server(store, fake, tmp_path)
+    for text in ("One?", "Two?"):
+        assert b"Ahoy there, matey." in await _new_thread(server, text)
+    # The first answer teaches the call's parameters; the second's call is out before its
+    # thread is saved (the thread's save comes first, then the title at the end).
+    assert store.calls_seen_at_save[0] == 0 and store.calls_seen_at_save[2] == 2, store.calls_seen_at_save
+    assert len(fake.requests) == 2
 
 
 async def test_a_call_tied_to_a_conversation_is_never_a_template(fake: FakeOpenAI) -> None:
