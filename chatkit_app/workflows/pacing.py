@@ -96,8 +96,7 @@ class PacedResponseStream(AiohttpResponseStream):
                 # Once the whole body has arrived the connection may already serve another
                 # request: it is never paused then (and nothing more would come anyway).
                 if hold and not response.content.is_eof() and (wait := last + self._pacer.interval() - loop.time()) > 0:
-                    connection = response.connection
-                    await _rest(connection.transport if connection is not None else None, wait)
+                    await _rest(_transport(response), wait)
                 chunk = _buffered_before_failure(response.content) or await response.content.readany()
                 if not chunk:
                     return
@@ -105,11 +104,17 @@ class PacedResponseStream(AiohttpResponseStream):
                 yield chunk
 
 
+def _transport(response: ClientResponse) -> asyncio.Transport | None:
+    """The transport of the connection the response is read from, looked up each time:
+    aiohttp may release the connection once the body has arrived."""
+    connection = response.connection
+    return connection.transport if connection is not None else None
+
+
 def _pause(response: ClientResponse) -> asyncio.Transport | None:
     """Stops reading the response's connection, unless its body has all arrived (the
     connection may then serve another request already); returns the paused transport."""
-    connection = response.connection
-    transport = connection.transport if connection is not None else None
+    transport = _transport(response)
     if transport is None or response.content.is_eof() or not transport.is_reading():
         return None
     transport.pause_reading()
