@@ -15,11 +15,11 @@ Cost per token and per answer (bench/streaming.py: 50 answers at once on 2 cores
 down where the answer crosses each layer: the model client (`model_client`: SSE decoding,
 merging waiting text deltas, parsing), the database (`history.ReadOnce`: at most one read
 of the thread before the first token, none for a thread the request creates; a new
-thread's title is saved when the answer ends). Time to first token: the model call goes
-out before the Agents SDK sets the run up (`model_client._Responses.start_early`), for a
-new thread even before ChatKit saves it (`start_early` here), so that the setup overlaps
-the model's own time to first token; its body is left unread in the kernel until the
-answer is streamed (`pacing`).
+thread's title is saved after its first text, while the model writes). Time to first
+token: the model call goes out before the Agents SDK sets the run up
+(`model_client._Responses.start_early`), for a new thread even before ChatKit saves it
+(`start_early` here), so that the setup overlaps the model's own time to first token; its
+body is left unread in the kernel until the answer is streamed (`pacing`).
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ from chatkit.errors import CustomStreamError
 from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import (
     AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     Page,
     ThreadItem,
     ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     UserMessageItem,
     WidgetItem,
@@ -94,9 +96,11 @@ class OpenAIAgent:
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
         text = message_text(turn.message)
-        # A new thread's title is set when the answer ends (the SDK then saves the thread
-        # and sends `thread.updated`; `AppChatKitServer` saves it if the client hung up):
-        # not one more database write queued before the first token of every new chat.
+        # A new thread's title is set once the first text has gone out (the SDK then saves
+        # the thread and sends `thread.updated` after the next event, or at the end), or when
+        # the answer ends without text (`AppChatKitServer` saves it if the client hung up):
+        # not one more database write before the first token of every new chat, nor in
+        # the work every answer does when it ends, but while its model is still writing.
         title = _title(text) if turn.thread.title is None and text else None
         newest = await turn.newest(self.history_limit)
         model_input = await CONVERTER.to_agent_input(list(reversed(newest.data)))
@@ -110,6 +114,8 @@ class OpenAIAgent:
                     left = deadline - loop.time()
                     async for event in self._attempt(turn, newest, model_input, left, partial, early=attempt == 0):
                         yield event
+                        if title is not None and _is_text(event):
+                            turn.thread.title, title = title, None
                     return
                 except Exception as exc:
                     failure = describe_failure(exc, budget=self.budget, started=partial.has_output)
@@ -200,6 +206,10 @@ def describe_assistant(settings: Settings) -> str:
         where = "an OpenAI-compatible server" if settings.openai_base_url else "OpenAI"
         return f"AI assistant ({settings.chatkit_model} via {where})"
     return "Offline demo agent: canned answers, no language model"
+
+
+def _is_text(event: ThreadStreamEvent) -> bool:
+    return isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta)
 
 
 def _title(text: str) -> str:

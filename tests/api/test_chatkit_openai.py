@@ -70,3 +70,26 @@ async def test_a_server_that_lingers_after_done_still_ends_the_answer(alice: Cha
     _, events = await asyncio.wait_for(alice.new_thread("hi"), timeout=10)
     assert reply_text(events) == "Done means done."
     assert not [e for e in events if e["type"] == "error"]
+
+
+async def test_a_new_threads_title_is_saved_while_the_answer_streams(alice: ChatKitClient, fake: FakeOpenAI) -> None:
+    """The title goes out after the first text, not with the work every answer does at its end."""
+    fake.behavior = FakeBehavior(text="One two three four.", tokens=4, delay=0.05)
+    thread_id, events = await alice.new_thread("Count to four, please")
+    kinds = [
+        "delta" if e["type"] == "thread.item.updated" else e["type"] for e in events if e["type"] != "stream_options"
+    ]
+    updated = kinds.index("thread.updated")
+    assert 0 < kinds.index("delta") < updated < len(kinds) - 1 - kinds[::-1].index("delta"), kinds
+    assert events[[i for i, e in enumerate(events) if e["type"] != "stream_options"][updated]]["thread"]["title"] == (
+        "Count to four, please"
+    )
+    assert kinds.count("thread.updated") == 1
+    assert (await alice.call("threads.get_by_id", thread_id=thread_id))["title"] == "Count to four, please"
+
+
+async def test_a_new_thread_is_titled_when_its_answer_fails(alice: ChatKitClient, fake: FakeOpenAI) -> None:
+    fake.behavior = FakeBehavior(status=500)
+    thread_id, events = await alice.new_thread("Will this work?")
+    assert [e for e in events if e["type"] == "error"]
+    assert (await alice.call("threads.get_by_id", thread_id=thread_id))["title"] == "Will this work?"
