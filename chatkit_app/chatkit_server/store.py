@@ -31,6 +31,7 @@ from sqlmodel import SQLModel
 
 from chatkit_app import models  # noqa: F401  (registers the tables on the metadata)
 from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.chatkit_server.driver_writes import CompiledWrite, driver_rowcount
 from chatkit_app.db import on_loop_else_waiting
 
 _T = TypeVar("_T")
@@ -90,6 +91,12 @@ class SQLModelStore(Store[RequestContext]):
         self.remove_files: Callable[[list[str]], None] = lambda names: None
         tables = SQLModel.metadata.tables
         self._build(tables["chatkit_thread"], tables["chatkit_item"], tables["chatkit_attachment"])
+        # The writes every answer makes, for the fast path's driver connection.
+        self._driver_writes = (
+            {id(s): CompiledWrite(s, fast_engine.dialect) for s in (self._thread_upsert, self._item_upsert)}
+            if fast_engine is not None
+            else {}
+        )
 
     # --- ids ---------------------------------------------------------------------------
     def generate_thread_id(self, context: RequestContext) -> str:
@@ -115,7 +122,7 @@ class SQLModelStore(Store[RequestContext]):
         data = thread.model_dump(mode="json", exclude={"items"} if isinstance(thread, Thread) else None)
         params = {"tid": thread.id, "uid": context.user_id, "at": _micros(thread.created_at), "title": thread.title}
         params["data"] = data
-        await self._tx(lambda conn: self._write(conn, self._thread_upsert, params, f"thread {thread.id}"))
+        await self._write_one(self._thread_upsert, params, f"thread {thread.id}")
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -175,7 +182,7 @@ class SQLModelStore(Store[RequestContext]):
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         params = {"iid": item.id, "tid": thread_id, "uid": context.user_id, "at": _micros(item.created_at)}
         params.update(kind=item.type, data=_ITEM.dump_python(item, mode="json"))
-        await self._tx(lambda conn: self._write(conn, self._item_upsert, params, f"thread {thread_id}"))
+        await self._write_one(self._item_upsert, params, f"thread {thread_id}")
 
     async def load_item(self, thread_id: str, item_id: str, context: RequestContext) -> ThreadItem:
         def work(conn: Connection) -> ThreadItem:
@@ -266,6 +273,24 @@ class SQLModelStore(Store[RequestContext]):
         if fast is None:
             return await self._runner(lambda: work(self.engine))
         return await on_loop_else_waiting(lambda: work(fast), lambda: self._runner(lambda: work(self.engine)))
+
+    async def _write_one(self, statement: Any, params: Mapping[str, Any], what: str) -> None:
+        """`_write` in a transaction of its own; on the fast path, on the driver connection
+        (`driver_writes`), and off the loop, waiting, if another process holds the lock."""
+        fast, write = self._fast_engine, self._driver_writes.get(id(statement))
+        if fast is None or write is None:
+            await self._tx(lambda conn: self._write(conn, statement, params, what))
+            return
+
+        def on_loop() -> None:
+            if driver_rowcount(fast, write, params) == 0:
+                raise NotFoundError(f"{what} not found")
+
+        def waiting() -> None:
+            with self.engine.begin() as conn:
+                self._write(conn, statement, params, what)
+
+        await on_loop_else_waiting(on_loop, lambda: self._runner(waiting))
 
     @staticmethod
     def _write(conn: Connection, statement: Any, params: Mapping[str, Any], what: str) -> None:

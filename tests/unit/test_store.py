@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -60,9 +61,9 @@ T0 = datetime(2025, 1, 2, 3, 4, 5, 123456)
 STORE_TABLES = ("chatkit_thread", "chatkit_item", "chatkit_attachment")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "sqlite-fast-path", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         return f"sqlite:///{tmp_path / 'store.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
@@ -77,8 +78,15 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def store(engine: Engine) -> SQLModelStore:
-    return SQLModelStore(engine)
+def store(engine: Engine, request: pytest.FixtureRequest) -> Iterator[SQLModelStore]:
+    """On `sqlite-fast-path`, the store as `Services` builds it for SQLite: with an engine
+    that never waits for a lock, whose hot writes run on the driver connection."""
+    if request.node.callspec.params.get("database_url") != "sqlite-fast-path":
+        yield SQLModelStore(engine)
+        return
+    fast = db.make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_ms=0)
+    yield SQLModelStore(engine, fast_engine=fast)
+    fast.dispose()
 
 
 def count(engine: Engine, table: str) -> int:
@@ -519,6 +527,47 @@ def test_migrated_tables_match_the_models(engine: Engine) -> None:
     assert [(fk["referred_table"], fk["options"].get("ondelete")) for fk in foreign_keys] == [
         ("chatkit_thread", "CASCADE")
     ]
+
+
+async def test_fast_path_writes_wait_off_the_loop_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    """SQLite's fast path never waits for a lock on the event loop: a write that finds the
+    database locked by someone else is rolled back and done again off the loop, waiting."""
+    path = tmp_path / "locked.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.migrate(engine)
+    fast = db.make_engine(f"sqlite:///{path}", busy_timeout_ms=0)
+    store = SQLModelStore(engine, fast_engine=fast)
+    thread = await new_thread(store, A, title="before")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        loop = asyncio.get_running_loop()
+        ticks: list[float] = []
+        ticker = asyncio.ensure_future(_tick(ticks))
+        loop.call_later(0.3, other.execute, "COMMIT")
+        began = time.monotonic()
+        thread.title = "after"
+        await store.save_thread(thread, A)
+        item = message(store, thread, "saved while locked")
+        await store.add_thread_item(thread.id, item, A)
+        waited = time.monotonic() - began
+        ticker.cancel()
+    finally:
+        other.close()
+    assert waited >= 0.25, "the writes waited for the lock"
+    assert len(ticks) >= 5, "the event loop kept running meanwhile"
+    assert (await store.load_thread(thread.id, A)).title == "after"
+    assert await store.load_item(thread.id, item.id, A) == item
+    with pytest.raises(NotFoundError):
+        await store.save_thread(thread, B)
+    fast.dispose()
+    engine.dispose()
+
+
+async def _tick(ticks: list[float]) -> None:
+    while True:
+        ticks.append(time.monotonic())
+        await asyncio.sleep(0.02)
 
 
 async def test_data_survives_a_restart(tmp_path: Path) -> None:
