@@ -71,13 +71,9 @@ class TokenCodec:
         if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise _invalid()
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise _invalid() from None
-        if header != _ALLOWED_HEADER:
-            raise _invalid()
-        try:
-            payload = jwt.decode(
+            # One parse: signature, algorithm, audience, issuer and required claims here,
+            # the header's exact shape below (nothing is trusted before both pass).
+            decoded = jwt.decode_complete(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
@@ -95,6 +91,9 @@ class TokenCodec:
             )
         except (jwt.PyJWTError, ValueError, TypeError, json.JSONDecodeError):
             raise _invalid() from None
+        if decoded["header"] != _ALLOWED_HEADER:
+            raise _invalid()
+        payload = decoded["payload"]
         claims = _typed_claims(payload)
         current = time.time() if now is None else now
         if claims.not_before > current + self._leeway or claims.issued_at > current + self._leeway:
