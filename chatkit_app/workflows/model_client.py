@@ -20,11 +20,12 @@ SDK's own path means (tests/unit/test_model_stream_fast_paths.py):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import typing
 import weakref
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Hashable, Iterable, Mapping
 from functools import cached_property
 from typing import Annotated, Any, Union, cast
 
@@ -44,7 +45,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from chatkit_app.chatkit_server.coalesce import coalesce
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.pacing import PacedAioHttpClient
+from chatkit_app.workflows.pacing import PacedAioHttpClient, on_request_sent
 
 _ClientKey = tuple[str, str | None, float]
 _CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_ClientKey, OpenAIClient]] = (
@@ -260,7 +261,14 @@ class _Responses(AsyncResponses):
         template = _TEMPLATES.get(key)
         if template is not None:
             params = {**template, "input": model_input}
-            self._early = _EarlyCall(key, params, asyncio.ensure_future(self._streamed(dict(params))))
+            self._early = _EarlyCall(key, params, self._streamed(dict(params)))
+
+    async def early_call_sent(self, at_most: float) -> None:
+        """Waits (at most `at_most` seconds) until the early call's request is on the
+        socket, or has failed; at once if there is none."""
+        early = self._early
+        if early is not None and not early.sent.done():
+            await asyncio.wait((early.sent,), timeout=at_most)
 
     async def close_early(self) -> None:
         """Closes an early call the SDK did not take over (its run ended before calling)."""
@@ -321,8 +329,21 @@ _PER_CONVERSATION = ("previous_response_id", "conversation", "prompt", "metadata
 
 
 class _EarlyCall:
-    def __init__(self, key: Hashable, params: dict[str, Any], task: asyncio.Future[Any]) -> None:
-        self.key, self.params, self.task = key, params, task
+    """An early call's request, sent in a task of its own; `sent` is done once its bytes
+    are on the socket (or the call has ended)."""
+
+    def __init__(self, key: Hashable, params: dict[str, Any], request: Coroutine[Any, Any, Any]) -> None:
+        self.key, self.params = key, params
+        loop = asyncio.get_running_loop()
+        self.sent: asyncio.Future[None] = loop.create_future()
+        context = contextvars.copy_context()
+        context.run(on_request_sent, self._mark_sent)
+        self.task: asyncio.Task[Any] = loop.create_task(request, context=context)
+        self.task.add_done_callback(lambda _: self._mark_sent())
+
+    def _mark_sent(self) -> None:
+        if not self.sent.done():
+            self.sent.set_result(None)
 
     async def close(self) -> None:
         task = self.task

@@ -61,6 +61,7 @@ from chatkit_app.workflows.partial_answer import PartialAnswer, RecordingChatCom
 logger = logging.getLogger("chatkit_app.workflows.openai_agent")
 # This request's client whose model call `start_early` sent, until `_attempt` takes it.
 _STARTED: ContextVar[OpenAIClient | None] = ContextVar("chatkit_started_model_call", default=None)
+EARLY_SEND_WAIT = 0.05  # seconds an answer waits for its early call's request to go out
 
 
 class OpenAIAgent:
@@ -87,7 +88,9 @@ class OpenAIAgent:
         with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
             client.responses.start_early(self._early_key, model_input)
         _STARTED.set(client)
-        await asyncio.sleep(0)  # the call's request goes out now
+        # Its request goes out before this answer's setup: when many arrive at once, the
+        # server then sends their model calls first (`HeadStart`), not behind their setups.
+        await client.responses.early_call_sent(EARLY_SEND_WAIT)
 
     async def drop_early(self) -> None:
         client, _ = _STARTED.get(), _STARTED.set(None)

@@ -18,14 +18,16 @@ first after a tool call or a slow start, is read the moment it comes.
 
 `PacedAioHttpClient` is the openai SDK's aiohttp client (`openai.DefaultAioHttpClient`:
 same defaults, proxies from the environment) whose responses are read this way, and whose
-refused connections are connection errors, not connect timeouts.
+refused connections are connection errors, not connect timeouts. A request made with
+`on_request_sent(callback)` calls `callback` once its bytes are handed to the socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,10 +144,38 @@ async def _rest(transport: asyncio.Transport | None, seconds: float) -> None:
             transport.resume_reading()
 
 
+# Called when the request made in this context has its bytes on the socket (see
+# `on_request_sent`); aiohttp writes a body in a task of its own, which inherits it.
+_ON_SENT: ContextVar[Callable[[], None] | None] = ContextVar("chatkit_on_request_sent", default=None)
+
+
+def on_request_sent(callback: Callable[[], None]) -> None:
+    """Requests made from here on in this context call `callback` as their body is
+    handed to the socket (run the request in a task of its own to scope it)."""
+    _ON_SENT.set(callback)
+
+
+async def _chunk_sent(*_: Any) -> None:
+    callback = _ON_SENT.get()
+    if callback is not None:
+        callback()
+
+
+_SENT_TRACE = aiohttp.TraceConfig()
+_SENT_TRACE.on_request_chunk_sent.append(_chunk_sent)
+_SENT_TRACE.freeze()
+
+
 class PacedAiohttpTransport(AiohttpTransport):
     def __init__(self, *args: Any, pacer: ReadPacer = PACER, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pacer = pacer
+
+    def get_client(self) -> aiohttp.ClientSession:
+        session = super().get_client()
+        if _SENT_TRACE not in session.trace_configs:
+            session.trace_configs.append(_SENT_TRACE)  # read by aiohttp for each request
+        return session
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         try:

@@ -113,6 +113,54 @@ async def test_headers_the_sdk_is_told_to_add_are_part_of_the_configuration(fake
         await client.responses.create(**_params("b", key[1]))
 
 
+async def _silent_model() -> tuple[asyncio.Server, str, asyncio.Event]:
+    """A model server that reads a request and never answers."""
+    received = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+        await reader.readexactly(length)
+        received.set()
+        await reader.read()  # until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/v1", received
+
+
+async def test_an_answer_waits_for_its_early_call_to_be_sent_not_answered(fake: FakeOpenAI) -> None:
+    """`early_call_sent` returns once the request is on the socket (the server has all of
+    it), long before any answer; at once without an early call; and when a call fails."""
+    key = ("m", secrets.token_hex(4))
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0, http_client=PacedAioHttpClient()) as c:
+        await c.responses.early_call_sent(at_most=5)  # no early call: returns at once
+        await _teach(c, key)
+    server, silent_url, received = await _silent_model()
+    loop = asyncio.get_running_loop()
+    async with OpenAIClient(
+        api_key="k", base_url=silent_url, max_retries=0, http_client=PacedAioHttpClient()
+    ) as client:
+        client.responses.start_early(key, _input("b"))
+        began = loop.time()
+        await client.responses.early_call_sent(at_most=5)
+        assert loop.time() - began < 2
+        await asyncio.wait_for(received.wait(), 2)  # all of it: the server read the whole body
+        await client.responses.close_early()
+    server.close()
+    await server.wait_closed()
+
+    async with OpenAIClient(api_key="k", base_url=silent_url, max_retries=0, http_client=PacedAioHttpClient()) as gone:
+        gone.responses.start_early(key, _input("c"))  # nobody listens there any more
+        began = loop.time()
+        await gone.responses.early_call_sent(at_most=5)
+        assert loop.time() - began < 2
+        await gone.responses.close_early()
+
+
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     built = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
