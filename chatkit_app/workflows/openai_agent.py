@@ -90,7 +90,11 @@ class OpenAIAgent:
         _STARTED.set(client)
         # Its request goes out before this answer's setup: when many arrive at once, the
         # server then sends their model calls first (`HeadStart`), not behind their setups.
-        await client.responses.early_call_sent(EARLY_SEND_WAIT)
+        try:
+            await client.responses.early_call_sent(EARLY_SEND_WAIT)
+        except asyncio.CancelledError:  # the request is gone: its model call goes too
+            await self.drop_early()
+            raise
 
     async def drop_early(self) -> None:
         client, _ = _STARTED.get(), _STARTED.set(None)

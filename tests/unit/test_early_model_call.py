@@ -9,12 +9,14 @@ import asyncio
 import json
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 from chatkit.server import agents_sdk_user_agent_override
+from chatkit.types import InferenceOptions, UserMessageItem, UserMessageTextContent
 from sqlalchemy import Engine
 
 from chatkit_app import db
@@ -22,7 +24,8 @@ from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.model_client import OpenAIClient
+from chatkit_app.workflows.history import CONVERTER
+from chatkit_app.workflows.model_client import OpenAIClient, close_shared_clients
 from chatkit_app.workflows.openai_agent import OpenAIAgent
 from chatkit_app.workflows.pacing import PacedAioHttpClient
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
@@ -113,11 +116,22 @@ async def test_headers_the_sdk_is_told_to_add_are_part_of_the_configuration(fake
         await client.responses.create(**_params("b", key[1]))
 
 
-async def _silent_model() -> tuple[asyncio.Server, str, asyncio.Event]:
-    """A model server that reads a request and never answers."""
+async def _silent_model(closed: asyncio.Event | None = None) -> tuple[asyncio.Server, str, asyncio.Event]:
+    """A model server that reads a request and never answers; `closed` is set when a
+    client hangs up."""
     received = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await read(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            if closed is not None:
+                closed.set()
+            writer.close()
+
+    async def read(reader: asyncio.StreamReader) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         length = next(
             int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
@@ -125,7 +139,6 @@ async def _silent_model() -> tuple[asyncio.Server, str, asyncio.Event]:
         await reader.readexactly(length)
         received.set()
         await reader.read()  # until the client hangs up
-        writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -159,6 +172,47 @@ async def test_an_answer_waits_for_its_early_call_to_be_sent_not_answered(fake: 
         await gone.responses.early_call_sent(at_most=5)
         assert loop.time() - began < 2
         await gone.responses.close_early()
+
+
+async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    closed = asyncio.Event()
+    server, silent_url, _ = await _silent_model(closed)
+    settings = Settings(
+        _env_file=None,
+        chatkit_data_dir=tmp_path,
+        openai_api_key="k",
+        openai_base_url=silent_url,
+        chatkit_model="m",
+        chatkit_instructions=f"Answer briefly {secrets.token_hex(4)}.",
+    )
+    agent = OpenAIAgent(settings)
+    message = UserMessageItem(
+        id="msg_1",
+        thread_id="thr_1",
+        created_at=datetime.now(),
+        content=[UserMessageTextContent(text="hello")],
+        inference_options=InferenceOptions(),
+    )
+    model_input = await CONVERTER.to_agent_input([message])
+    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as teacher:
+        with agents_sdk_user_agent_override():  # as the agent's early calls are made
+            teacher.responses.start_early(agent._early_key, model_input)
+            params = {"model": "m", "input": model_input, "instructions": settings.chatkit_instructions}
+            await _text(await teacher.responses.create(**params, stream=True))
+    try:
+        starting = asyncio.ensure_future(agent.start_early(message))
+        await asyncio.sleep(0)  # it has made its early call and waits for it to be sent
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        # The call is closed, not left open on an unread connection.
+        await asyncio.wait_for(closed.wait(), 2)
+    finally:
+        await close_shared_clients()
+        server.close()
+        await server.wait_closed()
 
 
 @pytest.fixture
