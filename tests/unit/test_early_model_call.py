@@ -19,7 +19,6 @@ from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import InferenceOptions, UserMessageItem, UserMessageTextContent
 from sqlalchemy import Engine
 
-from chatkit_app import db
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
@@ -213,14 +212,6 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
         await close_shared_clients()
         server.close()
         await server.wait_closed()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    built = db.make_engine(f"sqlite:///{tmp_path / 'early.db'}")
-    db.migrate(built)
-    yield built
-    built.dispose()
 
 
 def _server(store: SQLModelStore, fake: FakeOpenAI, tmp_path: Path) -> AppChatKitServer:

@@ -32,7 +32,6 @@ from chatkit.types import (
 )
 from sqlalchemy import Engine
 
-from chatkit_app import db
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
@@ -53,14 +52,6 @@ TEXT = "The quick brown fox jumps over the lazy dog, twice and again."
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:
     yield from running_fake()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    built = db.make_engine(f"sqlite:///{tmp_path / 'agent.db'}")
-    db.migrate(built)
-    yield built
-    built.dispose()
 
 
 @pytest.fixture
