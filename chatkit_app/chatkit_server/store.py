@@ -260,10 +260,11 @@ class SQLModelStore(Store[RequestContext]):
         await self._tx(lambda conn: self._write(conn, self._att_mark, params, f"attachment {attachment_id}"))
 
     # --- plumbing ----------------------------------------------------------------------
-    async def _tx(self, fn: Callable[[Connection], _T]) -> _T:
+    async def _tx(self, fn: Callable[[Connection], _T], on_loop: Callable[[], _T] | None = None) -> _T:
         """Run `fn` in one transaction, off the event loop; with a `fast_engine` (SQLite)
-        via `on_loop_else_waiting`. Queued on the database thread, the few store calls
-        before a first token cost more than their SQL (bench/streaming.py)."""
+        via `on_loop_else_waiting` (`on_loop` in its place there, if given). Queued on the
+        database thread, the few store calls before a first token cost more than their SQL
+        (bench/streaming.py)."""
 
         def work(engine: sa.Engine) -> _T:
             with engine.begin() as conn:
@@ -272,25 +273,22 @@ class SQLModelStore(Store[RequestContext]):
         fast = self._fast_engine
         if fast is None:
             return await self._runner(lambda: work(self.engine))
-        return await on_loop_else_waiting(lambda: work(fast), lambda: self._runner(lambda: work(self.engine)))
+        return await on_loop_else_waiting(
+            on_loop or (lambda: work(fast)), lambda: self._runner(lambda: work(self.engine))
+        )
 
     async def _write_one(self, statement: Any, params: Mapping[str, Any], what: str) -> None:
         """`_write` in a transaction of its own; on the fast path, on the driver connection
-        (`driver_writes`), and off the loop, waiting, if another process holds the lock."""
+        (`driver_writes`)."""
         fast, write = self._fast_engine, self._driver_writes.get(id(statement))
-        if fast is None or write is None:
-            await self._tx(lambda conn: self._write(conn, statement, params, what))
-            return
+        on_loop: Callable[[], None] | None = None
+        if fast is not None and write is not None:
 
-        def on_loop() -> None:
-            if driver_rowcount(fast, write, params) == 0:
-                raise NotFoundError(f"{what} not found")
+            def on_loop() -> None:
+                if driver_rowcount(fast, write, params) == 0:
+                    raise NotFoundError(f"{what} not found")
 
-        def waiting() -> None:
-            with self.engine.begin() as conn:
-                self._write(conn, statement, params, what)
-
-        await on_loop_else_waiting(on_loop, lambda: self._runner(waiting))
+        await self._tx(lambda conn: self._write(conn, statement, params, what), on_loop)
 
     @staticmethod
     def _write(conn: Connection, statement: Any, params: Mapping[str, Any], what: str) -> None:
