@@ -6,6 +6,7 @@ Environment variables override `.env`; `.env` overrides the defaults. Secrets ar
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -16,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger("chatkit_app.settings")
@@ -67,18 +68,99 @@ class Settings(BaseSettings):
     chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
 
-    @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", mode="before")
+    # -- A public site (README "Running a public site") --------------------------------
+    # Who the visitor is: an anonymous signed cookie, an OpenID provider, or a header set
+    # by a trusted reverse proxy.
+    chatkit_auth: Literal["anonymous", "oidc", "header"] = "anonymous"
+    chatkit_auth_header: str = Field(default="x-authenticated-user", min_length=1, max_length=100)
+    chatkit_trusted_proxies: str = ""  # IPs / CIDRs whose X-Forwarded-* and auth header are believed
+    chatkit_oidc_issuer: str | None = None
+    chatkit_oidc_client_id: str | None = None
+    chatkit_oidc_client_secret: SecretStr | None = None
+    chatkit_allowed_emails: str = ""  # comma- or space-separated; verified emails only
+    chatkit_allowed_email_domains: str = ""
+    chatkit_site_session_idle_seconds: int = Field(default=7 * 86400, ge=60)
+    chatkit_site_session_max_age_seconds: int = Field(default=30 * 86400, ge=60)
+    # Absolute URLs (uploads, previews, sign-in redirects) and the identity cookie's Secure flag.
+    chatkit_public_url: str | None = None
+    chatkit_cors_origins: str = ""  # origins allowed to call /api/chatkit* from a browser
+    chatkit_allowed_image_domains: str = ""  # image hosts the pages may load (CSP img-src)
+    chatkit_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Limits: 0 turns one off.
+    chatkit_limit_identities_per_hour: int = Field(default=30, ge=0)  # new anonymous ids per address
+    chatkit_limit_sessions_per_minute: int = Field(default=20, ge=0)  # per user
+    chatkit_limit_messages_per_minute: int = Field(default=20, ge=0)  # per user
+    chatkit_limit_threads_per_day: int = Field(default=300, ge=0)  # per user
+    chatkit_limit_upload_bytes_per_day: int = Field(default=200 * 1024 * 1024, ge=0)  # per user
+    chatkit_limit_pending_uploads: int = Field(default=20, ge=0)  # unsent uploads per user
+    chatkit_limit_model_tokens_per_day: int = Field(default=200_000, ge=0)  # per user, as the model reports
+
+    @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", "chatkit_oidc_client_secret", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("chatkit_embed_origins", mode="after")
+    @field_validator("chatkit_embed_origins", "chatkit_cors_origins", mode="after")
     @classmethod
     def _origins(cls, value: str) -> str:
         for origin in _split(value):
             if not ORIGIN_PATTERN.match(origin):
-                raise ValueError(f"CHATKIT_EMBED_ORIGINS: {origin!r} is not an origin like https://example.com")
+                raise ValueError(f"{origin!r} is not an origin like https://example.com")
         return value
+
+    @field_validator("chatkit_public_url", mode="after")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[A-Za-z0-9.\-\[\]:]+(/[^?#]*)?$", value):
+            raise ValueError(f"{value!r} is not a URL like https://chat.example.com")
+        return value
+
+    @field_validator("chatkit_trusted_proxies", mode="after")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in _split(value):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network like 10.0.0.0/8") from None
+        return value
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> Settings:
+        if self.chatkit_auth == "oidc" and not (self.chatkit_oidc_issuer and self.chatkit_oidc_client_id):
+            raise ValueError("CHATKIT_AUTH=oidc needs CHATKIT_OIDC_ISSUER and CHATKIT_OIDC_CLIENT_ID")
+        if self.chatkit_auth == "header" and not self.chatkit_trusted_proxies.strip():
+            raise ValueError("CHATKIT_AUTH=header needs CHATKIT_TRUSTED_PROXIES (the proxies that set the header)")
+        return self
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return _split(self.chatkit_cors_origins)
+
+    @property
+    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(part, strict=False) for part in _split(self.chatkit_trusted_proxies)]
+
+    @property
+    def allowed_emails(self) -> set[str]:
+        return {email.lower() for email in _split(self.chatkit_allowed_emails)}
+
+    @property
+    def allowed_email_domains(self) -> set[str]:
+        return {domain.lower().lstrip("@") for domain in _split(self.chatkit_allowed_email_domains)}
+
+    @property
+    def allowed_image_domains(self) -> list[str]:
+        return _split(self.chatkit_allowed_image_domains)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are `Secure` exactly when the public URL is https (a Secure cookie over
+        plain HTTP on a non-localhost host is never stored: every visit a new user)."""
+        return bool(self.chatkit_public_url and self.chatkit_public_url.startswith("https://"))
 
     @property
     def embed_origins(self) -> list[str]:
@@ -187,5 +269,6 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        print(f"chatkit_app: setting {first['loc'][0]}: {first['msg']}", file=sys.stderr)
+        where = f"setting {first['loc'][0]}" if first["loc"] else "settings"
+        print(f"chatkit_app: {where}: {first['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
