@@ -1,10 +1,17 @@
+import os
+
 import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
 from chatkit_app.settings import settings_or_exit
 
 settings = settings_or_exit()
+# Without Redis, Reflex state lives in memory only: no `.states/` files on disk. State
+# holds no credential either way (chatkit_app/ui/private_state.py), and losing it loses
+# nothing: identity comes from the cookie, threads from the database.
+_redis = os.environ.get("REFLEX_REDIS_URL")  # REDIS_URL alone is not read by Reflex (yet)
 config = rx.Config(
+    state_manager_mode="redis" if _redis else "memory",
     app_name="chatkit_app",
     db_url=settings.resolved_database_url,
     telemetry_enabled=False,

@@ -81,3 +81,19 @@ class ChatKitAttachment(SQLModel, table=True):
     size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     uploaded: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SiteSession(SQLModel, table=True):
+    """A signed-in visitor (CHATKIT_AUTH=oidc). The cookie holds a random secret; only its
+    SHA-256 is stored, so a database leak does not hand out live sign-ins."""
+
+    __tablename__ = "chatkit_site_session"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 hex of the cookie's secret
+    user_id: str = Field(index=True, max_length=128)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_seen_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    absolute_expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatkit_app.auth.issuer import SessionIssuer
 from chatkit_app.auth.sessions import SessionService
+from chatkit_app.auth.site_sessions import SiteSessions
 from chatkit_app.auth.tokens import TokenCodec
 from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.server import AppChatKitServer
@@ -65,6 +66,7 @@ class Services:
     store: SQLModelStore
     attachments: DiskAttachmentStore
     chatkit: AppChatKitServer
+    site_sessions: SiteSessions
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
     hosted: HostedSessions | None = field(default=None, repr=False)
@@ -142,6 +144,12 @@ def build_services(
         store,
         attachments,
         chatkit,
+        SiteSessions(
+            engine,
+            idle_seconds=settings.chatkit_site_session_idle_seconds,
+            max_age_seconds=settings.chatkit_site_session_max_age_seconds,
+            clock=clock,
+        ),
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
         hosted=_hosted_sessions(settings, registry),

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatkit_app.api import attachments, chatkit, sessions, workflows
+from chatkit_app.api import attachments, auth_routes, chatkit, sessions, workflows
 from chatkit_app.errors import ChatKitAppError, error_envelope
 from chatkit_app.services import Services, get_services
 
@@ -29,7 +29,9 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_reques
 def create_api(services_provider: Callable[[], Services] = get_services) -> FastAPI:
     api = FastAPI(title="chatkit_app", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.services_provider = services_provider
-    api.router.routes.extend([*sessions.routes, *workflows.routes, *chatkit.routes, *attachments.routes])
+    api.router.routes.extend(
+        [*sessions.routes, *workflows.routes, *chatkit.routes, *attachments.routes, *auth_routes.routes]
+    )
     api.add_exception_handler(ChatKitAppError, _app_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

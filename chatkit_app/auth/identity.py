@@ -1,8 +1,9 @@
 """Who the user is, decided on the server.
 
-Visitors of the site get an anonymous id: 192 random bits, kept in a cookie together
-with an HMAC over it, so the server only accepts ids it minted itself. App authors can
-register their own resolver (e.g. from their login system) with `set_identity_resolver`.
+Visitors of the site get an anonymous id: 192 random bits, kept in an HttpOnly cookie
+together with an HMAC over it, so the server only accepts ids it minted itself. App
+authors can register their own resolver (e.g. from their login system) with
+`set_identity_resolver`. `chatkit_app/auth/visitor.py` puts the modes together.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def user_id_from_cookie(key: bytes, cookie: str | None) -> str | None:
     if len(anon_id) != 32 or not hmac.compare_digest(mac, _mac(key, anon_id)):
         return None
     return ANON_PREFIX + anon_id
+
+
+def parse_cookies(header: str | None) -> dict[str, str]:
+    """The `Cookie` request header as a dict (the first of duplicate names wins, as
+    browsers send the most specific path first)."""
+    cookies: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name and name not in cookies:
+            cookies[name] = value.strip().strip('"')
+    return cookies
 
 
 def set_identity_resolver(resolver: IdentityResolver | None) -> None:

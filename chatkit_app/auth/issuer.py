@@ -75,6 +75,13 @@ class SessionIssuer:
     async def revoke(self, session_id: str) -> None:
         await self._cancel(await self._call(lambda s: s.revoke(session_id)))
 
+    async def live_for_user(self, session_id: str, user_id: str) -> SessionInfo:
+        return await self._call(lambda s: s.live_for_user(session_id, user_id))
+
+    async def revoke_user(self, user_id: str) -> None:
+        for upstream in await self._call(lambda s: s.revoke_user(user_id)):
+            await self._cancel(upstream)
+
     async def revoke_with_token(self, session_id: str, token: str) -> None:
         await self._cancel(await self._call(lambda s: s.revoke_with_token(session_id, token)))
 

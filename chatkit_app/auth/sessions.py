@@ -267,6 +267,26 @@ class SessionService:
         self._revoke(row.id, int(self._clock()), "revoked")
         return row.upstream_session_id
 
+    def live_for_user(self, session_id: str, user_id: str) -> SessionInfo:
+        """A session the server-decided `user_id` owns and may still use, without its token:
+        the in-process UI holds only the session id, never the token."""
+        row = self._get(session_id)
+        if row.user_id != user_id:
+            raise NotFound("No session with that id.", code="session_not_found")
+        self._check_alive(row, int(self._clock()))
+        return SessionInfo(row.id, row.user_id, row.workflow_id, row.absolute_expires_at)
+
+    def revoke_user(self, user_id: str) -> list[str]:
+        """Sign-out: every live session of the user ends now. Returns the upstream
+        sessions (hosted) to cancel."""
+        live = (_TABLE.c.user_id == user_id) & _TABLE.c.revoked_at.is_(None)
+        with self._engine.begin() as connection:
+            upstream = connection.execute(select(_TABLE.c.upstream_session_id).where(live)).scalars().all()
+            connection.execute(
+                update(_TABLE).where(live).values(revoked_at=int(self._clock()), revoked_reason="signed_out")
+            )
+        return [value for value in upstream if value]
+
     def revoked_upstream_session(self, session_id: str) -> str | None:
         """The upstream session of a revoked session (after a replay revoked it), to cancel."""
         try:

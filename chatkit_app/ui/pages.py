@@ -126,6 +126,40 @@ def session_popover() -> rx.Component:
     )
 
 
+def account_menu() -> rx.Component:
+    """Who is signed in (CHATKIT_AUTH=oidc or header), and the way out."""
+    return rx.cond(
+        ChatSessionState.signed_in_as != "",
+        rx.hstack(
+            rx.text(
+                ChatSessionState.signed_in_as,
+                size="2",
+                color_scheme="gray",
+                data_testid="signed-in-as",
+                display=["none", "inline"],
+                max_width="220px",
+                overflow="hidden",
+                text_overflow="ellipsis",
+                white_space="nowrap",
+            ),
+            rx.cond(
+                ChatSessionState.auth_mode == "oidc",
+                rx.button(
+                    rx.icon("log-out", size=16),
+                    rx.text("Sign out", display=["none", "inline"]),
+                    on_click=ChatSessionState.sign_out,
+                    variant="ghost",
+                    size="2",
+                    aria_label="Sign out",
+                    data_testid="sign-out",
+                ),
+            ),
+            align="center",
+            spacing="2",
+        ),
+    )
+
+
 def top_bar() -> rx.Component:
     return rx.hstack(
         rx.heading("chatkit_app", size="5"),
@@ -149,6 +183,7 @@ def top_bar() -> rx.Component:
             aria_label="New chat",
         ),
         rx.box(session_popover(), data_testid="session-indicator", data_status=ChatSessionState.status),
+        account_menu(),
         width="100%",
         align="center",
         spacing="3",

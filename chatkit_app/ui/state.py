@@ -1,36 +1,55 @@
 """`ChatSessionState`: the Python twin of the `useChatSession` hook.
 
-It calls the session service in-process. The user is resolved on the server (a signed
-anonymous cookie, or the app's own resolver); a `user_id` argument that disagrees
-with it is refused, so a browser cannot ask for someone else's session.
+It calls the session service in-process. The user is decided on the server for every
+event, from the connection's cookies or a trusted proxy's header (`auth/visitor.py`),
+never from state; a `user_id` argument that disagrees with it is refused, so a browser
+cannot ask for someone else's session. A visitor the server does not know yet is sent to
+`/auth/anonymous` (which sets the HttpOnly identity cookie) or to sign-in.
 
 The token is the browser's own credential for `/api/chatkit`: the ChatKit bridge holds
-it in memory (`browser_token`, never rendered into the DOM). When the bridge refreshes
-it through the refresh route, `adopt_refreshed_session` checks the new token on the
-server before keeping it.
+it in memory (`browser_token`, never rendered into the DOM). Credentials are never
+persisted with the state (`ui/private_state.py`): the in-process UI needs only the
+session id, checked against the visitor on every use.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import reflex as rx
 
+import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted state)
 from chatkit_app.api.schemas import iso_utc
-from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, resolve_custom_identity, user_id_from_cookie
 from chatkit_app.auth.sessions import IssuedSession
+from chatkit_app.auth.visitor import PEER_HEADER, Visitor, identify
 from chatkit_app.chatkit_server.context import RequestContext
-from chatkit_app.errors import ChatKitAppError
-from chatkit_app.services import Services, get_services
+from chatkit_app.errors import ChatKitAppError, Unauthorized
+from chatkit_app.services import get_services
 from chatkit_app.settings import is_production
+from chatkit_app.urls import backend_base, with_next
 from chatkit_app.workflows.openai_agent import describe_assistant
 
-COOKIE_MAX_AGE = 400 * 24 * 3600
+
+class NotSignedIn(Unauthorized):
+    """The connection carries no identity the server knows (yet)."""
+
+    def __init__(self) -> None:
+        super().__init__("Sign in to chat.", code="missing_credentials")
+
+
+async def current_visitor(state: rx.State) -> Visitor:
+    """Who sent this event, from the connection's headers (cookie, proxy header)."""
+    headers = dict(state.router.headers.raw_headers)
+    visitor = await identify(await asyncio.to_thread(get_services), headers, headers.get(PEER_HEADER))
+    if visitor is None:
+        raise NotSignedIn()
+    return visitor
 
 
 class ChatSessionState(rx.State):
+    _never_persisted: ClassVar[tuple[str, ...]] = ("browser_token", "client_secret", "_token")
     session_data: dict[str, Any] = {}
     is_loading: bool = False
     error: str = ""
@@ -40,9 +59,8 @@ class ChatSessionState(rx.State):
     workflow_ui: dict[str, Any] = {}
     browser_token: str = ""
     client_secret: str = ""
-    anon_cookie: str = rx.Cookie(
-        "", name=ANON_COOKIE, path="/", max_age=COOKIE_MAX_AGE, same_site="lax", secure=is_production()
-    )
+    signed_in_as: str = ""  # the name or email of a signed-in user (oidc, header), for the page header
+    auth_mode: str = ""
     _token: str = ""
 
     @rx.var
@@ -60,11 +78,34 @@ class ChatSessionState(rx.State):
     @rx.event
     async def ensure_session(self, workflow_id: str = "", user_id: str = "") -> AsyncIterator[Any]:
         """On page load or mount: keep a live session of `workflow_id` (default: the
-        site's default workflow), creating one when there is none."""
+        site's default workflow), creating one when there is none. A visitor the server
+        does not know goes to `/auth/anonymous` or to sign-in first."""
+        try:
+            visitor = await current_visitor(self)
+        except NotSignedIn:
+            yield self.sign_in_redirect()
+            return
+        self.signed_in_as = visitor.label if visitor.kind in ("oidc", "header") else ""
+        self.auth_mode = visitor.kind
+        if self.session_data.get("userId") not in (None, visitor.user_id):
+            self._forget()  # another visitor on this tab's state (signed out and in again)
         if self.session_data and self._token and workflow_id in ("", self.session_data.get("workflowId")):
             return
         async for update in self._run(self._create, workflow_id, user_id):
             yield update
+
+    def sign_in_redirect(self) -> Any:
+        """To `/auth/anonymous` (mints the identity cookie) or `/auth/login`, then back here."""
+        settings = get_services().settings
+        route = "/auth/anonymous" if settings.chatkit_auth == "anonymous" else "/auth/login"
+        path = self.router.url.path or "/"
+        query = self.router.url.query
+        return rx.redirect(backend_base(settings) + with_next(route, path + (f"?{query}" if query else "")))
+
+    @rx.event
+    def sign_out(self) -> Any:
+        self._forget()
+        return rx.redirect(backend_base(get_services().settings) + "/auth/logout")
 
     @rx.event
     async def adopt_refreshed_session(self, session: dict[str, Any]) -> None:
@@ -101,20 +142,23 @@ class ChatSessionState(rx.State):
             yield update
 
     async def chatkit_context(self) -> RequestContext:
-        """The ChatKit request context of this browser's session, for the native UI's
-        in-process protocol calls: the token is checked like on `/api/chatkit` (and
-        renewed when it merely expired), so both UIs see the same user's threads."""
+        """The ChatKit request context of this event's visitor, for the native UI's
+        in-process protocol calls: the visitor comes from the connection (per event), the
+        session must be theirs and live (a new one otherwise), so both UIs see the same
+        user's threads and a revoked session stops the native UI too."""
         services = await asyncio.to_thread(get_services)
-        if not (self.session_data and self._token):
-            await self._create("")
-        try:
-            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
-        except ChatKitAppError as exc:
-            if exc.code != "token_expired":
-                raise
-            self._keep(await services.issuer.refresh(self.session_data["sessionId"], self._token))
-            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
-        return RequestContext(info.user_id, info.session_id, info.workflow_id, self._backend_base())
+        visitor = await current_visitor(self)
+        if self.session_data.get("userId") == visitor.user_id:
+            try:
+                info = await services.issuer.live_for_user(self.session_data["sessionId"], visitor.user_id)
+                return RequestContext(info.user_id, info.session_id, info.workflow_id, self._backend_base())
+            except ChatKitAppError as exc:
+                if exc.status not in (401, 404):
+                    raise
+        self._forget()
+        await self._create("")
+        data = self.session_data
+        return RequestContext(data["userId"], data["sessionId"], data["workflowId"], self._backend_base())
 
     def _backend_base(self) -> str:
         """Where the browser reaches the backend, for absolute URLs such as image
@@ -137,21 +181,9 @@ class ChatSessionState(rx.State):
         finally:
             self.is_loading = False
 
-    def _user_id(self, services: Services) -> str:
-        headers = dict(self.router.headers.raw_headers)
-        custom = resolve_custom_identity(headers)
-        if custom:
-            return custom
-        user_id = user_id_from_cookie(services.secret, self.anon_cookie)
-        if user_id is None:
-            self.anon_cookie = mint_anonymous_cookie(services.secret)
-            user_id = user_id_from_cookie(services.secret, self.anon_cookie)
-        assert user_id is not None
-        return user_id
-
     async def _create(self, workflow_id: str, requested_user: str = "") -> None:
         services = await asyncio.to_thread(get_services)
-        user_id = self._user_id(services)
+        user_id = (await current_visitor(self)).user_id
         if requested_user and requested_user != user_id:
             self._forget()
             self.error, self.error_code = "You can only open a session for yourself.", "forbidden"
@@ -178,7 +210,7 @@ class ChatSessionState(rx.State):
         self._token = self.browser_token = self.client_secret = ""
 
     async def _refresh(self) -> None:
-        if not self.session_data:
+        if not self.session_data or not self._token:
             await self._create("")
             return
         services = await asyncio.to_thread(get_services)
@@ -196,8 +228,9 @@ class ChatSessionState(rx.State):
             self.error, self.error_code = "There is no session yet.", "no_session"
             return
         services = await asyncio.to_thread(get_services)
+        visitor = await current_visitor(self)
         try:
-            info = await services.issuer.validate(self.session_data["sessionId"], self._token)
+            info = await services.issuer.live_for_user(self.session_data["sessionId"], visitor.user_id)
         except ChatKitAppError:
             self._forget()
             raise

@@ -1,0 +1,180 @@
+"""Sign-in routes: `/auth/anonymous` (mint the anonymous cookie), `/auth/login`,
+`/auth/callback`, `/auth/logout` (OpenID Connect) and `/auth/me`.
+
+Cookies are HttpOnly, SameSite=Lax, and `Secure` exactly when CHATKIT_PUBLIC_URL is https.
+After sign-in the browser goes back to a path on this site only (`next`, checked).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from chatkit_app.api.auth_pages import page
+from chatkit_app.api.deps import services_of
+from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, parse_cookies
+from chatkit_app.auth.oidc import OidcClient, Pending, SignInFailed, is_allowed
+from chatkit_app.auth.signed import sign, unsign
+from chatkit_app.auth.site_sessions import SITE_COOKIE
+from chatkit_app.auth.visitor import identify
+from chatkit_app.net import client_address, headers_of
+from chatkit_app.services import Services
+from chatkit_app.urls import backend_base, frontend_base, safe_next, with_next
+
+logger = logging.getLogger("chatkit_app.auth")
+
+PENDING_COOKIE = "chatkit_oidc"
+PENDING_SECONDS = 600
+ANON_COOKIE_SECONDS = 400 * 24 * 3600
+_clients: dict[str, OidcClient] = {}
+
+
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _set_cookie(services: Services, response: Response, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=services.settings.secure_cookies
+    )
+
+
+def _back(services: Services, next_path: str) -> RedirectResponse:
+    return RedirectResponse(frontend_base(services.settings) + safe_next(next_path), status_code=303)
+
+
+async def anonymous(request: Request) -> Response:
+    """Mints the visitor's anonymous identity, then checks the browser kept it."""
+    services = services_of(request)
+    next_path = safe_next(request.query_params.get("next"))
+    if services.settings.chatkit_auth != "anonymous":
+        return RedirectResponse(backend_base(services.settings) + with_next("/auth/login", next_path), 303)
+    if await identify(services, headers_of(request.scope["headers"]), _peer(request)) is not None:
+        return _back(services, next_path)
+    address = client_address(_peer(request), request.headers, services.settings.trusted_proxies)
+    await services.limits.identity(address)
+    response = RedirectResponse(backend_base(services.settings) + with_next("/auth/anonymous/check", next_path), 303)
+    _set_cookie(services, response, ANON_COOKIE, mint_anonymous_cookie(services.secret), ANON_COOKIE_SECONDS)
+    return response
+
+
+async def anonymous_check(request: Request) -> Response:
+    services = services_of(request)
+    if await identify(services, headers_of(request.scope["headers"]), _peer(request)) is None:
+        return page(
+            "Cookies are needed",
+            "This chat keeps your conversations under a cookie that identifies your browser. "
+            "Allow cookies for this site and reload.",
+            status=400,
+        )
+    return _back(services, request.query_params.get("next", "/"))
+
+
+def _oidc(services: Services) -> OidcClient:
+    issuer = services.settings.chatkit_oidc_issuer or ""
+    if issuer not in _clients:
+        _clients[issuer] = OidcClient(services.settings)
+    return _clients[issuer]
+
+
+def _redirect_uri(services: Services) -> str:
+    return backend_base(services.settings) + "/auth/callback"
+
+
+async def login(request: Request) -> Response:
+    services = services_of(request)
+    next_path = safe_next(request.query_params.get("next"))
+    if services.settings.chatkit_auth != "oidc":
+        return _back(services, next_path)
+    try:
+        url, pending = await _oidc(services).begin(_redirect_uri(services), next_path)
+    except SignInFailed as exc:
+        return page("Sign-in is unavailable", str(exc), status=503)
+    response = RedirectResponse(url, status_code=303)
+    value = sign(services.secret, "oidc-pending", _fields(pending), max_age=PENDING_SECONDS)
+    _set_cookie(services, response, PENDING_COOKIE, value, PENDING_SECONDS)
+    return response
+
+
+def _fields(pending: Pending) -> dict[str, Any]:
+    return {"state": pending.state, "nonce": pending.nonce, "verifier": pending.verifier, "next": pending.next}
+
+
+def _refused(title: str, message: str, link: tuple[str, str], status: int) -> Response:
+    """A sign-in that cannot finish: say why, and forget its pending state (no replay)."""
+    response = page(title, message, link=link, status=status)
+    response.delete_cookie(PENDING_COOKIE, path="/")
+    return response
+
+
+async def callback(request: Request) -> Response:
+    services = services_of(request)
+    settings = services.settings
+    retry = (backend_base(settings) + "/auth/login", "Sign in again")
+    saved = unsign(services.secret, "oidc-pending", parse_cookies(request.headers.get("cookie")).get(PENDING_COOKIE))
+    params = request.query_params
+    if (
+        settings.chatkit_auth != "oidc"
+        or saved is None
+        or not params.get("state")
+        or params["state"] != saved.get("state")
+    ):
+        return _refused("Sign-in failed", "This sign-in link is not valid or has expired.", retry, 400)
+    pending = Pending(str(saved["state"]), str(saved["nonce"]), str(saved["verifier"]), safe_next(saved.get("next")))
+    if params.get("error") or not params.get("code"):
+        return _refused("Sign-in cancelled", "The sign-in provider did not sign you in.", retry, 400)
+    try:
+        claims = await _oidc(services).finish(_redirect_uri(services), pending, params["code"])
+    except SignInFailed as exc:
+        return _refused("Sign-in failed", str(exc), retry, 400)
+    if not is_allowed(settings, claims):
+        logger.info("sign-in refused: account not on the allowlist")
+        message = (
+            "Your account is not allowed to use this chat. Ask the site's administrator for access, "
+            "or sign in with another account."
+        )
+        return _refused("Not allowed", message, retry, 403)
+    cookie = await services.run_db(services.site_sessions.create, claims.user_id, claims.email, claims.name)
+    response = _back(services, pending.next)
+    response.delete_cookie(PENDING_COOKIE, path="/")
+    _set_cookie(services, response, SITE_COOKIE, cookie, settings.chatkit_site_session_max_age_seconds)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    """Signs this browser out and ends the user's chat sessions (their tokens die now)."""
+    services = services_of(request)
+    cookies = parse_cookies(request.headers.get("cookie"))
+    user_id = await services.run_db(services.site_sessions.revoke, cookies.get(SITE_COOKIE))
+    if user_id:
+        await services.issuer.revoke_user(user_id)
+    response = page(
+        "Signed out", "You are signed out of this chat.", link=(frontend_base(services.settings) + "/", "Sign in again")
+    )
+    response.delete_cookie(SITE_COOKIE, path="/")
+    return response
+
+
+async def me(request: Request) -> Response:
+    services = services_of(request)
+    visitor = await identify(services, headers_of(request.scope["headers"]), _peer(request))
+    if visitor is None:
+        return JSONResponse(
+            {"signedIn": False, "auth": services.settings.chatkit_auth}, headers={"Cache-Control": "no-store"}
+        )
+    body = {"signedIn": True, "auth": services.settings.chatkit_auth, "userId": visitor.user_id, "name": visitor.label}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+routes = [
+    Route("/auth/anonymous", anonymous, methods=["GET"]),
+    Route("/auth/anonymous/check", anonymous_check, methods=["GET"]),
+    Route("/auth/login", login, methods=["GET"]),
+    Route("/auth/callback", callback, methods=["GET"]),
+    Route("/auth/logout", logout, methods=["GET", "POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+]

@@ -1,0 +1,37 @@
+"""Absolute URLs of the site, from configuration only (never from the `Host` header).
+
+`CHATKIT_PUBLIC_URL` is where visitors reach the site. Production serves pages and
+backend on that one origin; in development the pages come from Reflex's frontend server
+(`deploy_url`) and the backend listens on `api_url`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import reflex as rx
+
+from chatkit_app.settings import Settings, is_production
+
+
+def frontend_base(settings: Settings) -> str:
+    return settings.chatkit_public_url or str(rx.config.get_config().deploy_url or "").rstrip("/")
+
+
+def backend_base(settings: Settings) -> str:
+    if settings.chatkit_public_url and is_production():
+        return settings.chatkit_public_url
+    return str(rx.config.get_config().api_url).rstrip("/")
+
+
+def safe_next(value: str | None) -> str:
+    """A path on this site to return to; anything else (another host, `//x`, `/\\x`) is `/`."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 2000:
+        return "/"
+    if any(ord(char) < 0x20 for char in value):
+        return "/"
+    return value
+
+
+def with_next(path: str, next_path: str) -> str:
+    return f"{path}?next={quote(safe_next(next_path), safe='/')}"

@@ -1,0 +1,102 @@
+"""With sign-in required, Reflex's event socket, its upload route and the pages give a
+visitor who is not signed in nothing (`chatkit_app/auth/gate.py`); anonymous mode has no gate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from chatkit_app.auth.gate import SignInGate, sign_in_gate
+from chatkit_app.auth.site_sessions import SITE_COOKIE
+from chatkit_app.services import Services, build_services
+from tests.conftest import make_settings
+
+
+async def _inner(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(f"app:{request.url.path}")
+
+
+async def _socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_text("hello")
+    await websocket.close()
+
+
+APP = Starlette(
+    routes=[
+        Route("/{path:path}", _inner, methods=["GET", "POST"]),
+        WebSocketRoute("/_event/", _socket),
+    ]
+)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    built = build_services(
+        make_settings(
+            tmp_path, chatkit_auth="oidc", chatkit_oidc_issuer="http://127.0.0.1:9", chatkit_oidc_client_id="c"
+        ),
+        production=False,
+    )
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(SignInGate(APP, lambda: services), follow_redirects=False) as http:
+        yield http
+
+
+def test_pages_redirect_to_sign_in_and_keep_where_you_were(client: TestClient) -> None:
+    response = client.get("/c/abc?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/auth/login?next=/c/abc%3Fx%3D1")
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", ["/_event/?EIO=4&transport=polling", "/_upload"])
+def test_reflex_events_and_uploads_refuse_strangers(client: TestClient, path: str) -> None:
+    response = client.post(path, content=b"x" * 10)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_credentials"
+
+
+def test_the_event_websocket_is_refused(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/_event/"):
+        pass
+    assert refused.value.code == 4401
+
+
+@pytest.mark.parametrize("path", ["/auth/login", "/api/chatkit", "/ping", "/_next/static/app.js", "/favicon.ico"])
+def test_sign_in_api_health_and_build_files_stay_open(client: TestClient, path: str) -> None:
+    assert client.get(path).text == f"app:{path}"
+
+
+def test_a_signed_in_visitor_gets_everything(client: TestClient, services: Services) -> None:
+    cookie = services.site_sessions.create("oidc_1", None, None)
+    client.cookies.set(SITE_COOKIE, cookie)
+    assert client.get("/c/abc").text == "app:/c/abc"
+    assert client.post("/_upload").text == "app:/_upload"
+    with client.websocket_connect("/_event/") as socket:
+        assert socket.receive_text() == "hello"
+
+
+def test_anonymous_mode_has_no_gate(monkeypatch: Any) -> None:
+    from chatkit_app.settings import get_settings
+
+    monkeypatch.setenv("CHATKIT_AUTH", "anonymous")
+    get_settings.cache_clear()
+    try:
+        assert sign_in_gate(APP) is APP
+    finally:
+        get_settings.cache_clear()
