@@ -68,7 +68,7 @@ async def _callback(http: httpx.AsyncClient, pending: str, query: dict[str, str]
 
 
 async def test_sign_in_then_me_then_sign_out(site: tuple[httpx.AsyncClient, Services]) -> None:
-    http, services = site
+    http, _ = site
     url, pending = await _start(http, "/c/some-thread")
     response = await _callback(http, pending, authorize(url, "alice"))
     assert response.status_code == 303, response.text

@@ -39,7 +39,7 @@ def test_pickles_hold_no_cookie_and_no_token_but_keep_the_rest() -> None:
     raw = pickle.dumps(root) + pickle.dumps(session)
     assert COOKIE.encode() not in raw
     assert TOKEN.encode() not in raw
-    restored = pickle.loads(pickle.dumps(session))
+    restored = pickle.loads(pickle.dumps(session))  # noqa: S301 (our own bytes)
     assert restored.session_data == {"sessionId": "cks_x", "userId": "anon_y"}
     assert restored.browser_token == "" and restored._token == ""
     # The live state itself is untouched: only what is persisted leaves them out.
@@ -49,7 +49,5 @@ def test_pickles_hold_no_cookie_and_no_token_but_keep_the_rest() -> None:
 def test_without_the_wrapper_they_would_be_persisted() -> None:
     """The test above can fail: Reflex's own pickling keeps both."""
     root, session = _states()
-    raw = pickle.dumps(private_state._original_getstate(root)) + pickle.dumps(
-        private_state._original_getstate(session)
-    )
+    raw = pickle.dumps(private_state._original_getstate(root)) + pickle.dumps(private_state._original_getstate(session))
     assert COOKIE.encode() in raw and TOKEN.encode() in raw
