@@ -1,8 +1,9 @@
-"""Absolute URLs of the site, from configuration only (never from the `Host` header).
+"""URLs of the site, from configuration only (never from the `Host` header).
 
 `CHATKIT_PUBLIC_URL` is where visitors reach the site. Production serves pages and
-backend on that one origin; in development the pages come from Reflex's frontend server
-(`deploy_url`) and the backend listens on `api_url`.
+backend on one origin, so without a public URL its redirects are relative (same origin,
+whatever name the visitor used); in development the pages come from Reflex's frontend
+server (`deploy_url`) and the backend listens on `api_url`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,22 @@ from chatkit_app.settings import Settings, is_production
 
 
 def frontend_base(settings: Settings) -> str:
-    return settings.chatkit_public_url or str(rx.config.get_config().deploy_url or "").rstrip("/")
+    """Prefix of page URLs ("" = this origin)."""
+    if settings.chatkit_public_url:
+        return settings.chatkit_public_url
+    return "" if is_production() else str(rx.config.get_config().deploy_url or "").rstrip("/")
 
 
 def backend_base(settings: Settings) -> str:
-    if settings.chatkit_public_url and is_production():
+    """Prefix of backend URLs ("" = this origin)."""
+    if is_production():
+        return settings.chatkit_public_url or ""
+    return str(rx.config.get_config().api_url).rstrip("/")
+
+
+def absolute_backend_base(settings: Settings) -> str:
+    """For URLs that leave the site (the OpenID provider's redirect back)."""
+    if is_production() and settings.chatkit_public_url:
         return settings.chatkit_public_url
     return str(rx.config.get_config().api_url).rstrip("/")
 

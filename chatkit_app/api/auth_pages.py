@@ -13,8 +13,21 @@ _STYLE = (
 )
 
 
-def page(title: str, message: str, *, link: tuple[str, str] | None = None, status: int = 200) -> HTMLResponse:
+def page(
+    title: str,
+    message: str,
+    *,
+    link: tuple[str, str] | None = None,
+    form: tuple[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """`link` = (href, text); `form` = (action, button text) posted to this site."""
     action = f'<p><a href="{escape(link[0])}">{escape(link[1])}</a></p>' if link else ""
+    if form:
+        action += (
+            f'<form method="post" action="{escape(form[0])}"><button type="submit" '
+            f'data-testid="auth-submit">{escape(form[1])}</button></form>'
+        )
     body = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
         f'content="width=device-width,initial-scale=1"><title>{escape(title)}</title><style>{_STYLE}</style></head>'

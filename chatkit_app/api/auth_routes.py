@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from chatkit_app.api.auth_pages import page
 from chatkit_app.api.deps import services_of
+from chatkit_app.auth.cookies import ANON_COOKIE_SECONDS, clear_cookie_header, set_cookie_header
 from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, parse_cookies
 from chatkit_app.auth.oidc import OidcClient, Pending, SignInFailed, is_allowed
 from chatkit_app.auth.signed import sign, unsign
@@ -23,13 +24,12 @@ from chatkit_app.auth.site_sessions import SITE_COOKIE
 from chatkit_app.auth.visitor import identify
 from chatkit_app.net import client_address, headers_of
 from chatkit_app.services import Services
-from chatkit_app.urls import backend_base, frontend_base, safe_next, with_next
+from chatkit_app.urls import absolute_backend_base, backend_base, frontend_base, safe_next, with_next
 
 logger = logging.getLogger("chatkit_app.auth")
 
 PENDING_COOKIE = "chatkit_oidc"
 PENDING_SECONDS = 600
-ANON_COOKIE_SECONDS = 400 * 24 * 3600
 _clients: dict[str, OidcClient] = {}
 
 
@@ -37,10 +37,12 @@ def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _set_cookie(services: Services, response: Response, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=services.settings.secure_cookies
-    )
+def _set_cookie(services: Services, response: Response, name: str, value: str, max_age: int) -> None:
+    response.headers.append("set-cookie", set_cookie_header(services.settings, name, value, max_age))
+
+
+def _clear_cookie(services: Services, response: Response, name: str) -> None:
+    response.headers.append("set-cookie", clear_cookie_header(services.settings, name))
 
 
 def _back(services: Services, next_path: str) -> RedirectResponse:
@@ -82,7 +84,8 @@ def _oidc(services: Services) -> OidcClient:
 
 
 def _redirect_uri(services: Services) -> str:
-    return backend_base(services.settings) + "/auth/callback"
+    """Registered at the provider: set CHATKIT_PUBLIC_URL in production."""
+    return absolute_backend_base(services.settings) + "/auth/callback"
 
 
 async def login(request: Request) -> Response:
@@ -104,10 +107,10 @@ def _fields(pending: Pending) -> dict[str, Any]:
     return {"state": pending.state, "nonce": pending.nonce, "verifier": pending.verifier, "next": pending.next}
 
 
-def _refused(title: str, message: str, link: tuple[str, str], status: int) -> Response:
+def _refused(services: Services, title: str, message: str, link: tuple[str, str], status: int) -> Response:
     """A sign-in that cannot finish: say why, and forget its pending state (no replay)."""
     response = page(title, message, link=link, status=status)
-    response.delete_cookie(PENDING_COOKIE, path="/")
+    _clear_cookie(services, response, PENDING_COOKIE)
     return response
 
 
@@ -123,31 +126,35 @@ async def callback(request: Request) -> Response:
         or not params.get("state")
         or params["state"] != saved.get("state")
     ):
-        return _refused("Sign-in failed", "This sign-in link is not valid or has expired.", retry, 400)
+        return _refused(services, "Sign-in failed", "This sign-in link is not valid or has expired.", retry, 400)
     pending = Pending(str(saved["state"]), str(saved["nonce"]), str(saved["verifier"]), safe_next(saved.get("next")))
     if params.get("error") or not params.get("code"):
-        return _refused("Sign-in cancelled", "The sign-in provider did not sign you in.", retry, 400)
+        return _refused(services, "Sign-in cancelled", "The sign-in provider did not sign you in.", retry, 400)
     try:
         claims = await _oidc(services).finish(_redirect_uri(services), pending, params["code"])
     except SignInFailed as exc:
-        return _refused("Sign-in failed", str(exc), retry, 400)
+        return _refused(services, "Sign-in failed", str(exc), retry, 400)
     if not is_allowed(settings, claims):
         logger.info("sign-in refused: account not on the allowlist")
         message = (
             "Your account is not allowed to use this chat. Ask the site's administrator for access, "
             "or sign in with another account."
         )
-        return _refused("Not allowed", message, retry, 403)
+        return _refused(services, "Not allowed", message, retry, 403)
     cookie = await services.run_db(services.site_sessions.create, claims.user_id, claims.email, claims.name)
     response = _back(services, pending.next)
-    response.delete_cookie(PENDING_COOKIE, path="/")
+    _clear_cookie(services, response, PENDING_COOKIE)
     _set_cookie(services, response, SITE_COOKIE, cookie, settings.chatkit_site_session_max_age_seconds)
     return response
 
 
 async def logout(request: Request) -> Response:
-    """Signs this browser out and ends the user's chat sessions (their tokens die now)."""
+    """POST signs this browser out and ends the user's chat sessions (their tokens die
+    now). A cross-site POST carries no SameSite=Lax cookie, so no other site can sign
+    you out; GET only shows the button."""
     services = services_of(request)
+    if request.method == "GET":
+        return page("Sign out", "Sign out of this chat on this browser?", form=("/auth/logout", "Sign out"))
     cookies = parse_cookies(request.headers.get("cookie"))
     user_id = await services.run_db(services.site_sessions.revoke, cookies.get(SITE_COOKIE))
     if user_id:
@@ -155,7 +162,7 @@ async def logout(request: Request) -> Response:
     response = page(
         "Signed out", "You are signed out of this chat.", link=(frontend_base(services.settings) + "/", "Sign in again")
     )
-    response.delete_cookie(SITE_COOKIE, path="/")
+    _clear_cookie(services, response, SITE_COOKIE)
     return response
 
 

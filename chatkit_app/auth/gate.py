@@ -1,20 +1,26 @@
-"""With sign-in required (CHATKIT_AUTH=oidc or header), nothing of the app reaches a
-visitor who is not signed in: pages redirect to sign-in, Reflex's event socket and its
-upload route refuse the connection (401), before any handler runs. `/api/chatkit*` has
-its own bearer tokens; `/auth/*`, health checks and static build files stay open.
+"""Who may have the pages and Reflex's event socket, before any handler runs.
 
-Anonymous mode needs no gate: every visitor is someone (their cookie) and every handler
-decides who from the cookie, per event.
+With sign-in required (CHATKIT_AUTH=oidc or header) nothing of the app reaches a visitor
+who is not signed in: pages redirect to sign-in; Reflex's event socket and its upload
+route refuse the connection (401). In anonymous mode a page request without a valid
+identity cookie gets one minted with the page (HttpOnly, counted against
+CHATKIT_LIMIT_IDENTITIES_PER_HOUR per address), so the socket that follows carries it.
+`/api/chatkit*` has its own bearer tokens; `/auth/*`, health checks and static build files
+stay open. Pages come from the backend only in production (`reflex run --env prod`); in
+development the page's first event sends the visitor through `/auth/...` instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatkit_app.auth.cookies import ANON_COOKIE_SECONDS, set_cookie_header
+from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie
 from chatkit_app.auth.visitor import identify
-from chatkit_app.net import headers_of
+from chatkit_app.errors import ChatKitAppError
+from chatkit_app.net import client_address, headers_of
 from chatkit_app.services import Services, get_services
 from chatkit_app.urls import backend_base, with_next
 
@@ -29,6 +35,8 @@ def _is_page(path: str) -> bool:
 
 
 class SignInGate:
+    """The ASGI wrapper (see the module's docstring)."""
+
     def __init__(self, app: ASGIApp, services: Callable[[], Services] = get_services) -> None:
         self.app = app
         self._services = services
@@ -43,9 +51,17 @@ class SignInGate:
             return
         services = self._services()
         client = scope.get("client")
-        visitor = await identify(services, headers_of(scope.get("headers", [])), client[0] if client else None)
+        peer = client[0] if client else None
+        headers = headers_of(scope.get("headers", []))
+        visitor = await identify(services, headers, peer)
         if visitor is not None:
             await self.app(scope, receive, send)
+            return
+        if services.settings.chatkit_auth == "anonymous":
+            if page:
+                await self._mint(services, scope, receive, send, peer, headers)
+            else:
+                await self.app(scope, receive, send)  # each event handler decides, per event
             return
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 4401})
@@ -62,9 +78,28 @@ class SignInGate:
         await send({"type": "http.response.start", "status": 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _mint(
+        self, services: Services, scope: Scope, receive: Receive, send: Send, peer: str | None, headers: dict[str, str]
+    ) -> None:
+        """The page, with a new anonymous identity cookie (or a 429 page past the limit)."""
+        try:
+            await services.limits.identity(client_address(peer, headers, services.settings.trusted_proxies))
+        except ChatKitAppError as exc:
+            from chatkit_app.api.auth_pages import page
+
+            await page("Too many new visitors", exc.message, status=exc.status)(scope, receive, send)
+            return
+        value = mint_anonymous_cookie(services.secret)
+        cookie = set_cookie_header(services.settings, ANON_COOKIE, value, ANON_COOKIE_SECONDS)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
 
 def sign_in_gate(app: ASGIApp) -> ASGIApp:
-    """`api_transformer` step: the gate when sign-in is required, else the app as is."""
-    from chatkit_app.settings import get_settings
-
-    return app if get_settings().chatkit_auth == "anonymous" else SignInGate(app)
+    """`api_transformer` step."""
+    return SignInGate(app)

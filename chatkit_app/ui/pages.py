@@ -10,6 +10,7 @@ from chatkit_app.ui.chat_state import ChatEventsState
 from chatkit_app.ui.chatkit import chatkit_widget
 from chatkit_app.ui.native import NativeChatState, native_chat
 from chatkit_app.ui.state import ChatSessionState
+from chatkit_app.urls import backend_base
 
 
 def _detail(label: str, value: rx.Var[str] | str, testid: str) -> rx.Component:
@@ -144,18 +145,37 @@ def account_menu() -> rx.Component:
             ),
             rx.cond(
                 ChatSessionState.auth_mode == "oidc",
-                rx.button(
-                    rx.icon("log-out", size=16),
-                    rx.text("Sign out", display=["none", "inline"]),
-                    on_click=ChatSessionState.sign_out,
-                    variant="ghost",
-                    size="2",
-                    aria_label="Sign out",
-                    data_testid="sign-out",
+                # A plain form post (a full page load, answered by the backend); a cross-site
+                # post carries no SameSite=Lax cookie, so other sites cannot sign you out.
+                rx.el.form(
+                    rx.button(
+                        rx.icon("log-out", size=16),
+                        rx.text("Sign out", display=["none", "inline"]),
+                        type="submit",
+                        variant="ghost",
+                        size="2",
+                        aria_label="Sign out",
+                        data_testid="sign-out",
+                    ),
+                    method="post",
+                    action=backend_base(get_settings()) + "/auth/logout",
                 ),
             ),
             align="center",
             spacing="2",
+        ),
+    )
+
+
+def sign_in_redirect() -> rx.Component:
+    """Sends a visitor the server does not know through `/auth/...` (a full page load,
+    which Reflex's in-app navigation would not do), with a link if the refresh is blocked."""
+    return rx.cond(
+        ChatSessionState.sign_in_url != "",
+        rx.box(
+            rx.el.meta(http_equiv="refresh", content="0;url=" + ChatSessionState.sign_in_url),
+            rx.el.a("Continue", href=ChatSessionState.sign_in_url, data_testid="sign-in-link"),
+            padding="16px",
         ),
     )
 
@@ -248,6 +268,7 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
 
 def index() -> rx.Component:
     return rx.flex(
+        sign_in_redirect(),
         top_bar(),
         rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
         chat_area(),
@@ -262,6 +283,7 @@ def embed() -> rx.Component:
     CHATKIT_EMBED_ORIGINS)."""
     workflow_id: rx.Var[str] = getattr(rx.State, "workflow_id")  # the route argument  # noqa: B009
     return rx.flex(
+        sign_in_redirect(),
         rx.box(error_callout(), script_failure(), width="100%", padding_x="3"),
         chat_area(workflow_id),
         direction="column",

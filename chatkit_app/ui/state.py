@@ -61,6 +61,7 @@ class ChatSessionState(rx.State):
     client_secret: str = ""
     signed_in_as: str = ""  # the name or email of a signed-in user (oidc, header), for the page header
     auth_mode: str = ""
+    sign_in_url: str = ""  # set when the visitor must go through /auth/... first (the page navigates)
     _token: str = ""
 
     @rx.var
@@ -83,7 +84,7 @@ class ChatSessionState(rx.State):
         try:
             visitor = await current_visitor(self)
         except NotSignedIn:
-            yield self.sign_in_redirect()
+            self.sign_in_url = self._sign_in_url()
             return
         self.signed_in_as = visitor.label if visitor.kind in ("oidc", "header") else ""
         self.auth_mode = visitor.kind
@@ -94,18 +95,14 @@ class ChatSessionState(rx.State):
         async for update in self._run(self._create, workflow_id, user_id):
             yield update
 
-    def sign_in_redirect(self) -> Any:
-        """To `/auth/anonymous` (mints the identity cookie) or `/auth/login`, then back here."""
+    def _sign_in_url(self) -> str:
+        """`/auth/anonymous` (mints the identity cookie) or `/auth/login`, then back here.
+        A full page load (not Reflex's in-app navigation): the backend answers it."""
         settings = get_services().settings
         route = "/auth/anonymous" if settings.chatkit_auth == "anonymous" else "/auth/login"
         path = self.router.url.path or "/"
         query = self.router.url.query
-        return rx.redirect(backend_base(settings) + with_next(route, path + (f"?{query}" if query else "")))
-
-    @rx.event
-    def sign_out(self) -> Any:
-        self._forget()
-        return rx.redirect(backend_base(get_services().settings) + "/auth/logout")
+        return backend_base(settings) + with_next(route, path + (f"?{query}" if query else ""))
 
     @rx.event
     async def adopt_refreshed_session(self, session: dict[str, Any]) -> None:

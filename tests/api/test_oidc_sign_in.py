@@ -81,7 +81,10 @@ async def test_sign_in_then_me_then_sign_out(site: tuple[httpx.AsyncClient, Serv
     assert me["userId"].startswith("oidc_") and "alice" not in me["userId"]
 
     chat = await create_session(http, user_id=me["userId"])
-    out = await http.get("/auth/logout", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})
+    confirm = await http.get("/auth/logout", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})
+    assert confirm.status_code == 200 and 'method="post"' in confirm.text
+    assert (await http.get("/auth/me", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})).json()["signedIn"] is True
+    out = await http.post("/auth/logout", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})
     assert out.status_code == 200 and "signed out" in out.text.lower()
     again = (await http.get("/auth/me", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})).json()
     assert again["signedIn"] is False

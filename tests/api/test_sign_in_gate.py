@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -15,7 +14,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from chatkit_app.auth.gate import SignInGate, sign_in_gate
+from chatkit_app.auth.gate import SignInGate
+from chatkit_app.auth.identity import ANON_COOKIE
 from chatkit_app.auth.site_sessions import SITE_COOKIE
 from chatkit_app.services import Services, build_services
 from tests.conftest import make_settings
@@ -91,12 +91,32 @@ def test_a_signed_in_visitor_gets_everything(client: TestClient, services: Servi
         assert socket.receive_text() == "hello"
 
 
-def test_anonymous_mode_has_no_gate(monkeypatch: Any) -> None:
-    from chatkit_app.settings import get_settings
-
-    monkeypatch.setenv("CHATKIT_AUTH", "anonymous")
-    get_settings.cache_clear()
+def test_anonymous_pages_come_with_an_identity_cookie(tmp_path: Path) -> None:
+    services = build_services(make_settings(tmp_path / "anon", chatkit_limit_identities_per_hour=2), production=False)
     try:
-        assert sign_in_gate(APP) is APP
+        with TestClient(SignInGate(APP, lambda: services), follow_redirects=False) as http:
+            first = http.get("/")
+            assert first.text == "app:/"
+            set_cookie = first.headers["set-cookie"]
+            assert set_cookie.startswith(f"{ANON_COOKIE}=")
+            assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Secure" not in set_cookie
+            again = http.get("/c/x")  # the client now sends the cookie: nothing new is minted
+            assert again.text == "app:/c/x" and "set-cookie" not in again.headers
+            # Events and uploads are not gated here: each handler decides, per event.
+            assert http.post("/_upload").text == "app:/_upload"
+            http.cookies.clear()
+            assert http.get("/").status_code == 200
+            refused = http.get("/")  # a third new identity from this address within the hour
+            assert refused.status_code == 429 and "set-cookie" not in refused.headers
+            assert "Retry-After" in refused.headers or "try again" in refused.text.lower()
     finally:
-        get_settings.cache_clear()
+        services.close()
+
+
+def test_identity_cookie_is_secure_exactly_when_the_public_url_is_https(tmp_path: Path) -> None:
+    services = build_services(make_settings(tmp_path, chatkit_public_url="https://chat.example.com"), production=False)
+    try:
+        with TestClient(SignInGate(APP, lambda: services), base_url="https://chat.example.com") as http:
+            assert "Secure" in http.get("/").headers["set-cookie"]
+    finally:
+        services.close()
