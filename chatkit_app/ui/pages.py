@@ -145,20 +145,21 @@ def account_menu() -> rx.Component:
             ),
             rx.cond(
                 ChatSessionState.auth_mode == "oidc",
-                # A plain form post (a full page load, answered by the backend); a cross-site
-                # post carries no SameSite=Lax cookie, so other sites cannot sign you out.
-                rx.el.form(
-                    rx.button(
+                # A full page load of the backend's sign-out page, which signs out with a
+                # same-site POST (other sites cannot sign you out). Reflex's own forms
+                # never submit natively.
+                rx.button(
+                    rx.el.a(
                         rx.icon("log-out", size=16),
                         rx.text("Sign out", display=["none", "inline"]),
-                        type="submit",
-                        variant="ghost",
-                        size="2",
+                        href=backend_base(get_settings()) + "/auth/logout",
+                        reload_document=True,  # a page of the backend, not of the app's router
                         aria_label="Sign out",
                         data_testid="sign-out",
                     ),
-                    method="post",
-                    action=backend_base(get_settings()) + "/auth/logout",
+                    as_child=True,
+                    variant="ghost",
+                    size="2",
                 ),
             ),
             align="center",
@@ -174,7 +175,7 @@ def sign_in_redirect() -> rx.Component:
         ChatSessionState.sign_in_url != "",
         rx.box(
             rx.el.meta(http_equiv="refresh", content="0;url=" + ChatSessionState.sign_in_url),
-            rx.el.a("Continue", href=ChatSessionState.sign_in_url, data_testid="sign-in-link"),
+            rx.el.a("Continue", href=ChatSessionState.sign_in_url, reload_document=True, data_testid="sign-in-link"),
             padding="16px",
         ),
     )

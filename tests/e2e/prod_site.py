@@ -51,12 +51,20 @@ def copy_site(target: Path) -> None:
 
 @contextmanager
 def running_reflex(
-    arguments: list[str], *, cwd: Path, env: dict[str, str], log_path: Path, ready: list[str], timeout: float
+    arguments: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    ready: list[str],
+    timeout: float,
+    port: int | None = None,
 ) -> Iterator[str]:
     """`reflex run --env prod <arguments>` (which must include `{port}` where the port
-    goes) until every path in `ready` answers 200; yields the URL, stops the process
-    group afterwards. Fails the test with the log when it exits or never gets ready."""
-    port = free_port()
+    goes) until every path in `ready` answers 200 (or 303: a page sending a stranger to
+    sign in); yields the URL, stops the process group afterwards. Fails the test with the
+    log when it exits or never gets ready."""
+    port = port or free_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [REFLEX, "run", "--env", "prod", *(part.format(port=port) for part in arguments)],
@@ -73,7 +81,7 @@ def running_reflex(
             if process.poll() is not None:
                 pytest.fail(f"reflex exited early:\n{log_path.read_text()}")
             try:
-                if all(httpx.get(f"{url}{path}", timeout=2).status_code == 200 for path in ready):
+                if all(httpx.get(f"{url}{path}", timeout=2).status_code in (200, 303) for path in ready):
                     break
             except httpx.HTTPError:
                 pass
@@ -82,16 +90,17 @@ def running_reflex(
             time.sleep(0.3)
         yield url
     finally:
-        os.killpg(process.pid, 15)
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
         process.wait(timeout=30)
 
 
 @contextmanager
-def running_site(root: Path, env: dict[str, str]) -> Iterator[str]:
+def running_site(root: Path, env: dict[str, str], *, port: int | None = None) -> Iterator[str]:
     """Serve the copy at `root` (frontend and backend on one port); yields its URL (logs
     in root/site.log)."""
     arguments = ["--frontend-port", "{port}", "--backend-port", "{port}"]
     with running_reflex(
-        arguments, cwd=root, env=env, log_path=root / "site.log", ready=["/", "/ping"], timeout=300
+        arguments, cwd=root, env=env, log_path=root / "site.log", ready=["/", "/ping"], timeout=300, port=port
     ) as url:
         yield url
