@@ -8,12 +8,11 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
-import reflex as rx
-
 from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
+from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.model_client import close_shared_clients
@@ -54,7 +53,7 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
-app = rx.App(api_transformer=[create_api(), security_headers])
+app = ChatApp(api_transformer=[create_api(), security_headers])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.register_lifespan_task(_model_clients)
