@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
+from chatkit_app import log_redaction
 from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
 from chatkit_app.services import get_services
@@ -18,6 +19,7 @@ from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.model_client import close_shared_clients
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+log_redaction.install()
 
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
@@ -30,7 +32,9 @@ except (ConfigError, WorkflowConfigError) as exc:
 
 
 async def _prepare_services() -> None:
-    """Migrate the database and load the workflows before the first request."""
+    """Migrate the database and load the workflows before the first request; redact the
+    logs again now that the server (a Granian worker) has configured its own logging."""
+    log_redaction.install()
     await asyncio.to_thread(get_services)
 
 
