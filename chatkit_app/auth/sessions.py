@@ -267,6 +267,15 @@ class SessionService:
         self._revoke(row.id, int(self._clock()), "revoked")
         return row.upstream_session_id
 
+    def is_live(self, session_id: str, user_id: str) -> bool:
+        """Whether `session_id` is `user_id`'s and neither revoked nor past its max age
+        (signed preview URLs die with the session they were made for)."""
+        try:
+            row = self._get(session_id)
+        except NotFound:
+            return False
+        return row.user_id == user_id and row.revoked_at is None and int(self._clock()) < row.absolute_expires_at
+
     def revoked_upstream_session(self, session_id: str) -> str | None:
         """The upstream session of a revoked session (after a replay revoked it), to cancel."""
         try:

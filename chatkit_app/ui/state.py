@@ -18,13 +18,15 @@ from typing import Any
 
 import reflex as rx
 
+from chatkit_app.api.deps import configured_backend_url
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, resolve_custom_identity, user_id_from_cookie
 from chatkit_app.auth.sessions import IssuedSession
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
+from chatkit_app.net import public_base_url
 from chatkit_app.services import Services, get_services
-from chatkit_app.settings import is_production
+from chatkit_app.settings import get_settings, is_production
 from chatkit_app.workflows.openai_agent import describe_assistant
 
 COOKIE_MAX_AGE = 400 * 24 * 3600
@@ -118,11 +120,14 @@ class ChatSessionState(rx.State):
 
     def _backend_base(self) -> str:
         """Where the browser reaches the backend, for absolute URLs such as image
-        previews: the page's own origin in production (one port), Reflex's API URL in
-        development (a separate backend port)."""
-        if is_production() and self.router.page.host:
-            return self.router.page.host.rstrip("/")
-        return str(rx.config.get_config().api_url).rstrip("/")
+        previews: CHATKIT_PUBLIC_URL, else Reflex's configured `api_url` (X-Forwarded-*
+        from trusted proxies only; never the page's host, which the browser reports)."""
+        settings = get_settings()
+        headers = dict(self.router.headers.raw_headers)
+        peer = headers.get("asgi-scope-client")
+        return public_base_url(
+            settings.chatkit_public_url, configured_backend_url(), peer, headers, settings.trusted_proxies
+        )
 
     async def _run(self, action: Any, *args: Any) -> AsyncIterator[None]:
         self.is_loading = True
