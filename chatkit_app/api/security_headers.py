@@ -80,6 +80,14 @@ def image_sources(domains: Iterable[str]) -> list[str]:
     return [domain if "://" in domain else f"https://{domain}" for domain in domains]
 
 
+def image_origins(settings: Settings, api_url: str | None) -> list[str]:
+    """Where images may come from besides 'self', data: and blob: our configured origins
+    (signed previews are absolute URLs on them) and CHATKIT_ALLOWED_IMAGE_DOMAINS. The CSP's
+    img-src and the native Markdown's image rule (markdown.jsx) both use this list."""
+    own = (origin_of(url) for url in (settings.chatkit_public_url, api_url) if url)
+    return _unique([*(origin for origin in own if origin), *image_sources(settings.allowed_image_domains)])
+
+
 def inline_script_hashes(build_dir: Path) -> list[str]:
     """`'sha256-…'` of every inline script in the built pages, sorted, no duplicates."""
     hashes: set[str] = set()
@@ -105,7 +113,7 @@ def content_security_policy(
         ("default-src", ["'self'"]),
         ("script-src", scripts),
         ("style-src", ["'self'", "'unsafe-inline'"]),
-        ("img-src", ["'self'", "data:", "blob:", *own_origins, *image_sources(settings.allowed_image_domains)]),
+        ("img-src", ["'self'", "data:", "blob:", *image_origins(settings, api_url)]),
         ("font-src", ["'self'", "data:"]),
         ("connect-src", connect),
         ("frame-src", chatkit[:1] or ["'none'"]),
