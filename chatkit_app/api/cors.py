@@ -17,7 +17,7 @@ bearer tokens, never cookies, so `Access-Control-Allow-Credentials` is never sen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,12 +73,13 @@ class ApiCors:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
                 kept = [
                     (name, value)
-                    for name, value in message.get("headers", [])
+                    for name, value in headers
                     if not name.lower().startswith(b"access-control-") and name.lower() != b"vary"
                 ]
-                kept.append((b"vary", b"Origin"))
+                kept.append((b"vary", _vary_with_origin(value for name, value in headers if name.lower() == b"vary")))
                 if allowed and origin is not None:
                     kept.append((b"access-control-allow-origin", origin.encode()))
                     kept.append((b"access-control-expose-headers", EXPOSED))
@@ -102,3 +103,12 @@ class ApiCors:
             ]
             await send({"type": "http.response.start", "status": 204, "headers": response})
         await send({"type": "http.response.body", "body": b""})
+
+
+def _vary_with_origin(values: Iterable[bytes]) -> bytes:
+    """One `Vary` with the response's own entries (Reflex repeats `Origin`) and `Origin`."""
+    entries = [part.strip() for value in values for part in value.split(b",") if part.strip()]
+    unique: dict[bytes, bytes] = {}
+    for entry in [*entries, b"Origin"]:
+        unique.setdefault(entry.lower(), entry)
+    return b", ".join(unique.values())
