@@ -8,18 +8,19 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 
-import reflex as rx
-
+from chatkit_app import log_redaction
 from chatkit_app.api.app import create_api
-from chatkit_app.api.framing import framing_policy
+from chatkit_app.api.security_headers import security_headers
 from chatkit_app.auth.gate import sign_in_gate
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
+from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.model_client import close_shared_clients
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+log_redaction.install()
 
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
@@ -32,7 +33,9 @@ except (ConfigError, WorkflowConfigError) as exc:
 
 
 async def _prepare_services() -> None:
-    """Migrate the database and load the workflows before the first request."""
+    """Migrate the database and load the workflows before the first request; redact the
+    logs again now that the server (a Granian worker) has configured its own logging."""
+    log_redaction.install()
     await asyncio.to_thread(get_services)
 
 
@@ -55,7 +58,7 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
-app = rx.App(api_transformer=[create_api(), sign_in_gate, framing_policy])
+app = ChatApp(api_transformer=[create_api(), sign_in_gate, security_headers])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.register_lifespan_task(_model_clients)

@@ -9,9 +9,12 @@ does, and without it the server's own configured address.
 from __future__ import annotations
 
 import ipaddress
+import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 def is_trusted(peer: str | None, trusted: Sequence[Network]) -> bool:
@@ -53,3 +56,28 @@ def forwarded_proto(peer: str | None, headers: Mapping[str, str], trusted: Seque
 def headers_of(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     """ASGI headers as a dict of lower-case names (the last value wins)."""
     return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def public_base_url(
+    public_url: str | None,
+    configured: str,
+    peer: str | None,
+    headers: Mapping[str, str],
+    trusted: Sequence[Network],
+) -> str:
+    """The absolute base of this site for URLs we hand out (uploads, image previews):
+    `CHATKIT_PUBLIC_URL` when set; else the server's configured address (Reflex's
+    `api_url`), whose scheme and host a trusted proxy may replace with
+    `X-Forwarded-Proto` / `X-Forwarded-Host`. The `Host` header is never used: anyone can
+    send any Host, and a URL built from it would point the browser (and its bearer
+    token, for uploads) at a host of the sender's choosing."""
+    if public_url:
+        return public_url.rstrip("/")
+    parts = urllib.parse.urlsplit(configured.rstrip("/"))
+    scheme, netloc = parts.scheme or "http", parts.netloc
+    if is_trusted(peer, trusted):
+        scheme = forwarded_proto(peer, headers, trusted, scheme)
+        host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+        if host and _HOST.match(host):
+            netloc = host
+    return urllib.parse.urlunsplit((scheme, netloc, parts.path, "", ""))

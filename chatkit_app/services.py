@@ -130,7 +130,12 @@ def build_services(
     )
     store = SQLModelStore(engine, runner=run_db, fast_engine=fast_engine)
     attachments = DiskAttachmentStore(
-        store, settings.uploads_dir, max_bytes=settings.chatkit_max_upload_bytes, signing_key=secret
+        store,
+        settings.uploads_dir,
+        max_bytes=settings.chatkit_max_upload_bytes,
+        signing_key=secret,
+        preview_ttl_seconds=settings.chatkit_token_ttl_seconds,
+        clock=clock,
     )
     chatkit = AppChatKitServer(store, registry, attachments)
     return Services(

@@ -1,6 +1,7 @@
 """Attachment bytes: upload (phase two of ChatKit's two-phase upload), download and
 image previews. Owner only: the user comes from the session token (or, for previews,
-from a signature made for that user), and the store finds only that user's rows."""
+from an unexpired signature made for that user and one of their sessions, which must
+still be live), and the store finds only that user's rows."""
 
 from __future__ import annotations
 
@@ -37,10 +38,10 @@ async def download(request: Request) -> Response:
 async def preview(request: Request) -> Response:
     services = services_of(request)
     attachment_id = request.path_params["attachment_id"]
-    owner = services.attachments.preview_owner(attachment_id, request.query_params.get("sig", ""))
-    if owner is None:
+    grant = services.attachments.preview_owner(attachment_id, request.query_params.get("sig", ""))
+    if grant is None or not await services.call_sessions(lambda s: s.is_live(grant.session_id, grant.user_id)):
         raise NotFound("No attachment with that id.")
-    context = RequestContext(owner, "", "", "")
+    context = RequestContext(grant.user_id, grant.session_id, "", "")
     return await _file_response(services, attachment_id, context, inline=True)
 
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from chatkit_app.auth.sessions import SessionInfo
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized, ValidationFailed
+from chatkit_app.net import public_base_url
 from chatkit_app.services import Services
 
 M = TypeVar("M", bound=BaseModel)
@@ -34,7 +35,24 @@ async def request_context(request: Request, services: Services) -> RequestContex
     """Who is calling, from a live session token: the context every store call is scoped by."""
     token = bearer_token(request)
     info = await services.call_sessions(lambda s: s.authenticate(token))
-    return RequestContext(info.user_id, info.session_id, info.workflow_id, str(request.base_url).rstrip("/"))
+    return RequestContext(info.user_id, info.session_id, info.workflow_id, base_url_of(request, services))
+
+
+def base_url_of(request: Request, services: Services) -> str:
+    """The absolute base for URLs we hand out: CHATKIT_PUBLIC_URL, else the configured
+    backend address (X-Forwarded-* from trusted proxies only; never the Host header)."""
+    settings = services.settings
+    peer = request.client.host if request.client else None
+    return public_base_url(
+        settings.chatkit_public_url, configured_backend_url(), peer, request.headers, settings.trusted_proxies
+    )
+
+
+def configured_backend_url() -> str:
+    """Reflex's `api_url`: where the server is configured to be reached."""
+    from reflex_base.config import get_config
+
+    return str(get_config().api_url)
 
 
 def bearer_token(request: Request) -> str:

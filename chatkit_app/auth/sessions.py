@@ -287,6 +287,15 @@ class SessionService:
             )
         return [value for value in upstream if value]
 
+    def is_live(self, session_id: str, user_id: str) -> bool:
+        """Whether `session_id` is `user_id`'s and neither revoked nor past its max age
+        (signed preview URLs die with the session they were made for)."""
+        try:
+            self.live_for_user(session_id, user_id)
+        except (NotFound, Unauthorized):
+            return False
+        return True
+
     def revoked_upstream_session(self, session_id: str) -> str | None:
         """The upstream session of a revoked session (after a replay revoked it), to cancel."""
         try:

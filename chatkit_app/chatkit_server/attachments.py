@@ -16,7 +16,8 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from chatkit.store import AttachmentStore, NotFoundError
@@ -26,7 +27,9 @@ from chatkit.types import (
     AttachmentUploadDescriptor,
     FileAttachment,
     ImageAttachment,
+    ThreadItem,
 )
+from pydantic import AnyUrl
 
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.files import (
@@ -46,14 +49,35 @@ UNSENT_MAX_AGE_SECONDS = 24 * 3600
 logger = logging.getLogger("chatkit_app.attachments")
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewGrant:
+    """What a valid, unexpired preview signature vouches for."""
+
+    user_id: str
+    session_id: str
+    expires_at: int
+
+
 class DiskAttachmentStore(AttachmentStore[RequestContext]):
-    def __init__(self, store: SQLModelStore, directory: Path, *, max_bytes: int, signing_key: bytes) -> None:
+    def __init__(
+        self,
+        store: SQLModelStore,
+        directory: Path,
+        *,
+        max_bytes: int,
+        signing_key: bytes,
+        preview_ttl_seconds: int = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store = store
         self.directory = directory
         self.max_bytes = max_bytes
+        self.preview_ttl_seconds = preview_ttl_seconds
+        self._clock = clock
         self._key = hashlib.sha256(b"chatkit-preview:" + signing_key).digest()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         store.remove_files = self.remove_files
+        store.fresh_previews = self.fresh_previews
 
     def remove_files(self, storage_names: list[str]) -> None:
         """Delete stored files whose rows are gone (a deleted thread, a sweep)."""
@@ -139,23 +163,45 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         return path
 
     def preview_url(self, attachment_id: str, context: RequestContext) -> str:
-        return (
-            f"{context.base_url}{API_PREFIX}/{attachment_id}/preview?sig={self._sign(attachment_id, context.user_id)}"
-        )
+        expires_at = int(self._clock()) + self.preview_ttl_seconds
+        signature = self._sign(attachment_id, context.user_id, context.session_id, expires_at)
+        return f"{context.base_url}{API_PREFIX}/{attachment_id}/preview?sig={signature}"
 
-    def preview_owner(self, attachment_id: str, signature: str) -> str | None:
-        """The user a preview signature was made for, or None if it is not ours."""
+    def preview_owner(self, attachment_id: str, signature: str) -> PreviewGrant | None:
+        """What a preview signature was made for, or None if it is not ours or expired.
+        (The caller still checks that the session is live.)"""
         try:
-            owner_b64 = signature.partition(".")[0]
+            owner_b64, session_id, expires, _mac = signature.split(".")
             owner = base64.urlsafe_b64decode(owner_b64 + "=" * (-len(owner_b64) % 4)).decode()
+            expires_at = int(expires)
         except (ValueError, UnicodeDecodeError):
             return None
-        return owner if hmac.compare_digest(self._sign(attachment_id, owner), signature) else None
+        if not hmac.compare_digest(self._sign(attachment_id, owner, session_id, expires_at), signature):
+            return None
+        if self._clock() >= expires_at:
+            return None
+        return PreviewGrant(owner, session_id, expires_at)
 
-    def _sign(self, attachment_id: str, user_id: str) -> str:
-        mac = hmac.new(self._key, f"{attachment_id}\n{user_id}".encode(), hashlib.sha256).digest()
+    def fresh_previews(self, item: ThreadItem, context: RequestContext) -> ThreadItem:
+        """`item` with its image attachments' previews signed for `context`'s session."""
+        attachments = getattr(item, "attachments", None)
+        if not attachments or not context.session_id:
+            return item
+        if not any(isinstance(a, ImageAttachment) for a in attachments):
+            return item
+        fresh = [
+            a.model_copy(update={"preview_url": AnyUrl(self.preview_url(a.id, context))})
+            if isinstance(a, ImageAttachment)
+            else a
+            for a in attachments
+        ]
+        return item.model_copy(update={"attachments": fresh})
+
+    def _sign(self, attachment_id: str, user_id: str, session_id: str, expires_at: int) -> str:
+        payload = f"{attachment_id}\n{user_id}\n{session_id}\n{expires_at}".encode()
+        mac = hmac.new(self._key, payload, hashlib.sha256).digest()
         owner = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
-        return f"{owner}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+        return f"{owner}.{session_id}.{expires_at}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
 
 
 def _display_name(name: str) -> str:

@@ -89,6 +89,9 @@ class SQLModelStore(Store[RequestContext]):
         self._pg = engine.dialect.name == "postgresql"
         # Told the stored file names of attachments whose rows went away (DiskAttachmentStore).
         self.remove_files: Callable[[list[str]], None] = lambda names: None
+        # Set by the attachment store: re-signs image previews of loaded items for the
+        # reader's session (a stored preview URL expires with the token that made it).
+        self.fresh_previews: Callable[[ThreadItem, RequestContext], ThreadItem] = lambda item, context: item
         tables = SQLModel.metadata.tables
         self._build(tables["chatkit_thread"], tables["chatkit_item"], tables["chatkit_attachment"])
         # The writes every answer makes, for the fast path's driver connection.
@@ -174,7 +177,9 @@ class SQLModelStore(Store[RequestContext]):
             items = [_ITEM.validate_python(data) for data in rows]
             return Page(data=items, has_more=more, after=items[-1].id if more else None)
 
-        return await self._tx(work)
+        page = await self._tx(work)
+        page.data = [self.fresh_previews(item, context) for item in page.data]
+        return page
 
     async def add_thread_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self.save_item(thread_id, item, context)
@@ -191,7 +196,7 @@ class SQLModelStore(Store[RequestContext]):
                 raise NotFoundError(f"item {item_id} not found in thread {thread_id}")
             return _ITEM.validate_python(data)
 
-        return await self._tx(work)
+        return self.fresh_previews(await self._tx(work), context)
 
     async def delete_thread_item(self, thread_id: str, item_id: str, context: RequestContext) -> None:
         params = {"iid": item_id, "tid": thread_id, "uid": context.user_id}

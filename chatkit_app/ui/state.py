@@ -21,13 +21,15 @@ from typing import Any, ClassVar
 import reflex as rx
 
 import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted state)
+from chatkit_app.api.deps import configured_backend_url
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.sessions import IssuedSession
 from chatkit_app.auth.visitor import PEER_HEADER, Visitor, identify
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError, Unauthorized
+from chatkit_app.net import public_base_url
 from chatkit_app.services import get_services
-from chatkit_app.settings import is_production
+from chatkit_app.settings import get_settings
 from chatkit_app.urls import backend_base, with_next
 from chatkit_app.workflows.openai_agent import describe_assistant
 
@@ -159,11 +161,14 @@ class ChatSessionState(rx.State):
 
     def _backend_base(self) -> str:
         """Where the browser reaches the backend, for absolute URLs such as image
-        previews: the page's own origin in production (one port), Reflex's API URL in
-        development (a separate backend port)."""
-        if is_production() and self.router.page.host:
-            return self.router.page.host.rstrip("/")
-        return str(rx.config.get_config().api_url).rstrip("/")
+        previews: CHATKIT_PUBLIC_URL, else Reflex's configured `api_url` (X-Forwarded-*
+        from trusted proxies only; never the page's host, which the browser reports)."""
+        settings = get_settings()
+        headers = dict(self.router.headers.raw_headers)
+        peer = headers.get("asgi-scope-client")
+        return public_base_url(
+            settings.chatkit_public_url, configured_backend_url(), peer, headers, settings.trusted_proxies
+        )
 
     async def _run(self, action: Any, *args: Any) -> AsyncIterator[None]:
         self.is_loading = True

@@ -9,6 +9,8 @@ from typing import Any
 
 import reflex as rx
 
+from chatkit_app.api.deps import configured_backend_url
+from chatkit_app.api.security_headers import image_origins
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.state import NativeChatState
@@ -151,6 +153,9 @@ class ChatMarkdown(rx.NoSSRComponent):
     lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "react-syntax-highlighter@16.1.2"]
 
     text: rx.Var[str]
+    # Origins whose images render as <img> (besides the page's own, data: and blob:);
+    # any other image becomes a link, so an answer cannot make the browser fetch it.
+    allowed_image_sources: rx.Var[list[str]]
 
 
 MARKDOWN_STYLE = {
@@ -175,8 +180,13 @@ MARKDOWN_STYLE = {
 }
 
 
+def markdown_image_sources() -> list[str]:
+    """The origins whose images Markdown shows (the page's CSP img-src allows the same)."""
+    return image_origins(get_settings(), configured_backend_url())
+
+
 def safe_markdown(text: Any) -> rx.Component:
-    return rx.box(ChatMarkdown.create(text=text), style=MARKDOWN_STYLE)
+    return rx.box(ChatMarkdown.create(text=text, allowed_image_sources=markdown_image_sources()), style=MARKDOWN_STYLE)
 
 
 def widget_element(element: Any, item_id: Any) -> rx.Component:

@@ -1,0 +1,26 @@
+"""The Reflex app with our outermost ASGI layers around everything Reflex serves.
+
+`api_transformer` steps run inside Reflex's own outer `CORSMiddleware` (which answers
+preflights with its `cors_allowed_origins`, `*` by default) and cannot see requests
+before it. Two policies must come first, so they wrap the ASGI app `rx.App` builds
+(the server calls `app()` as a factory, and so does Reflex's test harness):
+
+- `BodyTimeout`: a body that stops arriving is cut, for every route incl. `/_upload`;
+- `ApiCors`: `/api/chatkit*` answers CORS for our allowlist only, never `*`.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from starlette.types import ASGIApp
+
+from chatkit_app.api.body_timeout import BodyTimeout
+from chatkit_app.api.cors import ApiCors
+from chatkit_app.settings import get_settings
+
+
+class ChatApp(rx.App):
+    def __call__(self) -> ASGIApp:
+        settings = get_settings()
+        inner = ApiCors(super().__call__(), origins=settings.cors_origins, public_url=settings.chatkit_public_url)
+        return BodyTimeout(inner, seconds=settings.chatkit_body_timeout_seconds)
