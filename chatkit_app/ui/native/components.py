@@ -12,6 +12,7 @@ import reflex as rx
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
 from chatkit_app.ui.state import ChatSessionState
 
 UI = ChatSessionState.workflow_ui
@@ -261,6 +262,7 @@ def _text_message(msg: Any) -> rx.Component:
                     background="var(--accent-a3)",
                 ),
             ),
+            whole_message_button(msg),
             align_self="flex-end",
             align="end",
             max_width="80%",
@@ -268,6 +270,7 @@ def _text_message(msg: Any) -> rx.Component:
         ),
         rx.vstack(
             rx.box(safe_markdown(msg["text"]), data_testid="assistant-message"),
+            whole_message_button(msg),
             rx.cond(
                 ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
                 message_actions(msg),
@@ -331,27 +334,38 @@ def start_screen() -> rx.Component:
 
 
 def message_list() -> rx.Component:
-    """The conversation; stays scrolled to the newest message while it grows."""
-    return rx.auto_scroll(
-        rx.foreach(NativeChatState.messages, message),
-        rx.cond(
-            NativeChatState.streaming & (NativeChatState.progress != ""),
-            rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
-        ),
-        rx.cond(
-            NativeChatState.streaming & (NativeChatState.progress == ""),
-            rx.hstack(
-                rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
+    """The conversation, newest at the bottom. The scroller runs bottom-up
+    (`column-reverse`): it starts at the newest message, stays there while a reply grows,
+    and keeps what is on screen in place when earlier messages are added above."""
+    return rx.box(
+        rx.box(
+            earlier_control(),
+            rx.foreach(NativeChatState.messages, message),
+            rx.cond(
+                NativeChatState.streaming & (NativeChatState.progress != ""),
+                rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
             ),
+            rx.cond(
+                NativeChatState.streaming & (NativeChatState.progress == ""),
+                rx.hstack(
+                    rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
+                ),
+            ),
+            display="flex",
+            flex_direction="column",
+            gap="16px",
+            width="100%",
+            margin_bottom="auto",  # few messages: at the top, as in any chat
         ),
         display="flex",
-        flex_direction="column",
-        gap="16px",
+        flex_direction="column-reverse",
         width="100%",
         flex="1",
+        min_height="0",
         overflow_y="auto",
         padding="8px 4px",
         aria_live="polite",
+        data_testid="message-list",
     )
 
 
