@@ -12,6 +12,7 @@ import reflex as rx
 
 from chatkit_app.api.app import create_api
 from chatkit_app.api.framing import framing_policy
+from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
 from chatkit_app.ui.pages import embed, index
@@ -54,7 +55,8 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
-app = rx.App(api_transformer=[create_api(), framing_policy])
+# upload_guard: Reflex's /_upload takes only bodies within the limit, from connected clients.
+app = rx.App(api_transformer=[create_api(), framing_policy, upload_guard(lambda: app)])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.register_lifespan_task(_model_clients)

@@ -413,7 +413,7 @@ def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component
 
 def _limits_text() -> str:
     megabytes = get_settings().chatkit_max_upload_bytes / (1024 * 1024)
-    return f"Images, PDF, text, CSV, JSON or Markdown, up to {megabytes:g} MB each"
+    return f"Images, PDF, text, CSV, JSON or Markdown, up to {megabytes:g} MB (all files of one pick together)"
 
 
 def _accept() -> dict[str, list[str]]:
