@@ -55,8 +55,12 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
+def _reflex_app() -> rx.App:
+    return app
+
+
 # upload_guard: Reflex's /_upload takes only bodies within the limit, from connected clients.
-app = rx.App(api_transformer=[create_api(), framing_policy, upload_guard(lambda: app)])
+app: rx.App = rx.App(api_transformer=[create_api(), framing_policy, upload_guard(_reflex_app)])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.register_lifespan_task(_model_clients)
