@@ -359,6 +359,7 @@ def message_list() -> rx.Component:
         ),
         display="flex",
         flex_direction="column-reverse",
+        overflow_anchor="none",  # the offset from the bottom keeps the place (no anchor at the top control)
         width="100%",
         flex="1",
         min_height="0",
