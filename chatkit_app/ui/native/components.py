@@ -333,6 +333,9 @@ def start_screen() -> rx.Component:
     )
 
 
+LIST_END = "native-messages-end"
+
+
 def message_list() -> rx.Component:
     """The conversation, newest at the bottom. The scroller runs bottom-up
     (`column-reverse`): it starts at the newest message, stays there while a reply grows,
@@ -351,6 +354,7 @@ def message_list() -> rx.Component:
                     rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
                 ),
             ),
+            rx.box(id=LIST_END, height="0", flex_shrink="0"),
             display="flex",
             flex_direction="column",
             gap="16px",
@@ -499,7 +503,8 @@ def composer() -> rx.Component:
             width="100%",
             align="end",
         ),
-        on_submit=NativeChatState.send,
+        # Sending shows the newest messages (a reader scrolled up sees the turn it starts).
+        on_submit=[NativeChatState.send, rx.scroll_to(LIST_END, align_to_top=False)],
         reset_on_submit=True,
         width="100%",
     )
