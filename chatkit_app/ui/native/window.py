@@ -16,7 +16,6 @@ from typing import Any
 import reflex as rx
 
 from chatkit_app.chatkit_server.context import RequestContext
-from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
 from chatkit_app.ui.native.protocol import call, item_text
 from chatkit_app.ui.native.widgets import widget_blocks
@@ -128,7 +127,7 @@ class MessageWindow(rx.State, mixin=True):
             page = await call(
                 services, context, "items.list", thread_id=self.thread_id, after=before_id, limit=PAGE, order="desc"
             )
-        except (ChatKitAppError, Exception):  # the cursor is gone (deleted): nothing older to show
+        except Exception:  # the session, or the cursor (deleted), is gone: nothing older to show
             self.has_earlier = False
             return
         self.messages = [*shown(reversed(page.get("data", []))), *self.messages]
