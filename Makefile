@@ -42,6 +42,7 @@ bench: setup-dev
 	$(PY) -m bench.issuance
 	$(PY) -m bench.streaming
 	$(PY) -m bench.frontend
+	$(PY) -m bench.state_memory
 
 setup: $(VENV)/.runtime-installed $(BUN_DEP)
 setup-dev: $(VENV)/.dev-installed $(BUN_DEP)

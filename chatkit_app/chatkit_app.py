@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from chatkit_app import log_redaction
 from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
+from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
@@ -58,7 +59,13 @@ async def _sweep_unsent_uploads() -> None:
             logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
 
 
-app = ChatApp(api_transformer=[create_api(), sign_in_gate, security_headers])
+def _reflex_app() -> ChatApp:
+    return app
+
+
+# sign_in_gate: strangers get nothing when sign-in is required; upload_guard: Reflex's
+# /_upload takes only bodies within the limit, from connected clients.
+app: ChatApp = ChatApp(api_transformer=[create_api(), sign_in_gate, security_headers, upload_guard(_reflex_app)])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(_sweep_unsent_uploads)
 app.register_lifespan_task(_model_clients)

@@ -34,6 +34,10 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The process of each running site, by URL (its memory is measured from /proc).
+SERVER_PIDS: dict[str, int] = {}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -75,6 +79,7 @@ def running_reflex(
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = process.pid
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -90,6 +95,7 @@ def running_reflex(
             time.sleep(0.3)
         yield url
     finally:
+        SERVER_PIDS.pop(url, None)
         if process.poll() is None:
             os.killpg(process.pid, 15)
         process.wait(timeout=30)

@@ -388,3 +388,120 @@ def test_a_thread_can_be_renamed_and_deleted(offline_site: str, browser: Any) ->
         assert page.get_by_test_id("thread-entry").count() == 0
     finally:
         page.close()
+
+
+def _shown(page: Any) -> int:
+    return int(page.get_by_test_id("user-message").count() + page.get_by_test_id("assistant-message").count())
+
+
+def test_a_long_thread_keeps_a_bounded_window_and_loads_the_rest_on_demand(
+    offline_site: str, offline_root: Path, browser: Any
+) -> None:
+    from bench.state_memory import BigThread, fill_thread, thread_with
+
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        opening = f"window test {secrets.token_hex(4)}"
+        _send(_open_chat(page, offline_site), opening)
+        page.get_by_test_id("message-actions").wait_for(timeout=20_000)
+        database = offline_root / "data" / "fresh.db"
+        user_id, thread_id = thread_with(database, opening)
+        # 130 more messages; the newest ends with a marker; message 128 has 50,000 characters.
+        shape = BigThread(items=130, item_chars=200, long_items=1, long_chars=50_000)
+        fill_thread(f"sqlite:///{database}", user_id, thread_id, shape, marker="newest-of-130")
+        page.reload()
+        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
+        page.get_by_test_id("assistant-message").filter(has_text="newest-of-130").wait_for(timeout=20_000)
+        assert _shown(page) == 50  # of 132
+        long_one = page.get_by_test_id("user-message").filter(has_text="message 128 ")
+        assert 20_000 <= len(long_one.inner_text()) < 20_100
+        whole = page.get_by_test_id("show-whole")
+        assert whole.count() == 1
+        whole.click()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=user-message]')].some(e => e.innerText.length > 49000)",
+            timeout=15_000,
+        )
+        assert whole.count() == 0
+
+        # Earlier messages on demand; what was on screen stays on screen.
+        first = page.get_by_test_id("user-message").filter(has_text="message 80 ")
+        page.get_by_test_id("load-earlier").click()
+        page.get_by_test_id("user-message").filter(has_text="message 30 ").wait_for(timeout=15_000)
+        assert _shown(page) == 100
+        box, view = first.bounding_box(), page.get_by_test_id("message-list").bounding_box()
+        assert box is not None and view is not None
+        assert view["y"] - box["height"] < box["y"] < view["y"] + view["height"]
+        # Scrolling near the top loads the rest, without a click.
+        page.get_by_test_id("message-list").evaluate("e => { e.scrollTop = -e.scrollHeight; }")
+        page.get_by_test_id("user-message").filter(has_text=opening).wait_for(timeout=15_000)
+        assert _shown(page) == 132
+        assert page.get_by_test_id("load-earlier").count() == 0
+
+        # A new turn is added at the end, and the window is bounded again.
+        _send(page.get_by_test_id("composer-input"), "after the long thread")
+        page.get_by_test_id("assistant-message").filter(has_text="after the long thread").wait_for(timeout=20_000)
+        page.get_by_test_id("stop-button").wait_for(state="detached", timeout=20_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=user-message],[data-testid=assistant-message]').length"
+            " === 50",
+            timeout=15_000,
+        )
+        assert _chat_texts(page, "user-message")[-1] == "after the long thread"
+        assert page.get_by_test_id("load-earlier").count() == 1
+    finally:
+        context.close()
+
+
+def test_uploads_over_the_limit_or_from_strangers_never_reach_the_disk(
+    offline_site: str, browser: Any, tmp_path: Path
+) -> None:
+    from chatkit_app.api.upload_guard import MULTIPART_ALLOWANCE
+    from tests.e2e.prod_site import SERVER_PIDS
+    from tests.e2e.raw_upload import post_upload
+
+    limit = 10 * 1024 * 1024 + MULTIPART_ALLOWANCE  # the default CHATKIT_MAX_UPLOAD_BYTES
+    pid = SERVER_PIDS[offline_site]
+    notes = tmp_path / "small.txt"
+    notes.write_text("a normal upload\n")
+    page = browser.new_page()
+    try:
+        page.goto(offline_site)
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        with page.expect_request("**/_upload") as captured:
+            page.locator("#native-attachments input[type=file]").set_input_files([str(notes)])
+        page.get_by_test_id("pending-attachments").get_by_test_id("attachment-chip").wait_for(timeout=20_000)
+        real = {k: v for k, v in captured.value.headers.items() if k.startswith("reflex-")}
+        assert set(real) >= {"reflex-client-token", "reflex-event-handler"}
+        made_up = {**real, "reflex-client-token": secrets.token_hex(16)}
+        size = 300 * 1024 * 1024
+        outcomes = {
+            "made-up, chunked": post_upload(offline_site, made_up, size, pid, declare_length=False),
+            "made-up, declared": post_upload(offline_site, made_up, size, pid, declare_length=True),
+            "real, chunked": post_upload(offline_site, real, size, pid, declare_length=False),
+            "real, declared": post_upload(offline_site, real, size, pid, declare_length=True),
+        }
+        for name, outcome in outcomes.items():
+            print(f"{name}: {outcome}")
+            assert outcome.seconds < 20, name
+            assert outcome.max_temp_bytes <= limit, name
+            assert outcome.sent < 2 * limit, name  # cut off, not read to the end
+        assert outcomes["made-up, chunked"].status == 403
+        assert [outcomes[k].status for k in ("made-up, declared", "real, chunked", "real, declared")] == [413] * 3
+    finally:
+        page.close()
+
+
+def test_a_45_mb_thread_in_8_tabs_adds_less_than_100_mb(offline_site: str, offline_root: Path, browser: Any) -> None:
+    from bench.state_memory import measure, report
+    from tests.e2e.prod_site import SERVER_PIDS
+
+    context = browser.new_context()
+    try:
+        figures = measure(context, offline_site, offline_root / "data" / "fresh.db", SERVER_PIDS[offline_site])
+    finally:
+        context.close()
+    print(report(figures))
+    assert figures["thread_mb"] > 40
+    assert figures["added_mb"] < 100, report(figures)

@@ -14,6 +14,7 @@ from chatkit_app.api.security_headers import image_origins
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
 from chatkit_app.ui.state import ChatSessionState
 
 UI = ChatSessionState.workflow_ui
@@ -271,6 +272,7 @@ def _text_message(msg: Any) -> rx.Component:
                     background="var(--accent-a3)",
                 ),
             ),
+            whole_message_button(msg),
             align_self="flex-end",
             align="end",
             max_width="80%",
@@ -278,6 +280,7 @@ def _text_message(msg: Any) -> rx.Component:
         ),
         rx.vstack(
             rx.box(safe_markdown(msg["text"]), data_testid="assistant-message"),
+            whole_message_button(msg),
             rx.cond(
                 ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
                 message_actions(msg),
@@ -340,28 +343,44 @@ def start_screen() -> rx.Component:
     )
 
 
+LIST_END = "native-messages-end"
+
+
 def message_list() -> rx.Component:
-    """The conversation; stays scrolled to the newest message while it grows."""
-    return rx.auto_scroll(
-        rx.foreach(NativeChatState.messages, message),
-        rx.cond(
-            NativeChatState.streaming & (NativeChatState.progress != ""),
-            rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
-        ),
-        rx.cond(
-            NativeChatState.streaming & (NativeChatState.progress == ""),
-            rx.hstack(
-                rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
+    """The conversation, newest at the bottom. The scroller runs bottom-up
+    (`column-reverse`): it starts at the newest message, stays there while a reply grows,
+    and keeps what is on screen in place when earlier messages are added above."""
+    return rx.box(
+        rx.box(
+            earlier_control(),
+            rx.foreach(NativeChatState.messages, message),
+            rx.cond(
+                NativeChatState.streaming & (NativeChatState.progress != ""),
+                rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
             ),
+            rx.cond(
+                NativeChatState.streaming & (NativeChatState.progress == ""),
+                rx.hstack(
+                    rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
+                ),
+            ),
+            rx.box(id=LIST_END, height="0", flex_shrink="0"),
+            display="flex",
+            flex_direction="column",
+            gap="16px",
+            width="100%",
+            margin_bottom="auto",  # few messages: at the top, as in any chat
         ),
         display="flex",
-        flex_direction="column",
-        gap="16px",
+        flex_direction="column-reverse",
+        overflow_anchor="none",  # the offset from the bottom keeps the place (no anchor at the top control)
         width="100%",
         flex="1",
+        min_height="0",
         overflow_y="auto",
         padding="8px 4px",
         aria_live="polite",
+        data_testid="message-list",
     )
 
 
@@ -409,7 +428,7 @@ def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component
 
 def _limits_text() -> str:
     megabytes = get_settings().chatkit_max_upload_bytes / (1024 * 1024)
-    return f"Images, PDF, text, CSV, JSON or Markdown, up to {megabytes:g} MB each"
+    return f"Images, PDF, text, CSV, JSON or Markdown, up to {megabytes:g} MB (all files of one pick together)"
 
 
 def _accept() -> dict[str, list[str]]:
@@ -494,7 +513,8 @@ def composer() -> rx.Component:
             width="100%",
             align="end",
         ),
-        on_submit=NativeChatState.send,
+        # Sending shows the newest messages (a reader scrolled up sees the turn it starts).
+        on_submit=[NativeChatState.send, rx.scroll_to(LIST_END, align_to_top=False)],
         reset_on_submit=True,
         width="100%",
     )

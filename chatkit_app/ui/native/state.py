@@ -21,7 +21,7 @@ from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
 from chatkit_app.ui.native.theme import color_scheme, theme_style
-from chatkit_app.ui.native.widgets import widget_blocks
+from chatkit_app.ui.native.window import MessageWindow, chip, cut, message_of
 from chatkit_app.ui.state import ChatSessionState
 
 FLUSH_SECONDS = 0.05
@@ -33,39 +33,6 @@ MAX_TITLE = 120
 MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 THREAD_PAGE = 50
-ITEM_PAGE = 200
-
-
-def _message(item: dict[str, Any]) -> dict[str, Any] | None:
-    kind = item.get("type")
-    if kind == "user_message":
-        return {"id": item["id"], "role": "user", "text": item_text(item), "attachments": _attachments(item)}
-    if kind == "assistant_message":
-        return {"id": item["id"], "role": "assistant", "text": item_text(item)}
-    if kind == "widget":
-        widget = item.get("widget")
-        widget = widget if isinstance(widget, dict) else {}
-        return {
-            "id": item["id"],
-            "role": "widget",
-            "text": str(item.get("copy_text") or ""),
-            "blocks": widget_blocks(widget),
-        }
-    return None
-
-
-def _attachments(item: dict[str, Any]) -> list[dict[str, str]]:
-    return [_chip(a) for a in item.get("attachments") or [] if isinstance(a, dict)]
-
-
-def _chip(attachment: dict[str, Any]) -> dict[str, str]:
-    """What the UI shows of an attachment: name, type, and an image's signed preview."""
-    return {
-        "id": str(attachment.get("id", "")),
-        "name": str(attachment.get("name", "file")),
-        "mime": str(attachment.get("mime_type", "")),
-        "preview": str(attachment.get("preview_url") or ""),
-    }
 
 
 async def _chunks(file: rx.UploadFile) -> AsyncIterator[bytes]:
@@ -75,10 +42,8 @@ async def _chunks(file: rx.UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-class NativeChatState(rx.State):
+class NativeChatState(MessageWindow, rx.State):
     threads: list[dict[str, str]] = []
-    thread_id: str = ""
-    messages: list[dict[str, Any]] = []
     streaming: bool = False
     progress: str = ""
     error: str = ""
@@ -135,20 +100,15 @@ class NativeChatState(rx.State):
             self.error = exc.message
 
     async def _open(self, services: Services, context: RequestContext, thread_id: str) -> None:
-        try:
-            page = await call(services, context, "items.list", thread_id=thread_id, limit=ITEM_PAGE, order="asc")
-        except Exception:  # gone, or someone else's: the sidebar is the truth
-            self.thread_id, self.messages = "", []
-            return
-        self.thread_id = thread_id
-        self.messages = [m for m in (_message(i) for i in page.get("data", [])) if m]
-        self.error = ""
+        if await self._open_window(services, context, thread_id):  # gone or someone else's: not shown
+            self.error = ""
 
     @rx.event
     def new_chat(self) -> None:
         """A fresh start screen; a reply still streaming is stopped (its part is kept)."""
         self._stop_requested = self.streaming
-        self.thread_id, self.messages, self.error, self.progress = "", [], "", ""
+        self._clear_window()
+        self.error, self.progress = "", ""
 
     @rx.event
     async def delete_thread(self, thread_id: str) -> None:
@@ -160,7 +120,7 @@ class NativeChatState(rx.State):
             return
         self.threads = [t for t in self.threads if t["id"] != thread_id]
         if self.thread_id == thread_id:
-            self.thread_id, self.messages = "", []
+            self._clear_window()
 
     @rx.event
     async def rename_thread(self, form: dict[str, Any]) -> None:
@@ -287,7 +247,7 @@ class NativeChatState(rx.State):
                 if created:
                     await call(services, context, "attachments.delete", attachment_id=created["id"])
                 continue
-            self.pending = [*self.pending, _chip(stored.model_dump(mode="json"))]
+            self.pending = [*self.pending, chip(stored.model_dump(mode="json"))]
         self.error = " ".join(problems)
         self.uploading = False
 
@@ -404,6 +364,7 @@ class NativeChatState(rx.State):
                 self._show(reply, {}, None, None)
                 if self.messages and self.messages[-1]["role"] == "assistant" and not self.messages[-1]["text"]:
                     self.messages = self.messages[:-1]  # nothing arrived (a tool call, an error)
+                self._bound_window()
                 self.streaming, self.progress = False, ""
 
     @staticmethod
@@ -460,16 +421,16 @@ class NativeChatState(rx.State):
 
     def _put_widget(self, item: dict[str, Any]) -> None:
         """A new widget goes before the answer being streamed; a replaced one in place."""
-        widget = _message(item)
+        widget = message_of(item)
         if widget is None:
             return
         messages = list(self.messages)
         for index, message in enumerate(messages):
             if message["id"] == item["id"]:
-                messages[index] = widget
+                messages[index] = cut(widget)
                 self.messages = messages
                 return
         at = len(messages)
         if messages and messages[-1]["role"] == "assistant" and messages[-1]["id"] == PENDING:
             at -= 1
-        self.messages = [*messages[:at], widget, *messages[at:]]
+        self.messages = [*messages[:at], cut(widget), *messages[at:]]
