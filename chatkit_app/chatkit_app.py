@@ -13,6 +13,7 @@ import reflex as rx
 from chatkit_app.api.app import create_api
 from chatkit_app.api.framing import framing_policy
 from chatkit_app.auth.gate import sign_in_gate
+from chatkit_app.housekeeping import sweep_hourly
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
 from chatkit_app.ui.pages import embed, index
@@ -43,21 +44,9 @@ async def _model_clients() -> AsyncIterator[None]:
     await close_shared_clients()
 
 
-async def _sweep_unsent_uploads() -> None:
-    """Hourly: files uploaded in the composer but never sent are removed after a day."""
-    while True:
-        await asyncio.sleep(3600)
-        try:
-            removed = await get_services().attachments.sweep_unsent()
-            if removed:
-                logging.getLogger("chatkit_app.attachments").info("removed %d unsent uploads", removed)
-        except Exception:
-            logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
-
-
 app = rx.App(api_transformer=[create_api(), sign_in_gate, framing_policy])
 app.register_lifespan_task(_prepare_services)
-app.register_lifespan_task(_sweep_unsent_uploads)
+app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)
 app.add_page(index, route="/", title="chatkit_app")
 app.add_page(embed, route="/embed/[workflow_id]", title="Chat")

@@ -31,6 +31,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+import anyio
 from agents import Agent, RunConfig, Runner
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
@@ -183,12 +184,16 @@ class OpenAIAgent:
         )
         config = RunConfig(tracing_disabled=True, trace_include_sensitive_data=False, workflow_name="chatkit")
         result = Runner.run_streamed(agent, model_input, context=context, run_config=config)
+        item_id: str | None = None
         try:
             async for event in stream_agent_response(context, result):
+                if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
+                    item_id = event.item.id
                 yield partial.observe(event)
         finally:
             result.cancel()
             await client.responses.close_early()
+            await _record_usage(turn, item_id, result.context_wrapper.usage.total_tokens)
 
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
@@ -200,6 +205,18 @@ class OpenAIAgent:
             content=[AssistantMessageContent(text=f"This assistant does not handle the action `{action.type}`.")],
         )
         yield ThreadItemDoneEvent(item=item)
+
+
+async def _record_usage(turn: Turn, item_id: str | None, tokens: int) -> None:
+    """Store the tokens the model reported for this attempt (the daily token quota),
+    also when the client hung up (shielded: the request's task may be cancelled)."""
+    if turn.record_usage is None or tokens <= 0:
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await turn.record_usage(item_id, tokens)
+        except Exception:
+            logger.warning("could not store the model usage of an answer", exc_info=True)
 
 
 def runs_a_model(settings: Settings) -> bool:
