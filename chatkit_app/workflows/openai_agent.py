@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from agents import Agent, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, Runner
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -182,14 +182,19 @@ class OpenAIAgent:
         agent: Agent[AgentContext[RequestContext]] = Agent(
             name="assistant", instructions=self.settings.chatkit_instructions, model=model
         )
+        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
+            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
+            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
+            agent.model_settings = ModelSettings(include_usage=True)
         config = RunConfig(tracing_disabled=True, trace_include_sensitive_data=False, workflow_name="chatkit")
         result = Runner.run_streamed(agent, model_input, context=context, run_config=config)
         item_id: str | None = None
         try:
             async for event in stream_agent_response(context, result):
-                if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
-                    item_id = event.item.id
-                yield partial.observe(event)
+                observed = partial.observe(event)
+                if isinstance(observed, ThreadItemDoneEvent) and isinstance(observed.item, AssistantMessageItem):
+                    item_id = observed.item.id
+                yield observed
         finally:
             result.cancel()
             await client.responses.close_early()
