@@ -132,7 +132,7 @@ def build_services(
         make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
     )
     store = SQLModelStore(engine, runner=run_db, fast_engine=fast_engine)
-    limits = build_policy(settings, engine, run_db, clock=clock)
+    limits = build_policy(settings, store.transaction, clock=clock)
     attachments = DiskAttachmentStore(
         store, settings.uploads_dir, max_bytes=settings.chatkit_max_upload_bytes, signing_key=secret, limits=limits
     )

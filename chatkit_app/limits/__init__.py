@@ -6,9 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine
-
-from chatkit_app.limits.ledger import Ledger, Runner
+from chatkit_app.limits.ledger import Ledger, Transaction
 from chatkit_app.limits.policy import LimitPolicy, Quotas
 from chatkit_app.limits.rates import make_storage
 from chatkit_app.settings import Settings
@@ -19,12 +17,12 @@ KEY_PREFIX = "chatkit_limits"
 
 def build_policy(
     settings: Settings,
-    engine: Engine,
-    runner: Runner,
+    transaction: Transaction,
     *,
     key_prefix: str = KEY_PREFIX,
     clock: Callable[[], float] = time.time,
 ) -> LimitPolicy:
-    """The policy of `settings`: Redis storage when `REDIS_URL` is set, memory otherwise."""
+    """The policy of `settings`: Redis storage when `REDIS_URL` is set, memory otherwise;
+    `transaction` runs the ledger's queries (`SQLModelStore.transaction`)."""
     storage = make_storage(settings.redis_url, key_prefix)
-    return LimitPolicy(Quotas.from_settings(settings), storage, Ledger(engine, runner), clock=clock)
+    return LimitPolicy(Quotas.from_settings(settings), storage, Ledger(transaction), clock=clock)

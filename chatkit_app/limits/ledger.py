@@ -5,7 +5,8 @@ Both are facts the database already holds for other reasons (or must hold for ev
 worker to agree), so they are counted there rather than in the rate-limit storage:
 tokens are known only after an answer and must survive restarts for a 24-hour window;
 a pending upload stops being pending when it is sent or deleted, which a counter could
-not follow. Blocking work runs through the app's database runner (off the event loop).
+not follow. Each query runs as the chat store runs its own (`SQLModelStore.transaction`):
+on SQLite on the event loop unless another process holds the lock, else off the loop.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import Engine
+from sqlalchemy import Connection
 
 from chatkit_app.models import ChatKitAttachment, ModelUsage
 
@@ -37,16 +38,15 @@ _SWEEP = sa.delete(_USAGE).where(_USAGE.c.created_at <= sa.bindparam("before"))
 _PENDING = sa.select(sa.func.count()).where(_ATT.c.user_id == sa.bindparam("uid"), _ATT.c.thread_id.is_(None))
 
 
-class Runner(Protocol):
-    """Runs blocking work off the event loop, e.g. `Services.run_db`."""
+class Transaction(Protocol):
+    """Runs `fn` in one database transaction, e.g. `SQLModelStore.transaction`."""
 
-    def __call__(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
+    def __call__(self, fn: Callable[[Connection], _T], /) -> Awaitable[_T]: ...
 
 
 class Ledger:
-    def __init__(self, engine: Engine, runner: Runner) -> None:
-        self.engine = engine
-        self._run = runner
+    def __init__(self, transaction: Transaction) -> None:
+        self._tx = transaction
 
     async def record(self, user_id: str, thread_id: str | None, item_id: str | None, tokens: int, now: int) -> None:
         row = {
@@ -58,26 +58,23 @@ class Ledger:
             "created_at": now,
         }
 
-        def work() -> None:
-            with self.engine.begin() as conn:
-                conn.execute(_INSERT, row)
+        def work(conn: Connection) -> None:
+            conn.execute(_INSERT, row)
 
-        await self._run(work)
+        await self._tx(work)
 
     async def tokens_since(self, user_id: str, since: int) -> int:
-        def work() -> int:
-            with self.engine.connect() as conn:
-                return int(conn.execute(_SUM, {"uid": user_id, "since": since}).scalar_one())
+        def work(conn: Connection) -> int:
+            return int(conn.execute(_SUM, {"uid": user_id, "since": since}).scalar_one())
 
-        return await self._run(work)
+        return await self._tx(work)
 
     async def frees_at(self, user_id: str, since: int, quota: int) -> int:
         """When the user's window holds less than `quota` again: the time the newest of
         the oldest rows that must leave the window was written, plus the window."""
 
-        def work() -> int:
-            with self.engine.connect() as conn:
-                rows = conn.execute(_ROWS, {"uid": user_id, "since": since}).all()
+        def work(conn: Connection) -> int:
+            rows = conn.execute(_ROWS, {"uid": user_id, "since": since}).all()
             total = sum(int(tokens) for _, tokens in rows)
             for created_at, tokens in rows:
                 total -= int(tokens)
@@ -85,22 +82,20 @@ class Ledger:
                     return int(created_at) + WINDOW_SECONDS
             return since + WINDOW_SECONDS
 
-        return await self._run(work)
+        return await self._tx(work)
 
     async def sweep(self, before: int) -> int:
         """Delete usage rows written at or before `before` (Unix seconds); how many."""
 
-        def work() -> int:
-            with self.engine.begin() as conn:
-                return int(conn.execute(_SWEEP, {"before": before}).rowcount or 0)
+        def work(conn: Connection) -> int:
+            return int(conn.execute(_SWEEP, {"before": before}).rowcount or 0)
 
-        return await self._run(work)
+        return await self._tx(work)
 
     async def pending_uploads(self, user_id: str) -> int:
         """The user's attachments not sent in a message yet (no thread)."""
 
-        def work() -> int:
-            with self.engine.connect() as conn:
-                return int(conn.execute(_PENDING, {"uid": user_id}).scalar_one())
+        def work(conn: Connection) -> int:
+            return int(conn.execute(_PENDING, {"uid": user_id}).scalar_one())
 
-        return await self._run(work)
+        return await self._tx(work)

@@ -14,8 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from chatkit_app.api.app import create_api
+from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.errors import RateLimited
 from chatkit_app.models import ModelUsage
 from chatkit_app.services import Services, build_services
+from chatkit_app.ui.native import protocol
+from chatkit_app.ui.native.protocol import input_message
 from tests.api.chatkit_client import ChatKitClient, done_items, reply_text, user_input
 from tests.api.conftest import asgi_client
 from tests.conftest import api_key_headers, bearer, make_settings
@@ -238,3 +242,28 @@ async def test_every_limit_at_zero_is_off(open_app: Callable[..., Any]) -> None:
         attachment = (await _create(alice, 2000)).json()
         assert (await _upload(alice, attachment, [b"z" * 2000])).status_code == 200
     assert sum(_disk(services).values()) == 50_000
+
+
+async def test_the_native_uis_in_process_path_raises_the_same_error(open_app: Callable[..., Any]) -> None:
+    """The native UI calls our ChatKit server in-process: the limit is the same, and the
+    error (whose message the UI shows) comes before any event."""
+    services, _ = await open_app(chatkit_limit_messages_per_minute=2)
+    issued = await services.issuer.create("alice", "assistant")
+    context = RequestContext(issued.user_id, issued.session_id, issued.workflow_id, "http://testserver")
+    events = [e async for e in protocol.stream(services, context, "threads.create", input=input_message("one"))]
+    thread_id = next(e["thread"]["id"] for e in events if e["type"] == "thread.created")
+    [
+        _
+        async for _ in protocol.stream(
+            services, context, "threads.add_user_message", thread_id=thread_id, input=input_message("two")
+        )
+    ]
+    refused = protocol.stream(
+        services, context, "threads.add_user_message", thread_id=thread_id, input=input_message("3")
+    )
+    with pytest.raises(RateLimited) as error:
+        await anext(refused)
+    assert error.value.retry_after is not None and 1 <= error.value.retry_after <= 60
+    assert error.value.message == f"You can send 2 messages a minute; try again in {error.value.retry_after} s."
+    page = await protocol.call(services, context, "items.list", thread_id=thread_id, limit=10, order="asc")
+    assert [protocol.item_text(i) for i in page["data"] if i["type"] == "user_message"] == ["one", "two"]

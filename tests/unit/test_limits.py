@@ -35,8 +35,17 @@ class Clock:
         return self.now
 
 
-async def _runner(fn: Any) -> Any:
-    return await run_in_threadpool(fn)
+def _transaction(engine: Engine) -> Any:
+    """Runs ledger work in a transaction off the event loop (what the chat store does)."""
+
+    async def run(fn: Any) -> Any:
+        def work() -> Any:
+            with engine.begin() as conn:
+                return fn(conn)
+
+        return await run_in_threadpool(work)
+
+    return run
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -55,7 +64,7 @@ async def make_policy(engine: Engine, storage_url: str | None) -> AsyncIterator[
         values: dict[str, Any] = {**ALL_OFF, **{f"chatkit_limit_{name}": value for name, value in limits.items()}}
         settings = Settings(_env_file=None, redis_url=storage_url, **values)
         prefix = "test_limits_" + uuid.uuid4().hex
-        return build_policy(settings, engine, _runner, key_prefix=prefix, clock=clock or Clock())
+        return build_policy(settings, _transaction(engine), key_prefix=prefix, clock=clock or Clock())
 
     yield build
 
@@ -149,7 +158,7 @@ async def test_every_limit_at_zero_is_off(make_policy: Any) -> None:
 
 async def test_an_unreachable_redis_does_not_stop_the_chat(engine: Engine) -> None:
     settings = Settings(_env_file=None, redis_url="redis://127.0.0.1:1/0", chatkit_limit_messages_per_minute=1)
-    policy = build_policy(settings, engine, _runner)
+    policy = build_policy(settings, _transaction(engine))
     await policy.message("alice")
     await policy.message("alice")  # not enforced while the storage is down (logged)
 
