@@ -69,13 +69,13 @@ class SignInGate:
         if page:
             query = scope.get("query_string", b"").decode("latin-1")
             target = backend_base(services.settings) + with_next("/auth/login", path + (f"?{query}" if query else ""))
-            headers = [(b"location", target.encode()), (b"cache-control", b"no-store")]
-            await send({"type": "http.response.start", "status": 303, "headers": headers})
+            redirect = [(b"location", target.encode()), (b"cache-control", b"no-store")]
+            await send({"type": "http.response.start", "status": 303, "headers": redirect})
             await send({"type": "http.response.body", "body": b""})
             return
         body = b'{"error":{"code":"missing_credentials","message":"Sign in first."}}'
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        refusal = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 401, "headers": refusal})
         await send({"type": "http.response.body", "body": body})
 
     async def _mint(
