@@ -80,7 +80,7 @@ class LimitPolicy:
         seconds = await self._counters.hit(self._sessions, user_id)
         if seconds is not None:
             raise RateLimited(
-                f"You can open {count(self._sessions.amount)} chat sessions a minute; try again in {wait(seconds)}.",
+                f"You can open {count(self._sessions.amount, 'chat session')} a minute; try again in {wait(seconds)}.",
                 retry_after=_ceil(seconds),
             )
 
@@ -95,7 +95,7 @@ class LimitPolicy:
         seconds = await self._counters.hit(self._messages, user_id)
         if seconds is not None:
             raise RateLimited(
-                f"You can send {count(self._messages.amount)} messages a minute; try again in {wait(seconds)}.",
+                f"You can send {count(self._messages.amount, 'message')} a minute; try again in {wait(seconds)}.",
                 retry_after=_ceil(seconds),
             )
         if starts_thread:
@@ -109,7 +109,7 @@ class LimitPolicy:
 
     def _thread_error(self, seconds: float) -> QuotaExceeded:
         return QuotaExceeded(
-            f"You can start {count(self._threads.amount)} chats a day; try again in {wait(seconds)}.",
+            f"You can start {count(self._threads.amount, 'chat')} a day; try again in {wait(seconds)}.",
             retry_after=_ceil(seconds),
         )
 
@@ -120,7 +120,7 @@ class LimitPolicy:
         cap = self.quotas.pending_uploads
         if cap > 0 and await self.ledger.pending_uploads(user_id) >= cap:
             raise QuotaExceeded(
-                f"You can have {count(cap)} files waiting to be sent; send or remove some first.",
+                f"You can have {count(cap, 'file{s} waiting')} to be sent; send or remove some first.",
                 retry_after=None,
             )
         seconds = await self._counters.check(self._upload_bytes, user_id, cost=max(declared_bytes, 1))
@@ -155,7 +155,7 @@ class LimitPolicy:
             return
         seconds = max(1, await self.ledger.frees_at(user_id, since, quota) - now)
         raise QuotaExceeded(
-            f"You can use {count(quota)} model tokens a day; try again in {wait(seconds)}.",
+            f"You can use {count(quota, 'model token')} a day; try again in {wait(seconds)}.",
             retry_after=seconds,
         )
 

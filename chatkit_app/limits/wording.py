@@ -28,5 +28,11 @@ def size(nbytes: int) -> str:
     return f"{nbytes} bytes"
 
 
-def count(n: int) -> str:
-    return f"{n:,}"
+def count(n: int, noun: str = "") -> str:
+    """`n` with thousands separators, and `noun` in the singular or plural ("1 chat",
+    "20 chats", "1 file waiting" from noun "file{s} waiting")."""
+    if not noun:
+        return f"{n:,}"
+    if "{s}" not in noun:
+        noun += "{s}"
+    return f"{n:,} " + noun.replace("{s}", "" if n == 1 else "s")

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatkit_app.errors import QuotaExceeded, RateLimited
 from chatkit_app.limits import LimitPolicy, build_policy
-from chatkit_app.limits.wording import size, wait
+from chatkit_app.limits.wording import count, size, wait
 from chatkit_app.settings import Settings
 
 ALL_OFF = {
@@ -88,7 +88,7 @@ async def test_a_refused_thread_costs_no_message(make_policy: Any) -> None:
         await policy.message("alice", starts_thread=True)
     assert refused.value.code == "quota_exceeded"
     assert refused.value.retry_after is not None and 86_000 < refused.value.retry_after <= 86_400
-    assert refused.value.message.startswith("You can start 1 chats a day; try again in ")
+    assert refused.value.message.startswith("You can start 1 chat a day; try again in ")
     await policy.message("alice")  # the refused thread did not use up a message
     await policy.message("alice")
     with pytest.raises(RateLimited):
@@ -165,4 +165,5 @@ async def test_an_unreachable_redis_does_not_stop_the_chat(engine: Engine) -> No
 
 def test_wording() -> None:
     assert wait(0.2) == "1 s" and wait(12) == "12 s" and wait(300) == "5 min" and wait(3 * 3600) == "3 h"
+    assert count(1, "chat") == "1 chat" and count(20_000, "file{s} waiting") == "20,000 files waiting"
     assert size(200 * 1024 * 1024) == "200 MB" and size(1536) == "1.5 KB" and size(12) == "12 bytes"
