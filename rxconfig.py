@@ -1,6 +1,7 @@
 import os
 
 import reflex as rx
+from reflex.constants import StateManagerMode
 from reflex_base.plugins.sitemap import SitemapPlugin
 
 from chatkit_app.settings import settings_or_exit
@@ -11,7 +12,7 @@ settings = settings_or_exit()
 # nothing: identity comes from the cookie, threads from the database.
 _redis = os.environ.get("REFLEX_REDIS_URL")  # REDIS_URL alone is not read by Reflex (yet)
 config = rx.Config(
-    state_manager_mode="redis" if _redis else "memory",
+    state_manager_mode=StateManagerMode.REDIS if _redis else StateManagerMode.MEMORY,
     app_name="chatkit_app",
     db_url=settings.resolved_database_url,
     telemetry_enabled=False,

@@ -13,6 +13,7 @@ from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
 from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
+from chatkit_app.housekeeping import sweep_hourly
 from chatkit_app.services import get_services
 from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
 from chatkit_app.shell import ChatApp
@@ -47,18 +48,6 @@ async def _model_clients() -> AsyncIterator[None]:
     await close_shared_clients()
 
 
-async def _sweep_unsent_uploads() -> None:
-    """Hourly: files uploaded in the composer but never sent are removed after a day."""
-    while True:
-        await asyncio.sleep(3600)
-        try:
-            removed = await get_services().attachments.sweep_unsent()
-            if removed:
-                logging.getLogger("chatkit_app.attachments").info("removed %d unsent uploads", removed)
-        except Exception:
-            logging.getLogger("chatkit_app.attachments").exception("sweeping unsent uploads failed")
-
-
 def _reflex_app() -> ChatApp:
     return app
 
@@ -67,7 +56,7 @@ def _reflex_app() -> ChatApp:
 # /_upload takes only bodies within the limit, from connected clients.
 app: ChatApp = ChatApp(api_transformer=[create_api(), sign_in_gate, security_headers, upload_guard(_reflex_app)])
 app.register_lifespan_task(_prepare_services)
-app.register_lifespan_task(_sweep_unsent_uploads)
+app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)
 app.add_page(index, route="/", title="chatkit_app")
 app.add_page(embed, route="/embed/[workflow_id]", title="Chat")

@@ -11,7 +11,10 @@
     ├── Conflict             409    already_uploaded
     ├── PayloadTooLarge      413    payload_too_large
     ├── (UnsupportedMediaType 415   unsupported_media_type: chatkit_server/files.py)
-    ├── RateLimited          429    rate_limited (+ Retry-After)
+    ├── RateLimited          429    rate_limited (+ Retry-After): too many requests in a
+    │                               short time (ours, chatkit_app/limits/, or OpenAI's)
+    ├── QuotaExceeded        429    quota_exceeded (+ Retry-After when waiting helps): a
+    │                               daily or standing allowance is used up
     ├── UpstreamFailed       502    upstream_error (OpenAI failed, refused our key or
     │                               answered something unusable)
     ├── UpstreamTimeout      504    upstream_timeout
@@ -83,6 +86,20 @@ class RateLimited(ChatKitAppError):
     retryable = True
 
     def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(ChatKitAppError):
+    """A quota (bytes or model tokens a day, files waiting to be sent) is used up. Unlike
+    `RateLimited`, waiting a moment does not help; `retry_after` says when it does, or is
+    None when only the user's own action frees it (e.g. sending or removing uploads)."""
+
+    status = 429
+    default_code = "quota_exceeded"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int | None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
 

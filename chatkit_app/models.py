@@ -97,3 +97,19 @@ class SiteSession(SQLModel, table=True):
     last_seen_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     absolute_expires_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     revoked_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class ModelUsage(SQLModel, table=True):
+    """Tokens one answer cost, as the model reported them: the daily model-token quota
+    is the sum of a user's rows over the last 24 hours (chatkit_app/limits/ledger.py).
+    Rows older than that window are swept; `created_at` is Unix seconds."""
+
+    __tablename__ = "chatkit_usage"
+    __table_args__ = (Index("ix_chatkit_usage_user_time", "user_id", "created_at"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(max_length=128)  # leading column of ix_chatkit_usage_user_time
+    thread_id: str | None = Field(default=None, max_length=128)
+    item_id: str | None = Field(default=None, max_length=128)
+    tokens: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,5 +1,5 @@
 """Builds the app's long-lived services once per process (engine, codec, registry,
-session service and issuer, ChatKit store and server) and migrates the database before
+session service and issuer, ChatKit store and server, limit policy) and migrates the database before
 first use."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.db import make_engine, migrate, on_loop_else_waiting
+from chatkit_app.limits import LimitPolicy, build_policy
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
 from chatkit_app.upstream.hosted import HostedSessions
 from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
@@ -67,6 +68,7 @@ class Services:
     attachments: DiskAttachmentStore
     chatkit: AppChatKitServer
     site_sessions: SiteSessions
+    limits: LimitPolicy
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
     hosted: HostedSessions | None = field(default=None, repr=False)
@@ -78,6 +80,7 @@ class Services:
             self.registry,
             initial_expires_in=self.sessions.initial_expires_in,
             hosted=self.hosted,
+            limits=self.limits,
         )
 
     async def aclose(self) -> None:
@@ -129,6 +132,7 @@ def build_services(
         make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
     )
     store = SQLModelStore(engine, runner=run_db, fast_engine=fast_engine)
+    limits = build_policy(settings, store.transaction, clock=clock)
     attachments = DiskAttachmentStore(
         store,
         settings.uploads_dir,
@@ -136,8 +140,9 @@ def build_services(
         signing_key=secret,
         preview_ttl_seconds=settings.chatkit_token_ttl_seconds,
         clock=clock,
+        limits=limits,
     )
-    chatkit = AppChatKitServer(store, registry, attachments)
+    chatkit = AppChatKitServer(store, registry, attachments, limits=limits)
     return Services(
         settings,
         secret,
@@ -155,6 +160,7 @@ def build_services(
             max_age_seconds=settings.chatkit_site_session_max_age_seconds,
             clock=clock,
         ),
+        limits,
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
         hosted=_hosted_sessions(settings, registry),

@@ -93,6 +93,16 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis; skips when CHATKIT_TEST_REDIS_URL is unset. Tests that write to it
+    use keys of their own (a random prefix), as other test runs may share it."""
+    url = os.environ.get("CHATKIT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set CHATKIT_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run")
+    return url
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser and server-process tests run last: Reflex's AppHarness leaves an event
     loop marked as running on the main thread, which later asyncio tests would trip on."""

@@ -25,6 +25,7 @@ from chatkit_app.auth.sessions import (
     validate_user_id,
 )
 from chatkit_app.errors import ChatKitAppError, ServiceUnavailable, Unauthorized
+from chatkit_app.limits import LimitPolicy
 from chatkit_app.upstream.hosted import HostedSessions, file_upload_options
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 
@@ -46,13 +47,19 @@ class SessionIssuer:
         *,
         initial_expires_in: int,
         hosted: HostedSessions | None = None,
+        limits: LimitPolicy | None = None,
     ) -> None:
         self._call = call
+        self._limits = limits
         self._registry = registry
         self._initial_expires_in = initial_expires_in
         self._hosted = hosted
 
     async def create(self, user_id: str, workflow_id: str, metadata: dict[str, Any] | None = None) -> IssuedSession:
+        """A new session; counted against the user's session rate (`limits`), for the
+        API-key backend too: it vouches for many users, each limited on their own."""
+        if self._limits is not None:
+            await self._limits.session(validate_user_id(user_id))
         workflow = self._registry.find(workflow_id)
         if workflow is None or workflow.mode != "hosted":  # unknown ids fail in the service, as before
             return await self._call(lambda s: s.create(user_id, workflow_id, metadata))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from chatkit_app.auth.tokens import TokenClaims, TokenCodec
 from chatkit_app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -149,6 +149,9 @@ def _depth(value: Any) -> int:
     if isinstance(value, list):
         return 1 + max((_depth(inner) for inner in value), default=0)
     return 0
+
+
+_DELETE_EXPIRED = delete(_TABLE).where(_TABLE.c.absolute_expires_at <= bindparam("now"))
 
 
 class SessionService:
@@ -354,6 +357,13 @@ class SessionService:
     def _revoke(self, session_id: str, now: int, reason: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(_REVOKE, {"sid": session_id, "now": now, "reason": reason})
+
+    def delete_expired(self, now: float | None = None) -> int:
+        """Housekeeping: delete the rows of sessions past their absolute lifetime (no
+        token of theirs can be used or refreshed any more); how many."""
+        at = int(self._clock() if now is None else now)
+        with self._engine.begin() as connection:
+            return int(connection.execute(_DELETE_EXPIRED, {"now": at}).rowcount or 0)
 
 
 def _reused(*, revoked: bool) -> Unauthorized:

@@ -43,6 +43,7 @@ from chatkit_app.chatkit_server.files import (
 )
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge
+from chatkit_app.limits import LimitPolicy
 
 API_PREFIX = "/api/chatkit/attachments"
 UNSENT_MAX_AGE_SECONDS = 24 * 3600
@@ -68,8 +69,10 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         signing_key: bytes,
         preview_ttl_seconds: int = 3600,
         clock: Callable[[], float] = time.time,
+        limits: LimitPolicy | None = None,
     ) -> None:
         self.store = store
+        self.limits = limits
         self.directory = directory
         self.max_bytes = max_bytes
         self.preview_ttl_seconds = preview_ttl_seconds
@@ -96,6 +99,8 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
             raise UnsupportedMediaType(f"Files of type {mime or 'unknown'} are not allowed.")
         if input.size > self.max_bytes:
             raise PayloadTooLarge(f"Files may be at most {self.max_bytes} bytes.")
+        if self.limits is not None:  # unsent uploads under the cap; the declared size fits today's bytes
+            await self.limits.new_upload(context.user_id, input.size)
         attachment_id = self.generate_attachment_id(mime, context)
         descriptor = AttachmentUploadDescriptor(
             url=f"{context.base_url}{API_PREFIX}/{attachment_id}/upload",
@@ -125,7 +130,9 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         self, attachment_id: str, chunks: AsyncIterator[bytes], content_type: str, context: RequestContext
     ) -> Attachment:
         """Phase two of an upload: the bytes of the user's created attachment, limited
-        while they stream in, typed by sniffing them, stored under a random name."""
+        while they stream in, typed by sniffing them, stored under a random name. The
+        bytes count against the user's daily upload quota as they arrive; past it the
+        upload stops (429) and its partial file is deleted, the attachment left as it was."""
         try:
             row = await self.store.load_attachment_file(attachment_id, context)
         except NotFoundError:
@@ -134,6 +141,8 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
             raise Conflict("This attachment already has its file.", code="already_uploaded")
         temp = self.path_of("." + random_storage_name())
         try:
+            if self.limits is not None:
+                chunks = _counted(chunks, self.limits, context.user_id)
             size = await receive_upload(chunks, content_type, temp, self.max_bytes)
             mime = sniff(temp, row.attachment.mime_type)
             declared = row.attachment.mime_type
@@ -202,6 +211,15 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()
         owner = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
         return f"{owner}.{session_id}.{expires_at}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+async def _counted(chunks: AsyncIterator[bytes], limits: LimitPolicy, user_id: str) -> AsyncIterator[bytes]:
+    """The upload's body, each chunk counted against the daily upload bytes before it is
+    written (multipart framing counts too: a little more than the file, never less)."""
+    async for chunk in chunks:
+        if chunk:
+            await limits.reserve_upload(user_id, len(chunk))
+        yield chunk
 
 
 def _display_name(name: str) -> str:

@@ -15,6 +15,7 @@ less often (`tune_gc`)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import json
 import logging
@@ -34,7 +35,11 @@ from chatkit.types import (
     ThreadItem,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
+    ThreadsAddClientToolOutputReq,
+    ThreadsAddUserMessageReq,
     ThreadsCreateReq,
+    ThreadsCustomActionReq,
+    ThreadsRetryAfterItemReq,
     ThreadStreamEvent,
     UserMessageInput,
     UserMessageItem,
@@ -46,6 +51,7 @@ from pydantic import BaseModel, TypeAdapter
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.limits import LimitPolicy
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
 
@@ -87,10 +93,13 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         store: SQLModelStore,
         registry: WorkflowRegistry,
         attachment_store: AttachmentStore[RequestContext] | None = None,
+        *,
+        limits: LimitPolicy | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
         self.registry = registry
+        self.limits = limits
         self.head_start = HeadStart()
         _freeze_startup_objects()
 
@@ -104,7 +113,12 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     ) -> StreamingResult | NonStreamingResult:
         """`process` for an already parsed request (the endpoint parses it to check it).
         `arrival` (from the endpoint's `HeadStart`) is done once this request's model call
-        is out, or at once for requests that make none."""
+        is out, or at once for requests that make none. Limits are checked first, before
+        anything is stored, streamed or sent to a model: over one, the app's error
+        (`RateLimited`, `QuotaExceeded`) is raised here, so `POST /api/chatkit` answers
+        429 before streaming and the native UI shows its message."""
+        if self.limits is not None:
+            await _check_limits(self.limits, request, context.user_id)
         if not isinstance(request, ThreadsCreateReq) and arrival is not None:
             arrival.done()
         if isinstance(request, ThreadsCreateReq):
@@ -146,6 +160,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
         turn = Turn(thread=thread, message=input_user_message, context=context, store=self.store)
+        if self.limits is not None:
+            turn.record_usage = functools.partial(self.limits.record_tokens, context.user_id, thread.id)
         return self._agent(context).respond(turn)
 
     def action(
@@ -169,6 +185,25 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
     ) -> None:
         await self.store.save_feedback(thread_id, item_ids, feedback, context)
+
+
+_ANSWERING = (
+    ThreadsCreateReq,
+    ThreadsAddUserMessageReq,
+    ThreadsRetryAfterItemReq,
+    ThreadsAddClientToolOutputReq,
+    ThreadsCustomActionReq,
+)
+
+
+async def _check_limits(limits: LimitPolicy, request: ChatKitReq, user_id: str) -> None:
+    """A new thread counts a thread and a message; a message or a retry counts a message;
+    every request that starts an answer needs model tokens left today."""
+    if not isinstance(request, _ANSWERING):
+        return
+    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq):
+        await limits.message(user_id, starts_thread=isinstance(request, ThreadsCreateReq))
+    await limits.answer(user_id)
 
 
 def _new_message(user_input: UserMessageInput) -> UserMessageItem:

@@ -265,6 +265,11 @@ class SQLModelStore(Store[RequestContext]):
         await self._tx(lambda conn: self._write(conn, self._att_mark, params, f"attachment {attachment_id}"))
 
     # --- plumbing ----------------------------------------------------------------------
+    async def transaction(self, fn: Callable[[Connection], _T]) -> _T:
+        """`fn` in one transaction, run the way the store runs its own (`_tx`): for other
+        tables of this database read on the request path (the limits' ledger)."""
+        return await self._tx(fn)
+
     async def _tx(self, fn: Callable[[Connection], _T], on_loop: Callable[[], _T] | None = None) -> _T:
         """Run `fn` in one transaction, off the event loop; with a `fast_engine` (SQLite)
         via `on_loop_else_waiting` (`on_loop` in its place there, if given). Queued on the

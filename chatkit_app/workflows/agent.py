@@ -7,7 +7,7 @@ their own by implementing `ChatAgent` and registering a `Workflow` with a factor
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +24,9 @@ class Turn:
     message: UserMessageItem | None  # None: continue after a client tool's output
     context: RequestContext
     store: Store[RequestContext]
+    # Where an agent reports the model tokens an answer cost (item id, tokens), for the
+    # daily token quota; None when nothing counts them.
+    record_usage: Callable[[str | None, int], Awaitable[None]] | None = None
 
     def new_id(self, kind: StoreItemType) -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)

@@ -31,7 +31,8 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from agents import Agent, RunConfig, Runner
+import anyio
+from agents import Agent, ModelSettings, RunConfig, Runner
 from chatkit.actions import Action
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
@@ -181,14 +182,23 @@ class OpenAIAgent:
         agent: Agent[AgentContext[RequestContext]] = Agent(
             name="assistant", instructions=self.settings.chatkit_instructions, model=model
         )
+        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
+            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
+            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
+            agent.model_settings = ModelSettings(include_usage=True)
         config = RunConfig(tracing_disabled=True, trace_include_sensitive_data=False, workflow_name="chatkit")
         result = Runner.run_streamed(agent, model_input, context=context, run_config=config)
+        item_id: str | None = None
         try:
             async for event in stream_agent_response(context, result):
-                yield partial.observe(event)
+                observed = partial.observe(event)
+                if isinstance(observed, ThreadItemDoneEvent) and isinstance(observed.item, AssistantMessageItem):
+                    item_id = observed.item.id
+                yield observed
         finally:
             result.cancel()
             await client.responses.close_early()
+            await _record_usage(turn, item_id, result.context_wrapper.usage.total_tokens)
 
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
@@ -200,6 +210,18 @@ class OpenAIAgent:
             content=[AssistantMessageContent(text=f"This assistant does not handle the action `{action.type}`.")],
         )
         yield ThreadItemDoneEvent(item=item)
+
+
+async def _record_usage(turn: Turn, item_id: str | None, tokens: int) -> None:
+    """Store the tokens the model reported for this attempt (the daily token quota),
+    also when the client hung up (shielded: the request's task may be cancelled)."""
+    if turn.record_usage is None or tokens <= 0:
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await turn.record_usage(item_id, tokens)
+        except Exception:
+            logger.warning("could not store the model usage of an answer", exc_info=True)
 
 
 def runs_a_model(settings: Settings) -> bool:

@@ -106,6 +106,7 @@ def test_anonymous_pages_come_with_an_identity_cookie(tmp_path: Path) -> None:
             assert http.post("/_upload").text == "app:/_upload"
             http.cookies.clear()
             assert http.get("/").status_code == 200
+            http.cookies.clear()
             refused = http.get("/")  # a third new identity from this address within the hour
             assert refused.status_code == 429 and "set-cookie" not in refused.headers
             assert "Retry-After" in refused.headers or "try again" in refused.text.lower()

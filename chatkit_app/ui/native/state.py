@@ -354,6 +354,9 @@ class NativeChatState(MessageWindow, rx.State):
                 await asyncio.wait({reader}, timeout=FLUSH_SECONDS)
             if not reader.cancelled() and reader.exception() is not None:
                 raise reader.exception()  # type: ignore[misc]
+        except ChatKitAppError as exc:  # refused before it started (a rate limit, a quota): say why
+            async with self:
+                self.error = exc.message
         except Exception:  # the store or agent failed mid-way: say so, keep what arrived
             async with self:
                 self.error = "The reply was interrupted; what arrived is kept. Try again."

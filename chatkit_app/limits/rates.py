@@ -1,0 +1,120 @@
+"""Counting hits against rate limits with the `limits` library.
+
+One storage for every counter: Redis when `REDIS_URL` is set, so that all workers and
+machines share the counts, process memory otherwise (then each worker counts on its
+own). Counts of events (messages, sessions, threads, identities) use a moving window:
+exact, and the wait it reports is when the oldest counted event leaves the window.
+Bytes use a fixed window (one counter incremented by the size), since a moving window
+keeps one entry per unit counted.
+
+A storage outage must not take the chat down: when Redis cannot be reached, the hit is
+allowed and a warning is logged (at most once a minute).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits.errors import StorageError
+
+logger = logging.getLogger("chatkit_app.limits")
+Period = Literal["minute", "hour", "day"]
+_ITEMS: dict[Period, type[RateLimitItem]] = {
+    "minute": RateLimitItemPerMinute,
+    "hour": RateLimitItemPerHour,
+    "day": RateLimitItemPerDay,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`amount` per `period` for one kind of counter (`name`); 0 turns it off."""
+
+    name: str
+    amount: int
+    period: Period
+    weighted: bool = False  # counts a size (fixed window), not events (moving window)
+
+    @property
+    def off(self) -> bool:
+        return self.amount <= 0
+
+    def item(self) -> RateLimitItem:
+        return _ITEMS[self.period](self.amount, namespace=self.name)
+
+
+def make_storage(redis_url: str | None, key_prefix: str) -> Storage:
+    """`limits`' async Redis storage (on redis-py, already a dependency) or memory."""
+    if not redis_url:
+        return MemoryStorage()
+    uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+    return RedisStorage(uri, implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True)
+
+
+class Counters:
+    """Hits against rules; each method answers None (allowed) or the seconds to wait."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._moving = MovingWindowRateLimiter(storage)
+        self._fixed = FixedWindowRateLimiter(storage)
+        self._warned_at = -math.inf
+
+    def _limiter(self, rule: Rule) -> RateLimiter:
+        return self._fixed if rule.weighted else self._moving
+
+    async def hit(self, rule: Rule, key: str, cost: int = 1) -> float | None:
+        """Count `cost` against `rule` for `key`, or nothing when that would pass it."""
+        if rule.off:
+            return None
+        item, limiter = rule.item(), self._limiter(rule)
+        try:
+            if rule.weighted:
+                if not await limiter.test(item, key, cost=cost):  # a fixed window counts refused hits too
+                    return await self._wait(limiter, item, key)
+            if await limiter.hit(item, key, cost=cost):
+                return None
+            return await self._wait(limiter, item, key)
+        except StorageError as exc:
+            self._storage_down(exc)
+            return None
+
+    async def check(self, rule: Rule, key: str, cost: int = 1) -> float | None:
+        """Whether `cost` more would be allowed now, counting nothing."""
+        if rule.off:
+            return None
+        item, limiter = rule.item(), self._limiter(rule)
+        try:
+            if await limiter.test(item, key, cost=cost):
+                return None
+            return await self._wait(limiter, item, key)
+        except StorageError as exc:
+            self._storage_down(exc)
+            return None
+
+    async def remaining(self, rule: Rule, key: str) -> int:
+        if rule.off:
+            return 0
+        try:
+            stats = await self._limiter(rule).get_window_stats(rule.item(), key)
+        except StorageError as exc:
+            self._storage_down(exc)
+            return rule.amount
+        return max(0, stats.remaining)
+
+    async def _wait(self, limiter: RateLimiter, item: RateLimitItem, key: str) -> float:
+        stats = await limiter.get_window_stats(item, key)
+        return max(1.0, stats.reset_time - time.time())
+
+    def _storage_down(self, exc: StorageError) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 60:
+            self._warned_at = now
+            logger.warning("rate-limit storage unavailable (%s): limits are not enforced", type(exc).__name__)
