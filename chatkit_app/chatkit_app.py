@@ -52,9 +52,10 @@ def _reflex_app() -> ChatApp:
     return app
 
 
-# sign_in_gate: strangers get nothing when sign-in is required; upload_guard: Reflex's
-# /_upload takes only bodies within the limit, from connected clients.
-app: ChatApp = ChatApp(api_transformer=[create_api(), sign_in_gate, security_headers, upload_guard(_reflex_app)])
+# Inside out: our API; upload_guard (Reflex's /_upload takes only bodies within the limit,
+# from connected clients); sign_in_gate (strangers get nothing when sign-in is required);
+# security_headers on every response, the gate's included.
+app: ChatApp = ChatApp(api_transformer=[create_api(), upload_guard(_reflex_app), sign_in_gate, security_headers])
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,16 @@ from chatkit_app.api.app import create_api
 from chatkit_app.services import Services, build_services
 from chatkit_app.settings import Settings
 
+# Every limit off (0), for tests of other things that legitimately make many requests.
+LIMITS_OFF = {
+    "chatkit_limit_identities_per_hour": 0,
+    "chatkit_limit_sessions_per_minute": 0,
+    "chatkit_limit_messages_per_minute": 0,
+    "chatkit_limit_threads_per_day": 0,
+    "chatkit_limit_upload_bytes_per_day": 0,
+    "chatkit_limit_pending_uploads": 0,
+    "chatkit_limit_model_tokens_per_day": 0,
+}
 API_KEY = "test-api-key-" + "k" * 32
 SECRET = "test-secret-" + secrets.token_urlsafe(32)
 
@@ -55,6 +65,21 @@ async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=api)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+def services_with(tmp_path: Path) -> Iterator[Callable[..., Services]]:
+    """Builds services from `make_settings(**overrides)`; closes them afterwards."""
+    built: list[Services] = []
+
+    def build(**overrides: Any) -> Services:
+        services = build_services(make_settings(tmp_path, **overrides), production=False)
+        built.append(services)
+        return services
+
+    yield build
+    for services in built:
+        services.close()
 
 
 def api_key_headers() -> dict[str, str]:

@@ -24,11 +24,13 @@ from chatkit_app.auth.site_sessions import SITE_COOKIE
 from chatkit_app.auth.visitor import identify
 from chatkit_app.net import client_address, headers_of
 from chatkit_app.services import Services
+from chatkit_app.settings import is_production
 from chatkit_app.urls import absolute_backend_base, backend_base, frontend_base, safe_next, with_next
 
 logger = logging.getLogger("chatkit_app.auth")
 
 PENDING_COOKIE = "chatkit_oidc"
+RETURNED_MARKER = "signed_in=1"
 PENDING_SECONDS = 600
 _clients: dict[str, OidcClient] = {}
 
@@ -46,7 +48,13 @@ def _clear_cookie(services: Services, response: Response, name: str) -> None:
 
 
 def _back(services: Services, next_path: str) -> RedirectResponse:
-    return RedirectResponse(frontend_base(services.settings) + safe_next(next_path), status_code=303)
+    """To the page the visitor came from. In development (pages on another port than the
+    backend) with a marker, so a page whose socket still arrives without the cookie says
+    why instead of sending the visitor round again."""
+    target = frontend_base(services.settings) + safe_next(next_path)
+    if not is_production():
+        target += ("&" if "?" in target else "?") + RETURNED_MARKER
+    return RedirectResponse(target, status_code=303)
 
 
 async def anonymous(request: Request) -> Response:

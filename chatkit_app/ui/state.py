@@ -33,6 +33,12 @@ from chatkit_app.settings import get_settings
 from chatkit_app.urls import backend_base, with_next
 from chatkit_app.workflows.openai_agent import describe_assistant
 
+COOKIE_NOT_SENT = (
+    "Your browser did not send this site's cookie to its server, so it cannot tell who you are. "
+    "Allow cookies for this site, and open it under the same host name as its server "
+    "(for example http://localhost:3000 with the backend on http://localhost:8000, not 127.0.0.1)."
+)
+
 
 class NotSignedIn(Unauthorized):
     """The connection carries no identity the server knows (yet)."""
@@ -86,6 +92,11 @@ class ChatSessionState(rx.State):
         try:
             visitor = await current_visitor(self)
         except NotSignedIn:
+            if "signed_in=1" in (self.router.url.query or ""):
+                # Back from /auth/... and still unknown: this page's event socket does not
+                # carry the cookie (a different site than the backend, or cookies blocked).
+                self.error, self.error_code = COOKIE_NOT_SENT, "cookie_not_sent"
+                return
             self.sign_in_url = self._sign_in_url()
             return
         self.signed_in_as = visitor.label if visitor.kind in ("oidc", "header") else ""

@@ -6,9 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,6 @@ from fastapi import FastAPI
 from chatkit_app.api.app import create_api
 from chatkit_app.services import Services, build_services
 from chatkit_app.settings import Settings
-from tests.conftest import make_settings
 
 
 class Clock:
@@ -58,21 +56,6 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-@pytest.fixture
-def services_with(tmp_path: Path) -> Iterator[Callable[..., Services]]:
-    """Builds services from `make_settings(**overrides)`; disposes their engines."""
-    built: list[Services] = []
-
-    def build(**overrides: Any) -> Services:
-        services = build_services(make_settings(tmp_path, **overrides), production=False)
-        built.append(services)
-        return services
-
-    yield build
-    for services in built:
-        services.engine.dispose()
 
 
 def token_claims(token: str) -> dict[str, Any]:

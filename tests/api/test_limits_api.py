@@ -22,18 +22,8 @@ from chatkit_app.ui.native import protocol
 from chatkit_app.ui.native.protocol import input_message
 from tests.api.chatkit_client import ChatKitClient, done_items, reply_text, user_input
 from tests.api.conftest import asgi_client
-from tests.conftest import api_key_headers, bearer, make_settings
+from tests.conftest import LIMITS_OFF, api_key_headers, bearer, make_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake, split_tokens
-
-ALL_OFF = {
-    "chatkit_limit_identities_per_hour": 0,
-    "chatkit_limit_sessions_per_minute": 0,
-    "chatkit_limit_messages_per_minute": 0,
-    "chatkit_limit_threads_per_day": 0,
-    "chatkit_limit_upload_bytes_per_day": 0,
-    "chatkit_limit_pending_uploads": 0,
-    "chatkit_limit_model_tokens_per_day": 0,
-}
 
 
 @pytest.fixture
@@ -230,7 +220,7 @@ async def test_the_model_token_quota_counts_what_the_model_reports(
 
 
 async def test_every_limit_at_zero_is_off(open_app: Callable[..., Any]) -> None:
-    services, http = await open_app(**ALL_OFF)
+    services, http = await open_app(**LIMITS_OFF)
     for _ in range(25):
         response = await http.post("/api/chatkit/session", json={"userId": "alice"}, headers=api_key_headers())
         assert response.status_code == 201

@@ -73,6 +73,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, stub_script_url: str) -> Iter
     services.reset_services()
     try:
         with AppHarness.create(root=REPO_ROOT, app_name="chatkit_app") as harness:
+            # The harness's backend listens on 127.0.0.1 and its frontend says localhost: two
+            # sites to the browser, whose event socket would then not carry our SameSite
+            # cookie. Visit the frontend under the backend's host name, as a deploy would.
+            import reflex as rx
+
+            assert harness.frontend_url is not None
+            harness.frontend_url = harness.frontend_url.replace("//localhost:", "//127.0.0.1:")
+            rx.config.get_config().deploy_url = harness.frontend_url.rstrip("/")
             yield harness
     finally:
         for key, value in previous.items():

@@ -4,6 +4,7 @@ offline agent's reply streams in, and the conversation is in the history after a
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.prod_site import copy_site, free_port, running_site
+from tests.e2e.prod_site import copy_site, free_port, running_site, wait_until
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
@@ -102,10 +103,13 @@ def test_an_agents_notice_shows_until_the_next_message(offline_site: str, browse
     try:
         composer = _open_chat(page, offline_site)
         _send(composer, "notice")
+        from playwright.sync_api import expect
+
         notice = page.get_by_test_id("notice")
-        notice.wait_for(timeout=20_000)
-        assert notice.inner_text().startswith("Notice") and "A notice from the server" in notice.inner_text()
-        assert notice.get_attribute("role") == "status"  # announced, not an alert
+        # Wait for the text, not just the element: the banner can exist a moment before it.
+        expect(notice).to_contain_text("A notice from the server", timeout=20_000)
+        expect(notice).to_have_text(re.compile(r"^Notice"))
+        expect(notice).to_have_attribute("role", "status")  # announced, not an alert
         page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
 
         _send(composer, "thanks")
@@ -184,14 +188,16 @@ def test_feedback_is_stored_and_retry_replaces_the_answer(offline_site: str, off
             first_answer, thread_id = rows[0][0], rows[0][2]
 
             page.get_by_role("button", name="Retry").click()
-            page.wait_for_function(
-                "() => document.querySelector('[aria-label=Retry]') === null", timeout=10_000
-            )  # hidden while the new answer streams
+
+            def answers() -> list[str]:
+                query = "SELECT id FROM chatkit_item WHERE thread_id = ? AND type = 'assistant_message'"
+                return [row[0] for row in database.execute(query, (thread_id,)).fetchall()]
+
+            # Wait on the outcome (a new answer stored in place of the old one), not on the
+            # moment the button is hidden while it streams, which a fast answer can skip.
+            wait_until(lambda: answers() != [first_answer] and len(answers()) == 1)
             page.get_by_role("button", name="Retry").wait_for(timeout=20_000)
-            answers = database.execute(
-                "SELECT id FROM chatkit_item WHERE thread_id = ? AND type = 'assistant_message'", (thread_id,)
-            ).fetchall()
-            assert len(answers) == 1 and answers[0][0] != first_answer  # replaced, not added
+            assert len(answers()) == 1 and answers()[0] != first_answer  # replaced, not added
             assert _chat_texts(page, "user-message") == ["rate this answer"]
             assert "rate this answer" in _chat_texts(page, "assistant-message")[0]
         finally:

@@ -140,6 +140,63 @@ def test_contract_over_http(prod_server: ProdServer) -> None:
         assert sum(token in body for token in tokens) <= 1
 
 
+def test_floods_get_429_at_the_default_rates(prod_server: ProdServer) -> None:
+    """With the default limits: new anonymous identities per address (30 an hour),
+    sessions per user (20 a minute) and messages per user (20 a minute), as a flooding
+    visitor meets them; what was stored before the limit stays."""
+    with httpx.Client(base_url=prod_server.url, timeout=30, follow_redirects=False) as client:
+
+        def new_visitor() -> httpx.Response:
+            client.cookies.clear()  # a new browser each time
+            return client.get("/auth/anonymous", params={"next": "/"})
+
+        minted = [new_visitor() for _ in range(31)]
+        client.cookies.clear()
+        assert [r.status_code for r in minted[:30]] == [303] * 30
+        assert all(
+            "chatkit_anon=" in r.headers["set-cookie"] and "HttpOnly" in r.headers["set-cookie"] for r in minted[:30]
+        )
+        assert minted[30].status_code == 429 and int(minted[30].headers["retry-after"]) > 0
+        assert minted[30].json()["error"]["code"] == "rate_limited"
+
+        key = {"Authorization": f"Bearer {prod_server.api_key}"}
+        sessions = [client.post("/api/chatkit/session", json={"userId": "flood"}, headers=key) for _ in range(21)]
+        assert [r.status_code for r in sessions] == [201] * 20 + [429]
+        assert sessions[20].json()["error"]["code"] == "rate_limited" and sessions[20].headers["retry-after"]
+
+        token = sessions[0].json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        created = client.post(
+            "/api/chatkit", json={"type": "threads.create", "params": {"input": user_input("hi")}}, headers=bearer
+        )
+        assert created.status_code == 200
+        thread_id = next(
+            json.loads(line[6:])["thread"]["id"]
+            for line in created.text.splitlines()
+            if line.startswith("data: ") and '"thread.created"' in line
+        )
+        answers = [
+            client.post(
+                "/api/chatkit",
+                json={
+                    "type": "threads.add_user_message",
+                    "params": {"thread_id": thread_id, "input": user_input(f"m{i}")},
+                },
+                headers=bearer,
+            )
+            for i in range(20)
+        ]
+        codes = [r.status_code for r in answers]
+        assert codes == [200] * 19 + [429], codes
+        assert answers[19].json()["error"]["code"] == "rate_limited"
+        items = client.post(
+            "/api/chatkit",
+            json={"type": "items.list", "params": {"thread_id": thread_id, "limit": 100}},
+            headers=bearer,
+        ).json()["data"]
+        assert sum(item["type"] == "user_message" for item in items) == 20  # nothing stored was lost
+
+
 def test_prod_refuses_weak_or_missing_secret(tmp_path: Path) -> None:
     for secret in ("too-short", None):
         extra = {"CHATKIT_SECRET": secret} if secret else {}

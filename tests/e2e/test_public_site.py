@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.e2e.prod_site import copy_site, running_reflex
+from tests.e2e.prod_site import copy_site, running_reflex, wait_until
 from tests.e2e.test_prod_backend import _env
 from tests.live_server import serve
 
@@ -195,30 +195,31 @@ def _upload_handler() -> str:
 
 
 @pytest.mark.parametrize("route", ["api", "reflex_upload"])
-def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str) -> None:
+def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str, browser: Any) -> None:
     host = native_site.url.removeprefix("http://")
-    if route == "api":
-        path, extra = "/api/chatkit/session", f"Content-Type: application/json\r\nAuthorization: Bearer {API_KEY}\r\n"
-    else:  # Reflex's own upload route, with the headers it checks before reading the body
-        path = "/_upload"
-        extra = (
-            "Content-Type: multipart/form-data; boundary=xyz\r\n"
-            "reflex-client-token: 1b4e28ba-2fa1-11d2-883f-0016d3cca427\r\n"
-            f"reflex-event-handler: {_upload_handler()}\r\n"
-        )
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 1000\r\n\r\n"
-    answer, took = _stalled_request(native_site.url, head, b'--xyz\r\nContent-Disposition: form-data; name="files"')
+    page = browser.new_page()
+    try:
+        if route == "api":
+            path = "/api/chatkit/session"
+            extra = f"Content-Type: application/json\r\nAuthorization: Bearer {API_KEY}\r\n"
+        else:  # Reflex's upload route, as a connected page's client (a stranger's token is refused at once)
+            page.goto(native_site.url)
+            page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+            token = page.evaluate("() => window.sessionStorage.getItem('token')")
+            assert token
+            path = "/_upload"
+            extra = (
+                "Content-Type: multipart/form-data; boundary=xyz\r\n"
+                f"reflex-client-token: {token}\r\n"
+                f"reflex-event-handler: {_upload_handler()}\r\n"
+            )
+        head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 1000\r\n\r\n"
+        answer, took = _stalled_request(native_site.url, head, b'--xyz\r\nContent-Disposition: form-data; name="files"')
+    finally:
+        page.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     assert b"request_timeout" in answer
     assert 1.5 <= took < 20
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
 
 
 def test_reflex_debug_logs_of_an_unknown_handler_carry_no_cookie_or_client_token(
@@ -253,7 +254,7 @@ def test_reflex_debug_logs_of_an_unknown_handler_carry_no_cookie_or_client_token
             })""",
             [token, "reflex___state____state.no_such_state.no_such_handler"],
         )
-        _wait_for(lambda: "No registered handler found" in native_site.logs())
+        wait_until(lambda: "No registered handler found" in native_site.logs())
         cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
     finally:
         context.close()

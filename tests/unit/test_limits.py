@@ -15,16 +15,7 @@ from chatkit_app.errors import QuotaExceeded, RateLimited
 from chatkit_app.limits import LimitPolicy, build_policy
 from chatkit_app.limits.wording import count, size, wait
 from chatkit_app.settings import Settings
-
-ALL_OFF = {
-    "chatkit_limit_identities_per_hour": 0,
-    "chatkit_limit_sessions_per_minute": 0,
-    "chatkit_limit_messages_per_minute": 0,
-    "chatkit_limit_threads_per_day": 0,
-    "chatkit_limit_upload_bytes_per_day": 0,
-    "chatkit_limit_pending_uploads": 0,
-    "chatkit_limit_model_tokens_per_day": 0,
-}
+from tests.conftest import LIMITS_OFF
 
 
 class Clock:
@@ -61,7 +52,7 @@ async def make_policy(engine: Engine, storage_url: str | None) -> AsyncIterator[
     """Builds a policy with only the given limits on; its Redis keys are its own."""
 
     def build(clock: Clock | None = None, **limits: int) -> LimitPolicy:
-        values: dict[str, Any] = {**ALL_OFF, **{f"chatkit_limit_{name}": value for name, value in limits.items()}}
+        values: dict[str, Any] = {**LIMITS_OFF, **{f"chatkit_limit_{name}": value for name, value in limits.items()}}
         settings = Settings(_env_file=None, redis_url=storage_url, **values)
         prefix = "test_limits_" + uuid.uuid4().hex
         return build_policy(settings, _transaction(engine), key_prefix=prefix, clock=clock or Clock())

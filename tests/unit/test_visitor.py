@@ -14,7 +14,6 @@ from chatkit_app.auth.signed import sign, unsign
 from chatkit_app.auth.site_sessions import SITE_COOKIE, SiteSessions
 from chatkit_app.auth.visitor import identify
 from chatkit_app.db import make_engine, migrate
-from chatkit_app.services import Services, build_services
 from chatkit_app.urls import safe_next
 from tests.conftest import make_settings
 
@@ -67,22 +66,8 @@ def test_sign_out_everywhere(site_sessions: tuple[SiteSessions, Clock]) -> None:
     assert sessions.resolve(other) is not None
 
 
-@pytest.fixture
-def services_for(tmp_path: Path) -> Iterator[Any]:
-    built: list[Services] = []
-
-    def build(**overrides: Any) -> Services:
-        services = build_services(make_settings(tmp_path, **overrides), production=False)
-        built.append(services)
-        return services
-
-    yield build
-    for services in built:
-        services.close()
-
-
-async def test_anonymous_visitor_comes_from_the_signed_cookie_only(services_for: Any) -> None:
-    services = services_for()
+async def test_anonymous_visitor_comes_from_the_signed_cookie_only(services_with: Any) -> None:
+    services = services_with()
     cookie = mint_anonymous_cookie(services.secret)
     visitor = await identify(services, {"cookie": f"x=1; {ANON_COOKIE}={cookie}"}, "203.0.113.9")
     assert visitor is not None and visitor.kind == "anonymous" and visitor.user_id.startswith("anon_")
@@ -90,12 +75,12 @@ async def test_anonymous_visitor_comes_from_the_signed_cookie_only(services_for:
     forged = f"{anon_id[:-1]}{'A' if anon_id[-1] != 'A' else 'B'}.{mac}"
     assert await identify(services, {"cookie": f"{ANON_COOKIE}={forged}"}, None) is None
     assert await identify(services, {}, None) is None
-    other = services_for(chatkit_secret="another-secret-" + "z" * 40)
+    other = services_with(chatkit_secret="another-secret-" + "z" * 40)
     assert await identify(other, {"cookie": f"{ANON_COOKIE}={cookie}"}, None) is None
 
 
-async def test_header_identity_only_from_a_trusted_proxy(services_for: Any) -> None:
-    services = services_for(
+async def test_header_identity_only_from_a_trusted_proxy(services_with: Any) -> None:
+    services = services_with(
         chatkit_auth="header", chatkit_auth_header="X-Forwarded-User", chatkit_trusted_proxies="10.0.0.0/8"
     )
     headers = {"x-forwarded-user": "alice@example.com"}
@@ -107,8 +92,8 @@ async def test_header_identity_only_from_a_trusted_proxy(services_for: Any) -> N
     assert await identify(services, {"cookie": f"{ANON_COOKIE}={anon}"}, "10.1.2.3") is None  # not this mode
 
 
-async def test_oidc_visitor_comes_from_a_live_site_session(services_for: Any) -> None:
-    services = services_for(chatkit_auth="oidc", chatkit_oidc_issuer="http://127.0.0.1:9", chatkit_oidc_client_id="c")
+async def test_oidc_visitor_comes_from_a_live_site_session(services_with: Any) -> None:
+    services = services_with(chatkit_auth="oidc", chatkit_oidc_issuer="http://127.0.0.1:9", chatkit_oidc_client_id="c")
     cookie = services.site_sessions.create("oidc_1", "a@example.com", "Ada")
     visitor = await identify(services, {"cookie": f"{SITE_COOKIE}={cookie}"}, None)
     assert visitor is not None and visitor.label == "Ada" and visitor.user_id == "oidc_1"
