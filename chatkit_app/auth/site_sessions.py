@@ -106,9 +106,9 @@ class SiteSessions:
                 .values(revoked_at=int(self._clock()))
             )
 
-    def sweep(self) -> int:
+    def sweep(self, now: float | None = None) -> int:
         """Deletes sessions that can no longer be used; returns how many."""
-        now = int(self._clock())
+        now = int(self._clock() if now is None else now)
         with self._engine.begin() as connection:
             result = connection.execute(
                 delete(_TABLE).where(

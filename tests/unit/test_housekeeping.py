@@ -61,6 +61,9 @@ async def test_the_sweep_removes_what_has_expired_and_keeps_the_rest(services: S
     clock.now = t0 + 3000
     await services.issuer.create("alice", "assistant")  # until t0 + 6600
     await services.limits.record_tokens("alice", "thr_1", "msg_2", 100)
+    signed_out = services.site_sessions.create("oidc_a", None, None)
+    services.site_sessions.revoke(signed_out)
+    signed_in = services.site_sessions.create("oidc_a", None, None)  # 7 days idle, 30 days in all
     context = RequestContext("alice", "cks_x", "assistant", "http://testserver")
     request = json.dumps(
         {"type": "attachments.create", "params": {"name": "a.txt", "size": 5, "mime_type": "text/plain"}}
@@ -71,7 +74,10 @@ async def test_the_sweep_removes_what_has_expired_and_keeps_the_rest(services: S
     upload = await services.attachments.store_upload(attachment_id, _chunks(b"hello"), "text/plain", context)
     assert upload.id == attachment_id and len(list(services.settings.uploads_dir.iterdir())) == 1
 
-    assert await sweep(services, now=t0 + 3700) == SweepReport(unsent_uploads=0, expired_sessions=1, old_usage=0)
+    assert await sweep(services, now=t0 + 3700) == SweepReport(
+        unsent_uploads=0, expired_sessions=1, old_usage=0, ended_sign_ins=1
+    )
+    assert services.site_sessions.resolve(signed_in) is not None
     assert _count(services, ChatSession) == 1 and _count(services, ModelUsage) == 2
 
     assert await sweep(services, now=t0 + 86_400 + 2000) == SweepReport(
@@ -82,6 +88,7 @@ async def test_the_sweep_removes_what_has_expired_and_keeps_the_rest(services: S
     assert _count(services, ChatKitAttachment) == 0
     assert list(services.settings.uploads_dir.iterdir()) == []
     assert await sweep(services, now=t0 + 86_400 + 2000) == SweepReport(0, 0, 0)
+    assert await sweep(services, now=t0 + 8 * 86_400) == SweepReport(0, 0, 1, ended_sign_ins=1)  # idle a week
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
