@@ -168,19 +168,6 @@ def account_menu() -> rx.Component:
     )
 
 
-def sign_in_redirect() -> rx.Component:
-    """Sends a visitor the server does not know through `/auth/...` (a full page load,
-    which Reflex's in-app navigation would not do), with a link if the refresh is blocked."""
-    return rx.cond(
-        ChatSessionState.sign_in_url != "",
-        rx.box(
-            rx.el.meta(http_equiv="refresh", content="0;url=" + ChatSessionState.sign_in_url),
-            rx.el.a("Continue", href=ChatSessionState.sign_in_url, reload_document=True, data_testid="sign-in-link"),
-            padding="16px",
-        ),
-    )
-
-
 def top_bar() -> rx.Component:
     return rx.hstack(
         rx.heading("chatkit_app", size="5"),
@@ -269,7 +256,6 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
 
 def index() -> rx.Component:
     return rx.flex(
-        sign_in_redirect(),
         top_bar(),
         rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
         chat_area(),
@@ -284,7 +270,6 @@ def embed() -> rx.Component:
     CHATKIT_EMBED_ORIGINS)."""
     workflow_id: rx.Var[str] = getattr(rx.State, "workflow_id")  # the route argument  # noqa: B009
     return rx.flex(
-        sign_in_redirect(),
         rx.box(error_callout(), script_failure(), width="100%", padding_x="3"),
         chat_area(workflow_id),
         direction="column",

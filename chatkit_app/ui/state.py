@@ -29,7 +29,7 @@ from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError, Unauthorized
 from chatkit_app.net import public_base_url
 from chatkit_app.services import get_services
-from chatkit_app.settings import get_settings
+from chatkit_app.settings import get_settings, is_production
 from chatkit_app.urls import backend_base, with_next
 from chatkit_app.workflows.openai_agent import describe_assistant
 
@@ -38,6 +38,9 @@ COOKIE_NOT_SENT = (
     "Allow cookies for this site, and open it under the same host name as its server "
     "(for example http://localhost:3000 with the backend on http://localhost:8000, not 127.0.0.1)."
 )
+
+
+SIGNED_OUT = "You are signed out. Reload the page to sign in again."
 
 
 class NotSignedIn(Unauthorized):
@@ -69,7 +72,6 @@ class ChatSessionState(rx.State):
     client_secret: str = ""
     signed_in_as: str = ""  # the name or email of a signed-in user (oidc, header), for the page header
     auth_mode: str = ""
-    sign_in_url: str = ""  # set when the visitor must go through /auth/... first (the page navigates)
     _token: str = ""
 
     @rx.var
@@ -92,12 +94,18 @@ class ChatSessionState(rx.State):
         try:
             visitor = await current_visitor(self)
         except NotSignedIn:
-            if "signed_in=1" in (self.router.url.query or ""):
+            if is_production():
+                # The backend sends strangers to sign in with the page itself (auth/gate.py);
+                # here a sign-in ended while the page was open.
+                self.error, self.error_code = SIGNED_OUT, "signed_out"
+            elif "signed_in=1" in (self.router.url.query or ""):
                 # Back from /auth/... and still unknown: this page's event socket does not
                 # carry the cookie (a different site than the backend, or cookies blocked).
                 self.error, self.error_code = COOKIE_NOT_SENT, "cookie_not_sent"
-                return
-            self.sign_in_url = self._sign_in_url()
+            else:
+                # Development: pages come from another port, so the backend's /auth/... is
+                # another host to the browser and this is a full page load.
+                yield rx.redirect(self._sign_in_url())
             return
         self.signed_in_as = visitor.label if visitor.kind in ("oidc", "header") else ""
         self.auth_mode = visitor.kind
@@ -109,8 +117,7 @@ class ChatSessionState(rx.State):
             yield update
 
     def _sign_in_url(self) -> str:
-        """`/auth/anonymous` (mints the identity cookie) or `/auth/login`, then back here.
-        A full page load (not Reflex's in-app navigation): the backend answers it."""
+        """`/auth/anonymous` (mints the identity cookie) or `/auth/login`, then back here."""
         settings = get_services().settings
         route = "/auth/anonymous" if settings.chatkit_auth == "anonymous" else "/auth/login"
         path = self.router.url.path or "/"
