@@ -18,8 +18,6 @@ from chatkit_app.auth.site_sessions import SITE_COOKIE
 from chatkit_app.net import is_trusted
 from chatkit_app.services import Services
 
-PEER_HEADER = "asgi-scope-client"  # set by Reflex from the connection, never from the client
-
 
 @dataclass(frozen=True, slots=True)
 class Visitor:

@@ -24,7 +24,7 @@ import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted s
 from chatkit_app.api.deps import configured_backend_url
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.sessions import IssuedSession
-from chatkit_app.auth.visitor import PEER_HEADER, Visitor, identify
+from chatkit_app.auth.visitor import Visitor, identify
 from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import ChatKitAppError, Unauthorized
 from chatkit_app.net import public_base_url
@@ -53,7 +53,10 @@ class NotSignedIn(Unauthorized):
 async def current_visitor(state: rx.State) -> Visitor:
     """Who sent this event, from the connection's headers (cookie, proxy header)."""
     headers = dict(state.router.headers.raw_headers)
-    visitor = await identify(await asyncio.to_thread(get_services), headers, headers.get(PEER_HEADER))
+    # The peer as Reflex took it from the connection (its `client_ip`; Reflex believes
+    # X-Forwarded-For only with its own `trusted_proxy_hops`, off by default).
+    peer = state.router.session.client_ip or None
+    visitor = await identify(await asyncio.to_thread(get_services), headers, peer)
     if visitor is None:
         raise NotSignedIn()
     return visitor
@@ -183,7 +186,7 @@ class ChatSessionState(rx.State):
         from trusted proxies only; never the page's host, which the browser reports)."""
         settings = get_settings()
         headers = dict(self.router.headers.raw_headers)
-        peer = headers.get("asgi-scope-client")
+        peer = self.router.session.client_ip or None
         return public_base_url(
             settings.chatkit_public_url, configured_backend_url(), peer, headers, settings.trusted_proxies
         )
