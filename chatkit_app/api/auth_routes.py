@@ -162,7 +162,8 @@ async def logout(request: Request) -> Response:
     you out; GET only shows the button."""
     services = services_of(request)
     if request.method == "GET":
-        return page("Sign out", "Sign out of this chat on this browser?", form=("/auth/logout", "Sign out"))
+        back = (frontend_base(services.settings) + "/", "Back to the chat")
+        return page("Sign out", "Sign out of this chat on this browser?", form=("/auth/logout", "Sign out"), link=back)
     cookies = parse_cookies(request.headers.get("cookie"))
     user_id = await services.run_db(services.site_sessions.revoke, cookies.get(SITE_COOKIE))
     if user_id:
