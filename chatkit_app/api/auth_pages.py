@@ -10,7 +10,8 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:34rem;margin:12vh auto;padding:0 1.5rem;line-height:1.5;"
     "color:#1c2024;background:#fff}@media(prefers-color-scheme:dark){body{color:#edeef0;background:#111113}"
     "a{color:#70b8ff}}h1{font-size:1.4rem}a{color:#0d74ce}"
-    "button{font:inherit;padding:.5rem 1.1rem;border:0;border-radius:.5rem;background:#0d74ce;color:#fff;cursor:pointer}"
+    "button{font:inherit;padding:.5rem 1.1rem;border:0;border-radius:.5rem;background:#0d74ce;color:#fff;"
+    "cursor:pointer}"
 )
 
 
