@@ -66,6 +66,14 @@ class SignInGate:
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 4401})
             return
+        if page and services.settings.chatkit_auth == "header":
+            # Sign-in happens at the proxy: sending the visitor anywhere would only loop.
+            from chatkit_app.api.auth_pages import page as auth_page
+
+            header = services.settings.chatkit_auth_header
+            message = f"This site signs you in through its proxy, and this request did not come with {header}."
+            await auth_page("Not signed in", message, status=401)(scope, receive, send)
+            return
         if page:
             query = scope.get("query_string", b"").decode("latin-1")
             target = backend_base(services.settings) + with_next("/auth/login", path + (f"?{query}" if query else ""))

@@ -121,3 +121,16 @@ def test_identity_cookie_is_secure_exactly_when_the_public_url_is_https(tmp_path
             assert "Secure" in http.get("/").headers["set-cookie"]
     finally:
         services.close()
+
+
+def test_header_mode_pages_say_the_proxy_did_not_sign_you_in(tmp_path: Path) -> None:
+    services = build_services(
+        make_settings(tmp_path, chatkit_auth="header", chatkit_trusted_proxies="10.0.0.0/8"), production=False
+    )
+    try:
+        with TestClient(SignInGate(APP, lambda: services), follow_redirects=False) as http:
+            refused = http.get("/", headers={"X-Authenticated-User": "alice"})  # not from a trusted proxy
+            assert refused.status_code == 401 and "X-Authenticated-User".lower() in refused.text.lower()
+            assert http.post("/_upload", headers={"X-Authenticated-User": "alice"}).status_code == 401
+    finally:
+        services.close()
