@@ -150,3 +150,42 @@ def test_a_401_refreshes_the_token_once_and_retries(site: Any, browser: Any) -> 
         assert page.get_by_test_id("session-status").get_attribute("data-status") == "active"
     finally:
         page.close()
+
+
+def test_a_limit_shows_in_chatkit_as_an_error_with_when_to_try_again(site: Any, browser: Any) -> None:
+    """Past the message rate (20 a minute by default), the refusal reaches ChatKit as a
+    protocol error event carrying the server's words, not as a bare HTTP failure."""
+    page = _open_chat(site, browser)
+    try:
+        # Nineteen quick messages through ChatKit's own fetch (the bridge adds the token)...
+        statuses = page.evaluate(
+            """async () => {
+                const api = window.__chatkitStub.options.api;
+                const input = (text) => (
+                    {content: [{type: "input_text", text}], attachments: [], inference_options: {}});
+                const out = [];
+                for (let i = 0; i < 19; i++) {
+                    const r = await api.fetch(api.url, {method: "POST", headers: {"Content-Type": "application/json"},
+                        body: JSON.stringify({type: "threads.create", params: {input: input("m" + i)}})});
+                    await r.text();
+                    out.push(r.status);
+                }
+                return out;
+            }"""
+        )
+        assert statuses == [200] * 19
+        _send(page, "the twentieth")
+        page.wait_for_function("() => window.__chatkitStub.replies.length === 1", timeout=30_000)
+        _send(page, "one too many")
+        page.wait_for_function(
+            "() => window.__chatkitStub.events.some(e => e.name === 'chatkit.error')", timeout=30_000
+        )
+        assert _stub(page, "lastStatus") == 200  # an error event, not an HTTP failure
+        assert _stub(page, "replies.length") == 1
+        messages = page.evaluate(
+            "() => window.__chatkitStub.events.filter(e => e.name === 'chatkit.error')"
+            ".map(e => String(e.detail.error.message))"
+        )
+        assert any(re.search(r"20 messages a minute; try again in \d+ s", text) for text in messages), messages
+    finally:
+        page.close()

@@ -79,6 +79,40 @@ function deepMerge(base, override) {
   return merged;
 }
 
+// The server refuses a chat request over a limit (rate or quota) before streaming, with
+// HTTP 429 and its message ("You can send 20 messages a minute; try again in 12 s.").
+// ChatKit shows an HTTP failure as a generic error, but shows a protocol error event's
+// message: hand it the refusal as one, so the visitor reads why and when to try again.
+const STREAMING_REQUESTS = new Set([
+  "threads.create",
+  "threads.add_user_message",
+  "threads.retry_after_item",
+  "threads.custom_action",
+  "threads.add_client_tool_output",
+]);
+
+function isStreamingRequest(body) {
+  try {
+    return typeof body === "string" && STREAMING_REQUESTS.has(JSON.parse(body)?.type);
+  } catch {
+    return false;
+  }
+}
+
+async function limitAsErrorEvent(response) {
+  let message = "Too many requests; try again shortly.";
+  try {
+    message = (await response.clone().json())?.error?.message || message;
+  } catch {
+    // not our JSON envelope: keep the generic message
+  }
+  const event = { type: "error", code: "custom", message, allow_retry: true };
+  return new Response(`data: ${JSON.stringify(event)}\n\n`, {
+    status: 200,
+    headers: { "Content-Type": "text/event-stream", "Retry-After": response.headers.get("Retry-After") ?? "" },
+  });
+}
+
 function errorDetail(detail) {
   const error = detail?.error ?? detail;
   return { message: String(error?.message ?? error ?? "unknown error"), name: String(error?.name ?? "Error") };
@@ -175,11 +209,14 @@ export function ChatKitBridge({
       };
       const used = tokenRef.current;
       const response = await send(used);
+      if (response.status === 429 && url.pathname.endsWith(apiPath) && isStreamingRequest(init.body)) {
+        return limitAsErrorEvent(response);
+      }
       if (response.status !== 401) return response;
       const session = tokenRef.current !== used ? { token: tokenRef.current } : await refresh();
       return session ? send(session.token) : response;
     },
-    [refresh],
+    [refresh, apiPath],
   );
 
   const getClientSecret = useCallback(
