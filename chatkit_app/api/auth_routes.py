@@ -85,10 +85,12 @@ async def anonymous_check(request: Request) -> Response:
 
 
 def _oidc(services: Services) -> OidcClient:
-    issuer = services.settings.chatkit_oidc_issuer or ""
-    if issuer not in _clients:
-        _clients[issuer] = OidcClient(services.settings)
-    return _clients[issuer]
+    """One client per provider and client id: it caches the provider's discovery document."""
+    settings = services.settings
+    key = f"{settings.chatkit_oidc_issuer}\0{settings.chatkit_oidc_client_id}"
+    if key not in _clients:
+        _clients[key] = OidcClient(settings)
+    return _clients[key]
 
 
 def _redirect_uri(services: Services) -> str:
