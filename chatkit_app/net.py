@@ -54,8 +54,14 @@ def forwarded_proto(peer: str | None, headers: Mapping[str, str], trusted: Seque
 
 
 def headers_of(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    """ASGI headers as a dict of lower-case names (the last value wins)."""
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    """ASGI headers as a dict of lower-case names. Repeated `cookie` headers (HTTP/2 sends
+    one per cookie) are joined with "; ", as Reflex joins them for its events; for any
+    other header the last value wins."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in raw:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}; {value}" if name == "cookie" and name in headers else value
+    return headers
 
 
 def public_base_url(

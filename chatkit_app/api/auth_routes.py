@@ -174,6 +174,9 @@ async def logout(request: Request) -> Response:
         "Signed out", "You are signed out of this chat.", link=(frontend_base(services.settings) + "/", "Sign in again")
     )
     _clear_cookie(services, response, SITE_COOKIE)
+    # The tab's Reflex token (sessionStorage) goes too: the next person in this tab gets
+    # a fresh Reflex state, not the signed-out user's threads.
+    response.headers["Clear-Site-Data"] = '"storage"'
     return response
 
 

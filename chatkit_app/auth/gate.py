@@ -13,6 +13,7 @@ development the page's first event sends the visitor through `/auth/...` instead
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,7 +23,7 @@ from chatkit_app.auth.visitor import identify
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.net import client_address, headers_of
 from chatkit_app.services import Services, get_services
-from chatkit_app.urls import backend_base, with_next
+from chatkit_app.urls import backend_base, frontend_base, with_next
 
 GUARDED_PREFIXES = ("/_event", "/_upload")
 OPEN_PREFIXES = ("/api/", "/auth/", "/ping", "/_health", "/healthz", "/readyz", "/metrics", "/_next/", "/assets/")
@@ -53,6 +54,11 @@ class SignInGate:
         client = scope.get("client")
         peer = client[0] if client else None
         headers = headers_of(scope.get("headers", []))
+        if guarded and not _same_site_origin(services, headers):
+            # Another page (even on a sibling subdomain, where SameSite=Lax cookies still go)
+            # must not drive a visitor's event socket or uploads with their cookie.
+            await _refuse(kind, send, 403, b"forbidden", b"This page may not talk to the chat server.")
+            return
         visitor = await identify(services, headers, peer)
         if visitor is not None:
             await self.app(scope, receive, send)
@@ -64,7 +70,7 @@ class SignInGate:
                 await self.app(scope, receive, send)  # each event handler decides, per event
             return
         if kind == "websocket":
-            await send({"type": "websocket.close", "code": 4401})
+            await _refuse(kind, send, 401, b"missing_credentials", b"Sign in first.")
             return
         if page and services.settings.chatkit_auth == "header":
             # Sign-in happens at the proxy: sending the visitor anywhere would only loop.
@@ -81,10 +87,7 @@ class SignInGate:
             await send({"type": "http.response.start", "status": 303, "headers": redirect})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = b'{"error":{"code":"missing_credentials","message":"Sign in first."}}'
-        refusal = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 401, "headers": refusal})
-        await send({"type": "http.response.body", "body": body})
+        await _refuse(kind, send, 401, b"missing_credentials", b"Sign in first.")
 
     async def _mint(
         self, services: Services, scope: Scope, receive: Receive, send: Send, peer: str | None, headers: dict[str, str]
@@ -102,10 +105,44 @@ class SignInGate:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie.encode())]}
+                # A page that sets an identity must never be cached and handed to someone else.
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _CACHE_HEADERS]
+                extra = [(b"set-cookie", cookie.encode()), (b"cache-control", b"private, no-store")]
+                message = {**message, "headers": [*kept, *extra]}
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+_CACHE_HEADERS = {b"cache-control", b"etag", b"last-modified", b"expires"}
+
+
+def _same_site_origin(services: Services, headers: dict[str, str]) -> bool:
+    """No `Origin` (not a browser page) or one of ours: the host the request came to (a
+    same-origin page), the public URL, the development frontend or CHATKIT_CORS_ORIGINS."""
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    host = headers.get("host", "").lower()
+    if host and origin in (f"http://{host}", f"https://{host}"):
+        return True
+    allowed = {value.rstrip("/").lower() for value in services.settings.cors_origins}
+    for base in (services.settings.chatkit_public_url, frontend_base(services.settings)):
+        if base:
+            parts = urlsplit(base)
+            allowed.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return origin in allowed
+
+
+async def _refuse(kind: str, send: Send, status: int, code: bytes, message: bytes) -> None:
+    if kind == "websocket":
+        await send({"type": "websocket.close", "code": 4000 + status})
+        return
+    body = b'{"error":{"code":"' + code + b'","message":"' + message + b'"}}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def sign_in_gate(app: ASGIApp) -> ASGIApp:

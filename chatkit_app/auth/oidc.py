@@ -110,20 +110,28 @@ class OidcClient:
                 token = await client.fetch_token(
                     metadata["token_endpoint"], code=code, code_verifier=pending.verifier, redirect_uri=redirect_uri
                 )
-                keys = (await client.get(metadata["jwks_uri"])).json()
+            async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as plain:  # the keys need no access token
+                keys = (await plain.get(metadata["jwks_uri"])).json()
         except Exception:  # the provider refused the code (e.g. replayed) or failed
             raise SignInFailed("The sign-in provider did not accept this sign-in; please start again.") from None
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise SignInFailed("The sign-in provider sent no ID token.")
-        return self._check_id_token(id_token, keys, pending.nonce)
+        return self._check_id_token(id_token, keys, pending.nonce, metadata)
 
-    def _check_id_token(self, id_token: str, keys: Any, nonce: str) -> Claims:
+    def _check_id_token(self, id_token: str, keys: Any, nonce: str, metadata: dict[str, Any]) -> Claims:
+        # Asymmetric algorithms only (the provider's list, never "none" or a shared-secret HS*).
+        offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algorithms = [alg for alg in offered if isinstance(alg, str) and alg[:2] in ("RS", "PS", "ES", "Ed")]
         try:
-            decoded = jwt.decode(id_token, KeySet.import_key_set(keys))
+            decoded = jwt.decode(id_token, KeySet.import_key_set(keys), algorithms=algorithms)
+            audience = decoded.claims.get("aud")
+            if isinstance(audience, list) and len(audience) > 1 and decoded.claims.get("azp") != self._client_id:
+                raise ValueError("an ID token for several audiences must name us as its authorized party")
             jwt.JWTClaimsRegistry(
                 leeway=LEEWAY_SECONDS,
-                iss={"essential": True, "value": self._issuer},
+                # The issuer exactly as the provider names itself (some end with "/").
+                iss={"essential": True, "value": str(metadata["issuer"])},
                 aud={"essential": True, "value": self._client_id},
                 sub={"essential": True},
                 exp={"essential": True},

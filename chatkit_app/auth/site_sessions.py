@@ -84,17 +84,21 @@ class SiteSessions:
         return SignedIn(row.user_id, row.email, row.name)
 
     def revoke(self, cookie: str | None) -> str | None:
-        """Sign-out of this browser; returns the user it belonged to (None if unknown)."""
+        """Sign-out of this browser; returns its user only if the sign-in was still live
+        (an old, ended cookie signs nobody out of anything)."""
         if not cookie or len(cookie) > 128:
             return None
-        key = _key(cookie)
+        key, now = _key(cookie), int(self._clock())
+        live = (
+            (_TABLE.c.id == key)
+            & _TABLE.c.revoked_at.is_(None)
+            & (_TABLE.c.absolute_expires_at > now)
+            & (_TABLE.c.last_seen_at > now - self._idle)
+        )
         with self._engine.begin() as connection:
-            user = connection.execute(select(_TABLE.c.user_id).where(_TABLE.c.id == key)).scalar()
-            connection.execute(
-                update(_TABLE)
-                .where(_TABLE.c.id == key, _TABLE.c.revoked_at.is_(None))
-                .values(revoked_at=int(self._clock()))
-            )
+            user = connection.execute(select(_TABLE.c.user_id).where(live)).scalar()
+            if user is not None:
+                connection.execute(update(_TABLE).where(_TABLE.c.id == key).values(revoked_at=now))
         return user
 
     def revoke_user(self, user_id: str) -> None:

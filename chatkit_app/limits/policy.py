@@ -10,6 +10,7 @@ seconds (the `Retry-After` header) when waiting helps, and a message in plain wo
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -49,6 +50,17 @@ class Quotas:
         )
 
 
+def address_key(address: str) -> str:
+    """What a per-address limit counts by: the IPv4 address, or the IPv6 /64 network."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
 class LimitPolicy:
     def __init__(
         self, quotas: Quotas, storage: Storage, ledger: Ledger, *, clock: Callable[[], float] = time.time
@@ -66,8 +78,9 @@ class LimitPolicy:
 
     # --- rates -------------------------------------------------------------------------
     async def identity(self, address: str) -> None:
-        """A new anonymous identity for a visitor from `address` (client IP)."""
-        seconds = await self._counters.hit(self._identities, address)
+        """A new anonymous identity for a visitor from `address` (client IP). IPv6 counts
+        per /64: one home or host has a whole /64 of addresses to rotate through."""
+        seconds = await self._counters.hit(self._identities, address_key(address))
         if seconds is not None:
             raise RateLimited(
                 f"Too many new visitors from your network: at most {count(self._identities.amount)} an hour; "

@@ -53,9 +53,9 @@ class NotSignedIn(Unauthorized):
 async def current_visitor(state: rx.State) -> Visitor:
     """Who sent this event, from the connection's headers (cookie, proxy header)."""
     headers = dict(state.router.headers.raw_headers)
-    # The peer as Reflex took it from the connection (its `client_ip`; Reflex believes
-    # X-Forwarded-For only with its own `trusted_proxy_hops`, off by default).
-    peer = state.router.session.client_ip or None
+    # The TCP peer, which Reflex writes over any client header of that name (its
+    # `client_ip` would follow X-Forwarded-For under Reflex's own trusted_proxy_hops).
+    peer = headers.get("asgi-scope-client")
     visitor = await identify(await asyncio.to_thread(get_services), headers, peer)
     if visitor is None:
         raise NotSignedIn()
@@ -186,7 +186,7 @@ class ChatSessionState(rx.State):
         from trusted proxies only; never the page's host, which the browser reports)."""
         settings = get_settings()
         headers = dict(self.router.headers.raw_headers)
-        peer = self.router.session.client_ip or None
+        peer = headers.get("asgi-scope-client")
         return public_base_url(
             settings.chatkit_public_url, configured_backend_url(), peer, headers, settings.trusted_proxies
         )

@@ -86,6 +86,7 @@ async def test_sign_in_then_me_then_sign_out(site: tuple[httpx.AsyncClient, Serv
     assert (await http.get("/auth/me", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})).json()["signedIn"] is True
     out = await http.post("/auth/logout", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})
     assert out.status_code == 200 and "signed out" in out.text.lower()
+    assert out.headers["clear-site-data"] == '"storage"'  # the tab's Reflex state goes too
     again = (await http.get("/auth/me", headers={"Cookie": f"{SITE_COOKIE}={cookie}"})).json()
     assert again["signedIn"] is False
     check = await http.get(

@@ -100,6 +100,7 @@ def test_anonymous_pages_come_with_an_identity_cookie(tmp_path: Path) -> None:
             set_cookie = first.headers["set-cookie"]
             assert set_cookie.startswith(f"{ANON_COOKIE}=")
             assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Secure" not in set_cookie
+            assert first.headers["cache-control"] == "private, no-store"  # never a shared cached identity
             again = http.get("/c/x")  # the client now sends the cookie: nothing new is minted
             assert again.text == "app:/c/x" and "set-cookie" not in again.headers
             # Events and uploads are not gated here: each handler decides, per event.
@@ -134,3 +135,22 @@ def test_header_mode_pages_say_the_proxy_did_not_sign_you_in(tmp_path: Path) -> 
             assert http.post("/_upload", headers={"X-Authenticated-User": "alice"}).status_code == 401
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example.com", "http://sibling.testserver", "null"])
+def test_another_page_cannot_drive_the_event_socket_or_uploads(
+    client: TestClient, services: Services, origin: str
+) -> None:
+    """Even with the visitor's cookie (a sibling subdomain still gets SameSite=Lax ones)."""
+    client.cookies.set(SITE_COOKIE, services.site_sessions.create("oidc_1", None, None))
+    assert client.post("/_upload", headers={"Origin": origin}).status_code == 403
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/_event/", headers={"Origin": origin}),
+    ):
+        pass
+    assert refused.value.code == 4403
+    # Our own pages: the same origin as the request, or the configured frontend.
+    assert client.post("/_upload", headers={"Origin": "http://testserver"}).text == "app:/_upload"
+    with client.websocket_connect("/_event/", headers={"Origin": "http://localhost:3000"}) as socket:
+        assert socket.receive_text() == "hello"

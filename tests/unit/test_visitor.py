@@ -53,6 +53,8 @@ def test_a_site_session_lives_until_idle_max_age_or_sign_out(site_sessions: tupl
     third = sessions.create("oidc_abc", None, None)
     assert sessions.revoke(third) == "oidc_abc"
     assert sessions.resolve(third) is None
+    assert sessions.revoke(third) is None  # an ended sign-in signs nobody out again
+    assert sessions.revoke(second) is None
     assert sessions.sweep() == 3
     assert sessions.resolve(sessions.create("oidc_x", None, None)) is not None
 
@@ -138,3 +140,26 @@ def test_next_is_a_path_on_this_site(value: str | None, expected: str) -> None:
 def test_cookie_header_parsing() -> None:
     assert parse_cookies('a=1; b="2"; a=3; junk; =x') == {"a": "1", "b": "2"}
     assert parse_cookies(None) == {}
+
+
+def test_repeated_cookie_headers_are_joined_as_reflex_joins_them() -> None:
+    from chatkit_app.net import headers_of
+
+    headers = headers_of([(b"Cookie", b"a=1"), (b"cookie", b"b=2"), (b"Host", b"x"), (b"host", b"y")])
+    assert parse_cookies(headers["cookie"]) == {"a": "1", "b": "2"} and headers["host"] == "y"
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_new_identities_are_counted_per_ipv4_address_or_ipv6_64(address: str, key: str) -> None:
+    from chatkit_app.limits.policy import address_key
+
+    assert address_key(address) == key
