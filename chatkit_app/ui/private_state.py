@@ -1,10 +1,12 @@
 """Reflex state that never persists a credential.
 
 Reflex pickles every state to `.states/` (disk) or Redis between events. Two things must
-never be in those pickles: our credentials (a state lists them in a `_never_persisted` ClassVar) and
-the connection's request headers, which Reflex keeps on every state (`router_data`,
-`rx_router_headers`) and which carry the identity cookie. Both are rebuilt on the next
-event from the live connection, so dropping them loses nothing.
+never be in those pickles: our credentials (a state lists them in a `_never_persisted`
+ClassVar) and the request headers that carry one (the identity cookie, an Authorization
+header), which Reflex keeps on every state (`router_data["headers"]`, `rx_router_headers`).
+Headers are rebuilt from the live connection for every event, so leaving those out loses
+nothing. `router_data` itself stays (without them): Reflex reads an empty one as "this
+state tree expired" and would reset it.
 
 Reflex's `BaseState.__getstate__` is wrapped once, here, for every state (the root state
 holds the headers too); `tests/unit/test_private_state.py` checks the names it relies on.
@@ -17,16 +19,20 @@ from typing import Any
 
 from reflex.state import BaseState
 
-# Per-connection router data (rebuilt from the connection for every event).
-CONNECTION_FIELDS = ("router_data", "rx_router_headers", "rx_router_session")
+SECRET_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization", "x-api-key"})
+HEADER_FIELDS = ("rx_router_headers",)  # rebuilt from `router_data` at the next event
 
 _original_getstate = BaseState.__getstate__
 
 
 def _getstate_without_credentials(self: BaseState) -> dict[str, Any]:
     fields: dict[str, Any] = dict(_original_getstate(self))  # type: ignore[no-untyped-call]
-    for name in (*CONNECTION_FIELDS, *getattr(type(self), "_never_persisted", ())):
+    for name in (*HEADER_FIELDS, *getattr(type(self), "_never_persisted", ())):
         fields.pop(name, None)
+    router_data = fields.get("router_data")
+    if isinstance(router_data, dict) and isinstance(router_data.get("headers"), dict):
+        headers = {k: v for k, v in router_data["headers"].items() if k.lower() not in SECRET_HEADERS}
+        fields["router_data"] = {**router_data, "headers": headers}
     return fields
 
 

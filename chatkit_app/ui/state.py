@@ -15,7 +15,9 @@ session id, checked against the visitor on every use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import reflex as rx
@@ -50,8 +52,24 @@ class NotSignedIn(Unauthorized):
         super().__init__("Sign in to chat.", code="missing_credentials")
 
 
+_TASK_VISITOR: ContextVar[Visitor | None] = ContextVar("chatkit_task_visitor", default=None)
+
+
+async def remember_visitor(state: rx.State) -> None:
+    """First thing in a background event handler: decide its visitor from the event's own
+    connection, before `async with self` reloads the state (from Redis or disk, where the
+    cookie is never kept). Holds for that task only."""
+    with contextlib.suppress(NotSignedIn):
+        _TASK_VISITOR.set(await _visitor_of(state))
+
+
 async def current_visitor(state: rx.State) -> Visitor:
-    """Who sent this event, from the connection's headers (cookie, proxy header)."""
+    """Who sent this event: its background task's remembered visitor, else decided from
+    the connection's headers (cookie, proxy header)."""
+    return _TASK_VISITOR.get() or await _visitor_of(state)
+
+
+async def _visitor_of(state: rx.State) -> Visitor:
     headers = dict(state.router.headers.raw_headers)
     # The TCP peer, which Reflex writes over any client header of that name (its
     # `client_ip` would follow X-Forwarded-For under Reflex's own trusted_proxy_hops).

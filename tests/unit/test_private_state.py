@@ -28,7 +28,7 @@ def _states() -> tuple[State, ChatSessionState]:
 
 def test_the_names_the_wrapper_relies_on_still_exist() -> None:
     assert BaseState.__getstate__ is private_state._getstate_without_credentials
-    for name in private_state.CONNECTION_FIELDS:
+    for name in (*private_state.HEADER_FIELDS, "router_data"):
         assert name in State.__fields__, name
     for name in ChatSessionState._never_persisted:
         assert hasattr(ChatSessionState, name) or name in ChatSessionState.__fields__, name
@@ -41,6 +41,9 @@ def test_pickles_hold_no_cookie_and_no_token_but_keep_the_rest() -> None:
     assert TOKEN.encode() not in raw
     restored = pickle.loads(pickle.dumps(session))  # noqa: S301 (our own bytes)
     assert restored.session_data == {"sessionId": "cks_x", "userId": "anon_y"}
+    # The root's router_data stays, minus its secret headers: Reflex reads an empty one as
+    # an expired tree (and would reset it).
+    assert pickle.loads(pickle.dumps(root)).router_data == {"headers": {}}  # noqa: S301
     assert restored.browser_token == "" and restored._token == ""
     # The live state itself is untouched: only what is persisted leaves them out.
     assert session.browser_token == TOKEN

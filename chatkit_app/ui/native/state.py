@@ -22,7 +22,7 @@ from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
 from chatkit_app.ui.native.theme import color_scheme, theme_style
 from chatkit_app.ui.native.window import MessageWindow, chip, cut, message_of
-from chatkit_app.ui.state import ChatSessionState
+from chatkit_app.ui.state import ChatSessionState, remember_visitor
 
 FLUSH_SECONDS = 0.05
 PENDING = "pending"
@@ -156,6 +156,7 @@ class NativeChatState(MessageWindow, rx.State):
 
     @rx.event(background=True)
     async def send(self, form: dict[str, Any]) -> None:
+        await remember_visitor(self)
         text = str(form.get("message", "")).strip()
         async with self:
             attached, self.pending = self.pending, []
@@ -182,6 +183,7 @@ class NativeChatState(MessageWindow, rx.State):
     @rx.event(background=True)
     async def retry(self) -> None:
         """A new answer to the last user message (ChatKit's retry_after_item)."""
+        await remember_visitor(self)
         await self._take_turn()
         async with self:
             users = [i for i, m in enumerate(self.messages) if m["role"] == "user" and not m["id"].startswith("local-")]
@@ -200,6 +202,7 @@ class NativeChatState(MessageWindow, rx.State):
     @rx.event(background=True)
     async def widget_action(self, item_id: str, action_json: str) -> None:
         """A widget's button: the action goes to the server, which may replace the widget."""
+        await remember_visitor(self)
         try:
             action = json.loads(action_json)
         except ValueError:
