@@ -15,7 +15,14 @@ from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
 from chatkit_app.housekeeping import sweep_hourly
 from chatkit_app.services import get_services
-from chatkit_app.settings import ConfigError, get_settings, is_production, resolve_secret, settings_or_exit
+from chatkit_app.settings import (
+    ConfigError,
+    check_production,
+    get_settings,
+    is_production,
+    resolve_secret,
+    settings_or_exit,
+)
 from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
@@ -29,6 +36,7 @@ try:
     settings_or_exit()
     if is_production():
         resolve_secret(get_settings(), production=True)
+        check_production(get_settings())
 except (ConfigError, WorkflowConfigError) as exc:
     print(f"chatkit_app: {exc}", file=sys.stderr)
     raise SystemExit(2) from None

@@ -227,6 +227,16 @@ def resolve_secret(settings: Settings, *, production: bool | None = None) -> byt
     return _development_secret(settings)
 
 
+def check_production(settings: Settings) -> None:
+    """What production needs besides a strong secret: OpenID sign-in needs the public URL
+    (the redirect URI registered at the provider is built from it)."""
+    if settings.chatkit_auth == "oidc" and not settings.chatkit_public_url:
+        raise ConfigError(
+            "refusing to start in production: CHATKIT_AUTH=oidc needs CHATKIT_PUBLIC_URL "
+            "(e.g. https://chat.example.com; the provider redirects to <it>/auth/callback)"
+        )
+
+
 def _development_secret(settings: Settings) -> bytes:
     """Created atomically (temp file + link), so concurrent workers never see a
     half-written file and all agree on one secret."""

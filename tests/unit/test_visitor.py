@@ -110,6 +110,16 @@ def test_settings_refuse_an_incomplete_auth_mode(tmp_path: Path) -> None:
         make_settings(tmp_path, chatkit_auth="header")
 
 
+def test_production_oidc_needs_the_public_url(tmp_path: Path) -> None:
+    from chatkit_app.settings import ConfigError, check_production
+
+    oidc = {"chatkit_auth": "oidc", "chatkit_oidc_issuer": "https://id.example.com", "chatkit_oidc_client_id": "c"}
+    with pytest.raises(ConfigError, match="CHATKIT_PUBLIC_URL"):
+        check_production(make_settings(tmp_path, **oidc))
+    check_production(make_settings(tmp_path, chatkit_public_url="https://chat.example.com", **oidc))
+    check_production(make_settings(tmp_path))
+
+
 def test_signed_values_check_key_purpose_and_expiry() -> None:
     key = b"k" * 32
     value = sign(key, "a", {"x": 1}, max_age=10, now=1000)
