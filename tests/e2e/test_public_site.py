@@ -205,8 +205,9 @@ def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str, b
         else:  # Reflex's upload route, as a connected page's client (a stranger's token is refused at once)
             page.goto(native_site.url)
             page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-            token = page.evaluate("() => window.sessionStorage.getItem('token')")
-            assert token
+            # Reflex keeps its client token in sessionStorage once the page connects: wait for it.
+            token = page.wait_for_function("() => window.sessionStorage.getItem('token')", timeout=30_000).json_value()
+            assert isinstance(token, str) and token
             path = "/_upload"
             extra = (
                 "Content-Type: multipart/form-data; boundary=xyz\r\n"

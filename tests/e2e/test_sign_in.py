@@ -105,6 +105,36 @@ def test_an_email_outside_the_allowlist_gets_a_clear_refusal(signin_site: SignIn
         context.close()
 
 
+def test_a_tampered_state_and_a_replayed_code_are_refused_in_the_browser(signin_site: SignInSite, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    callbacks: list[str] = []
+    page.on("request", lambda request: callbacks.append(request.url) if "/auth/callback" in request.url else None)
+    try:
+        # A tampered state: the provider's answer, with its state changed on the way back.
+        page.goto(f"{signin_site.url}/")
+        page.route(
+            "**/auth/callback?*", lambda route: route.continue_(url=route.request.url.replace("state=", "state=x"))
+        )
+        _sign_in_at_provider(page, "alice")
+        expect(page.get_by_test_id("auth-title")).to_have_text("Sign-in failed", timeout=20_000)
+        assert "chatkit_site" not in {cookie["name"] for cookie in context.cookies()}
+        page.unroute("**/auth/callback?*")
+
+        # A replayed code: a completed sign-in's callback, opened again.
+        page.goto(f"{signin_site.url}/")
+        _sign_in_at_provider(page, "alice")
+        page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        context.clear_cookies()
+        page.goto(callbacks[-1])
+        expect(page.get_by_test_id("auth-title")).to_have_text("Sign-in failed", timeout=20_000)
+        assert "chatkit_site" not in {cookie["name"] for cookie in context.cookies()}
+    finally:
+        context.close()
+
+
 def test_a_client_that_is_not_signed_in_gets_nothing(signin_site: SignInSite) -> None:
     with httpx.Client(base_url=signin_site.url, timeout=30, follow_redirects=False) as client:
         page = client.get("/")
