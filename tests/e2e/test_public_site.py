@@ -205,7 +205,8 @@ def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str, b
         else:  # Reflex's upload route, as a connected page's client (a stranger's token is refused at once)
             page.goto(native_site.url)
             page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-            # Reflex keeps its client token in sessionStorage once the page connects: wait for it.
+            # Connected (the server has answered an event) and Reflex's client token kept.
+            page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=30_000)
             token = page.wait_for_function("() => window.sessionStorage.getItem('token')", timeout=30_000).json_value()
             assert isinstance(token, str) and token
             path = "/_upload"
