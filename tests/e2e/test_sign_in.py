@@ -5,6 +5,7 @@ from the pages, Reflex's event socket, `/api/chatkit` or the upload route."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.prod_site import copy_site, free_port, running_site
+from tests.e2e.prod_site import copy_site, free_port, running_site, wait_until
 from tests.e2e.test_prod_backend import _env
 from tests.fakes.oidc_provider import oidc_provider, set_user
 
@@ -113,20 +114,34 @@ def test_a_tampered_state_and_a_replayed_code_are_refused_in_the_browser(signin_
     callbacks: list[str] = []
     page.on("request", lambda request: callbacks.append(request.url) if "/auth/callback" in request.url else None)
     try:
-        # A tampered state: the provider's answer, with its state changed on the way back.
+        # A tampered state: the provider's answer (its redirect back) is held, then opened
+        # with the state changed.
+        held: list[str] = []
+
+        def hold_the_answer(route: Any) -> None:
+            if route.request.method != "POST":
+                route.continue_()
+                return
+            answer = route.fetch(max_redirects=0)
+            held.append(answer.headers["location"])
+            route.fulfill(status=200, body="held")
+
+        approve = re.compile(r"/oauth2/authorize")
         page.goto(f"{signin_site.url}/")
-        page.route(
-            "**/auth/callback?*", lambda route: route.continue_(url=route.request.url.replace("state=", "state=x"))
-        )
+        page.route(approve, hold_the_answer)
         _sign_in_at_provider(page, "alice")
+        wait_until(lambda: bool(held), timeout=20)
+        page.unroute(approve)
+        assert "/auth/callback?" in held[0]
+        page.goto(held[0].replace("state=", "state=x"))
         expect(page.get_by_test_id("auth-title")).to_have_text("Sign-in failed", timeout=20_000)
         assert "chatkit_site" not in {cookie["name"] for cookie in context.cookies()}
-        page.unroute("**/auth/callback?*")
 
         # A replayed code: a completed sign-in's callback, opened again.
         page.goto(f"{signin_site.url}/")
         _sign_in_at_provider(page, "alice")
         page.get_by_test_id("native-chat").wait_for(timeout=30_000)
+        wait_until(lambda: bool(callbacks), timeout=20)
         context.clear_cookies()
         page.goto(callbacks[-1])
         expect(page.get_by_test_id("auth-title")).to_have_text("Sign-in failed", timeout=20_000)
