@@ -14,7 +14,6 @@ server's session, from /proc) before and after. tests/e2e/test_native_ui.py asse
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import sqlite3
 import tempfile
@@ -105,16 +104,12 @@ def thread_with(database: Path, text: str) -> tuple[str, str]:
 def session_rss(leader_pid: int) -> int:
     """Resident bytes of every process in the server's session (`reflex run` started
     with its own session: the CLI and its backend processes)."""
+    from tests.e2e.prod_site import session_pids
+
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in session_pids(leader_pid):
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            session = int(stat.rsplit(")", 1)[1].split()[3])
-            if session != leader_pid:
-                continue
-            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
         except (OSError, ValueError, IndexError):

@@ -45,6 +45,22 @@ def free_port() -> int:
         return port
 
 
+def session_pids(leader_pid: int) -> list[int]:
+    """The processes of a server started in its own session (`start_new_session`): the
+    `reflex` CLI and its backend processes."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[3]) == leader_pid:
+                pids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return pids
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
     """Polls `condition` (e.g. a database query) until it holds; fails after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -10,8 +10,9 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.e2e.prod_site import session_pids
 
 CHUNK = 256 * 1024
 BOUNDARY = "----chatkit-test-boundary"
@@ -41,21 +42,16 @@ def session_temp_bytes(leader_pid: int) -> int:
     """Bytes in files the server's processes hold open that are temporary: deleted (the
     usual spooled upload) or under a temp dir."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in session_pids(leader_pid):
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[3]) != leader_pid:
-                continue
-            fds = os.listdir(f"/proc/{entry}/fd")
-        except (OSError, ValueError, IndexError):
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
             continue
         for fd in fds:
             try:
-                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
                 if target.startswith("/") and ("(deleted)" in target or "/tmp" in target):
-                    info = os.stat(f"/proc/{entry}/fd/{fd}")
+                    info = os.stat(f"/proc/{pid}/fd/{fd}")
                     if (info.st_mode & 0o170000) == 0o100000:  # a regular file
                         total += info.st_size
             except OSError:

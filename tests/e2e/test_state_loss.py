@@ -17,6 +17,19 @@ from tests.e2e.test_prod_backend import _env
 pytestmark = pytest.mark.slow
 
 
+def _chat_once(page: Any, url: str, text: str) -> None:
+    """Opens the native chat, sends `text` and waits for the whole answer (it echoes it)."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    composer = page.get_by_test_id("composer-input")
+    composer.wait_for(timeout=30_000)
+    composer.fill(text)
+    composer.press("Enter")
+    expect(page.get_by_test_id("assistant-message").first).to_contain_text(text, timeout=30_000)
+    page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+
+
 def test_identity_and_history_survive_a_restart(tmp_path: Path, browser: Any) -> None:
     from playwright.sync_api import expect
 
@@ -30,13 +43,7 @@ def test_identity_and_history_survive_a_restart(tmp_path: Path, browser: Any) ->
     page = context.new_page()
     try:
         with running_site(root, env) as url:
-            page.goto(url)
-            composer = page.get_by_test_id("composer-input")
-            composer.wait_for(timeout=30_000)
-            composer.fill("remember me across a restart")
-            composer.press("Enter")
-            expect(page.get_by_test_id("assistant-message").first).to_contain_text("remember me", timeout=30_000)
-            page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+            _chat_once(page, url, "remember me across a restart")
             before = {c["name"]: c for c in context.cookies()}
             anon = before["chatkit_anon"]
             assert anon["httpOnly"] and anon["sameSite"] == "Lax"
@@ -78,13 +85,7 @@ def test_with_redis_state_the_chat_works_and_redis_holds_no_credential(tmp_path:
     page = context.new_page()
     try:
         with running_site(root, env) as site:
-            page.goto(site)
-            composer = page.get_by_test_id("composer-input")
-            composer.wait_for(timeout=30_000)
-            composer.fill("state in redis")
-            composer.press("Enter")
-            expect(page.get_by_test_id("assistant-message").first).to_contain_text("state in redis", timeout=30_000)
-            page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
+            _chat_once(page, site, "state in redis")
             page.reload()
             expect(page.get_by_test_id("thread-entry").first).to_contain_text("state in redis", timeout=30_000)
             cookie = {c["name"]: c["value"] for c in context.cookies()}["chatkit_anon"]
