@@ -16,11 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from limits.aio.storage import Storage
-
 from chatkit_app.errors import QuotaExceeded, RateLimited
 from chatkit_app.limits.ledger import WINDOW_SECONDS, Ledger
-from chatkit_app.limits.rates import Counters, Rule
+from chatkit_app.limits.rates import Counters, Rule, Storage
 from chatkit_app.limits.wording import count, size, wait
 from chatkit_app.settings import Settings
 

@@ -9,20 +9,30 @@ keeps one entry per unit counted.
 
 A storage outage must not take the chat down: when Redis cannot be reached, the hit is
 allowed and a warning is logged (at most once a minute).
+
+In memory the library's synchronous limiters are used: a check is then plain CPU with no
+suspension point, so it does not let the other requests of a burst in between a request
+and its model call.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, RateLimiter
+from limits import storage as sync_storage
+from limits import strategies as sync_strategies
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from limits.errors import StorageError
+from limits.util import WindowStats
+
+Storage = RedisStorage | sync_storage.MemoryStorage
 
 logger = logging.getLogger("chatkit_app.limits")
 Period = Literal["minute", "hour", "day"]
@@ -53,7 +63,7 @@ class Rule:
 def make_storage(redis_url: str | None, key_prefix: str) -> Storage:
     """`limits`' async Redis storage (on redis-py, already a dependency) or memory."""
     if not redis_url:
-        return MemoryStorage()
+        return sync_storage.MemoryStorage()
     uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
     return RedisStorage(uri, implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True)
 
@@ -63,11 +73,18 @@ class Counters:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._moving = MovingWindowRateLimiter(storage)
-        self._fixed = FixedWindowRateLimiter(storage)
+        self._moving: Any
+        self._fixed: Any
+        if isinstance(storage, sync_storage.MemoryStorage):
+            self._moving = sync_strategies.MovingWindowRateLimiter(storage)
+            self._fixed = sync_strategies.FixedWindowRateLimiter(storage)
+        else:
+            self._moving = MovingWindowRateLimiter(storage)
+            self._fixed = FixedWindowRateLimiter(storage)
         self._warned_at = -math.inf
 
-    def _limiter(self, rule: Rule) -> RateLimiter:
+    def _limiter(self, rule: Rule) -> Any:
+        """Either the async (Redis) or the synchronous (memory) limiter: use `_done`."""
         return self._fixed if rule.weighted else self._moving
 
     async def hit(self, rule: Rule, key: str, cost: int = 1) -> float | None:
@@ -77,9 +94,9 @@ class Counters:
         item, limiter = rule.item(), self._limiter(rule)
         try:
             if rule.weighted:
-                if not await limiter.test(item, key, cost=cost):  # a fixed window counts refused hits too
+                if not await _done(limiter.test(item, key, cost=cost)):  # a fixed window counts refused hits too
                     return await self._wait(limiter, item, key)
-            if await limiter.hit(item, key, cost=cost):
+            if await _done(limiter.hit(item, key, cost=cost)):
                 return None
             return await self._wait(limiter, item, key)
         except StorageError as exc:
@@ -92,7 +109,7 @@ class Counters:
             return None
         item, limiter = rule.item(), self._limiter(rule)
         try:
-            if await limiter.test(item, key, cost=cost):
+            if await _done(limiter.test(item, key, cost=cost)):
                 return None
             return await self._wait(limiter, item, key)
         except StorageError as exc:
@@ -103,14 +120,14 @@ class Counters:
         if rule.off:
             return 0
         try:
-            stats = await self._limiter(rule).get_window_stats(rule.item(), key)
+            stats: WindowStats = await _done(self._limiter(rule).get_window_stats(rule.item(), key))
         except StorageError as exc:
             self._storage_down(exc)
             return rule.amount
         return max(0, stats.remaining)
 
-    async def _wait(self, limiter: RateLimiter, item: RateLimitItem, key: str) -> float:
-        stats = await limiter.get_window_stats(item, key)
+    async def _wait(self, limiter: Any, item: RateLimitItem, key: str) -> float:
+        stats: WindowStats = await _done(limiter.get_window_stats(item, key))
         return max(1.0, stats.reset_time - time.time())
 
     def _storage_down(self, exc: StorageError) -> None:
@@ -118,3 +135,9 @@ class Counters:
         if now - self._warned_at >= 60:
             self._warned_at = now
             logger.warning("rate-limit storage unavailable (%s): limits are not enforced", type(exc).__name__)
+
+
+async def _done(result: Any) -> Any:
+    """The value of a limiter call: awaited for the async (Redis) limiters, as it is for
+    the synchronous ones (no suspension point)."""
+    return await result if inspect.isawaitable(result) else result
