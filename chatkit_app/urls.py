@@ -15,6 +15,11 @@ import reflex as rx
 from chatkit_app.settings import Settings, is_production
 
 
+def configured_backend_url() -> str:
+    """Reflex's `api_url`: where the server is configured to be reached."""
+    return str(rx.config.get_config().api_url).rstrip("/")
+
+
 def frontend_base(settings: Settings) -> str:
     """Prefix of page URLs ("" = this origin)."""
     if settings.chatkit_public_url:
@@ -26,14 +31,14 @@ def backend_base(settings: Settings) -> str:
     """Prefix of backend URLs ("" = this origin)."""
     if is_production():
         return settings.chatkit_public_url or ""
-    return str(rx.config.get_config().api_url).rstrip("/")
+    return configured_backend_url()
 
 
 def absolute_backend_base(settings: Settings) -> str:
     """For URLs that leave the site (the OpenID provider's redirect back)."""
     if is_production() and settings.chatkit_public_url:
         return settings.chatkit_public_url
-    return str(rx.config.get_config().api_url).rstrip("/")
+    return configured_backend_url()
 
 
 def safe_next(value: str | None) -> str:

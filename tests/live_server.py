@@ -32,3 +32,16 @@ def serve(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stalled_request(url: str, head: str, partial_body: bytes, timeout: float = 30) -> tuple[bytes, float]:
+    """Sends a request's head and part of its body, then nothing; returns what the server
+    answered (until it closed) and how long that took."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head.encode() + partial_body)
+        started = time.monotonic()
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received, time.monotonic() - started

@@ -16,13 +16,13 @@ from starlette.routing import Route
 
 from chatkit_app.api.auth_pages import page
 from chatkit_app.api.deps import services_of
-from chatkit_app.auth.cookies import ANON_COOKIE_SECONDS, clear_cookie_header, set_cookie_header
-from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie, parse_cookies
+from chatkit_app.auth.cookies import clear_cookie_header, set_cookie_header
+from chatkit_app.auth.identity import parse_cookies
 from chatkit_app.auth.oidc import OidcClient, Pending, SignInFailed, is_allowed
 from chatkit_app.auth.signed import sign, unsign
 from chatkit_app.auth.site_sessions import SITE_COOKIE
-from chatkit_app.auth.visitor import identify
-from chatkit_app.net import client_address, headers_of
+from chatkit_app.auth.visitor import identify, new_anonymous_cookie
+from chatkit_app.net import headers_of
 from chatkit_app.services import Services
 from chatkit_app.settings import is_production
 from chatkit_app.urls import absolute_backend_base, backend_base, frontend_base, safe_next, with_next
@@ -65,10 +65,9 @@ async def anonymous(request: Request) -> Response:
         return RedirectResponse(backend_base(services.settings) + with_next("/auth/login", next_path), 303)
     if await identify(services, headers_of(request.scope["headers"]), _peer(request)) is not None:
         return _back(services, next_path)
-    address = client_address(_peer(request), request.headers, services.settings.trusted_proxies)
-    await services.limits.identity(address)
+    cookie = await new_anonymous_cookie(services, _peer(request), request.headers)
     response = RedirectResponse(backend_base(services.settings) + with_next("/auth/anonymous/check", next_path), 303)
-    _set_cookie(services, response, ANON_COOKIE, mint_anonymous_cookie(services.secret), ANON_COOKIE_SECONDS)
+    response.headers.append("set-cookie", cookie)
     return response
 
 

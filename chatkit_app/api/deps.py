@@ -22,6 +22,7 @@ from chatkit_app.chatkit_server.context import RequestContext
 from chatkit_app.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized, ValidationFailed
 from chatkit_app.net import public_base_url
 from chatkit_app.services import Services
+from chatkit_app.urls import configured_backend_url
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,13 +47,6 @@ def base_url_of(request: Request, services: Services) -> str:
     return public_base_url(
         settings.chatkit_public_url, configured_backend_url(), peer, request.headers, settings.trusted_proxies
     )
-
-
-def configured_backend_url() -> str:
-    """Reflex's `api_url`: where the server is configured to be reached."""
-    from reflex_base.config import get_config
-
-    return str(get_config().api_url)
 
 
 def bearer_token(request: Request) -> str:

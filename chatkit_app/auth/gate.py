@@ -17,11 +17,9 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatkit_app.auth.cookies import ANON_COOKIE_SECONDS, set_cookie_header
-from chatkit_app.auth.identity import ANON_COOKIE, mint_anonymous_cookie
-from chatkit_app.auth.visitor import identify
+from chatkit_app.auth.visitor import identify, new_anonymous_cookie
 from chatkit_app.errors import ChatKitAppError
-from chatkit_app.net import client_address, headers_of
+from chatkit_app.net import headers_of
 from chatkit_app.services import Services, get_services
 from chatkit_app.urls import backend_base, frontend_base, with_next
 
@@ -94,14 +92,12 @@ class SignInGate:
     ) -> None:
         """The page, with a new anonymous identity cookie (or a 429 page past the limit)."""
         try:
-            await services.limits.identity(client_address(peer, headers, services.settings.trusted_proxies))
+            cookie = await new_anonymous_cookie(services, peer, headers)
         except ChatKitAppError as exc:
             from chatkit_app.api.auth_pages import page
 
             await page("Too many new visitors", exc.message, status=exc.status)(scope, receive, send)
             return
-        value = mint_anonymous_cookie(services.secret)
-        cookie = set_cookie_header(services.settings, ANON_COOKIE, value, ANON_COOKIE_SECONDS)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

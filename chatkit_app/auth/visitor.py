@@ -12,10 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chatkit_app.auth.identity import ANON_COOKIE, parse_cookies, resolve_custom_identity, user_id_from_cookie
+from chatkit_app.auth.cookies import ANON_COOKIE_SECONDS, set_cookie_header
+from chatkit_app.auth.identity import (
+    ANON_COOKIE,
+    mint_anonymous_cookie,
+    parse_cookies,
+    resolve_custom_identity,
+    user_id_from_cookie,
+)
 from chatkit_app.auth.sessions import USER_ID_PATTERN
 from chatkit_app.auth.site_sessions import SITE_COOKIE
-from chatkit_app.net import is_trusted
+from chatkit_app.net import client_address, is_trusted
 from chatkit_app.services import Services
 
 
@@ -52,3 +59,11 @@ async def identify(services: Services, headers: Mapping[str, str], peer: str | N
         return Visitor(signed_in.user_id, "oidc", name=signed_in.name or "", email=signed_in.email or "")
     user_id = user_id_from_cookie(services.secret, cookies.get(ANON_COOKIE))
     return Visitor(user_id, "anonymous") if user_id else None
+
+
+async def new_anonymous_cookie(services: Services, peer: str | None, headers: Mapping[str, str]) -> str:
+    """The `Set-Cookie` value of a new anonymous identity for a visitor from `peer`,
+    counted against CHATKIT_LIMIT_IDENTITIES_PER_HOUR (raises `RateLimited` past it)."""
+    settings = services.settings
+    await services.limits.identity(client_address(peer, headers, settings.trusted_proxies))
+    return set_cookie_header(settings, ANON_COOKIE, mint_anonymous_cookie(services.secret), ANON_COOKIE_SECONDS)

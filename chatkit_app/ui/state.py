@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 import reflex as rx
 
 import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted state)
-from chatkit_app.api.deps import configured_backend_url
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.sessions import IssuedSession
 from chatkit_app.auth.visitor import Visitor, identify
@@ -32,7 +31,7 @@ from chatkit_app.errors import ChatKitAppError, Unauthorized
 from chatkit_app.net import public_base_url
 from chatkit_app.services import get_services
 from chatkit_app.settings import get_settings, is_production
-from chatkit_app.urls import backend_base, with_next
+from chatkit_app.urls import backend_base, configured_backend_url, with_next
 from chatkit_app.workflows.openai_agent import describe_assistant
 
 COOKIE_NOT_SENT = (

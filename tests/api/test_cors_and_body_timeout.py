@@ -5,8 +5,6 @@ bodies that stop arriving cut with 408, on a real server over a raw socket."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -22,7 +20,7 @@ from chatkit_app.api.body_timeout import BodyTimeout
 from chatkit_app.api.cors import ApiCors
 from chatkit_app.services import Services
 from tests.conftest import api_key_headers
-from tests.live_server import serve
+from tests.live_server import serve, stalled_request
 
 PARTNER = "https://partner.example.com"
 FRONTEND = "http://localhost:3000"
@@ -81,17 +79,6 @@ async def test_api_responses_never_carry_reflexs_wildcard(services: Services) ->
     assert ping.headers["access-control-allow-origin"] == "https://evil.example"
 
 
-def stalled(url: str, head: str, partial: bytes) -> tuple[bytes, float]:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=20) as sock:
-        sock.sendall(head.encode() + partial)
-        started = time.monotonic()
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received, time.monotonic() - started
-
-
 async def test_a_stalled_body_gets_408_and_a_complete_one_goes_through(services: Services) -> None:
     app = BodyTimeout(create_api(lambda: services), seconds=0.5)
     with serve(app) as url:
@@ -100,7 +87,7 @@ async def test_a_stalled_body_gets_408_and_a_complete_one_goes_through(services:
             f"Authorization: {api_key_headers()['Authorization']}\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
         )
-        answer, took = await asyncio.to_thread(stalled, url, head, b'{"userId": "ha')
+        answer, took = await asyncio.to_thread(stalled_request, url, head, b'{"userId": "ha', 20)
         assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
         assert b"connection: close" in answer.lower()
         assert 0.4 <= took < 10
@@ -137,7 +124,7 @@ async def test_a_body_that_stalls_after_the_answer_started_drops_the_connection(
 
     with serve(BodyTimeout(Starlette(routes=[Route("/", echo, methods=["POST"])]), seconds=0.5)) as url:
         head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
-        answer, took = await asyncio.to_thread(stalled, url, head, b"half")
+        answer, took = await asyncio.to_thread(stalled_request, url, head, b"half", 20)
     assert answer.startswith(b"HTTP/1.1 200") and b"started;" in answer
     assert not answer.endswith(b"0\r\n\r\n")  # no clean end of the chunked body: the connection was dropped
     assert took < 10

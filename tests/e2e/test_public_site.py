@@ -7,8 +7,6 @@ websocket event carry no cookie and no client token."""
 from __future__ import annotations
 
 import secrets
-import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from starlette.routing import Route
 
 from tests.e2e.prod_site import copy_site, running_reflex, wait_until
 from tests.e2e.test_prod_backend import _env
-from tests.live_server import serve
+from tests.live_server import serve, stalled_request
 
 pytestmark = pytest.mark.slow
 
@@ -173,19 +171,6 @@ def test_the_api_answers_cors_only_for_the_allowlist(native_site: Site) -> None:
     assert partner.headers["access-control-allow-origin"] == PARTNER
 
 
-def _stalled_request(url: str, request_head: str, partial_body: bytes) -> tuple[bytes, float]:
-    """Sends the head and part of the body, then nothing; returns what the server
-    answered (until it closed) and how long that took."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(request_head.encode() + partial_body)
-        started = time.monotonic()
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received, time.monotonic() - started
-
-
 def _upload_handler() -> str:
     from reflex_base.utils.format import format_event_handler
 
@@ -216,7 +201,7 @@ def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str, b
                 f"reflex-event-handler: {_upload_handler()}\r\n"
             )
         head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: 1000\r\n\r\n"
-        answer, took = _stalled_request(native_site.url, head, b'--xyz\r\nContent-Disposition: form-data; name="files"')
+        answer, took = stalled_request(native_site.url, head, b'--xyz\r\nContent-Disposition: form-data; name="files"')
     finally:
         page.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]

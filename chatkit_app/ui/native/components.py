@@ -9,13 +9,13 @@ from typing import Any
 
 import reflex as rx
 
-from chatkit_app.api.deps import configured_backend_url
 from chatkit_app.api.security_headers import image_origins
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
 from chatkit_app.ui.state import ChatSessionState
+from chatkit_app.urls import configured_backend_url
 
 UI = ChatSessionState.workflow_ui
 
