@@ -32,7 +32,7 @@ from chatkit.types import (
 )
 
 from chatkit_app import db
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.store import SQLModelStore, new_id
 
 MB = 1024 * 1024

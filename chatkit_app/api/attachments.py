@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from chatkit_app.api.deps import request_context, services_of
 from chatkit_app.chatkit_server.attachments import API_PREFIX
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import NotFound
 from chatkit_app.services import Services
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from chatkit_app.auth.sessions import SessionInfo
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized, ValidationFailed
 from chatkit_app.net import public_base_url
 from chatkit_app.services import Services

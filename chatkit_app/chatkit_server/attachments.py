@@ -31,7 +31,7 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.files import (
     ALLOWED_TYPES,
     IMAGE_TYPES,

@@ -48,7 +48,7 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.limits import LimitPolicy

@@ -26,7 +26,7 @@ import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted s
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.sessions import IssuedSession
 from chatkit_app.auth.visitor import Visitor, identify
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError, Unauthorized
 from chatkit_app.net import public_base_url
 from chatkit_app.services import get_services

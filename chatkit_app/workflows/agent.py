@@ -15,7 +15,8 @@ from chatkit.actions import Action
 from chatkit.store import Store, StoreItemType
 from chatkit.types import Page, ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
+from chatkit_app.core.files import AttachmentReader
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Turn:
     # Where an agent reports the model tokens an answer cost (item id, tokens), for the
     # daily token quota; None when nothing counts them.
     record_usage: Callable[[str | None, int], Awaitable[None]] | None = None
+    # The attachment storage, to hand attachments' bytes to a model; None when there is none.
+    files: AttachmentReader | None = None
 
     def new_id(self, kind: StoreItemType) -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)

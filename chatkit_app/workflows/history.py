@@ -17,7 +17,7 @@ from chatkit.types import (
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputContentParam, ResponseInputTextParam
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 
 
 class Converter(ThreadItemConverter):

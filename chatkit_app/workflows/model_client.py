@@ -43,7 +43,7 @@ from openai.resources.responses import AsyncResponses
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import Response, ResponseStreamEvent
 
-from chatkit_app.chatkit_server.coalesce import coalesce
+from chatkit_app.core.coalesce import coalesce
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.pacing import PacedAioHttpClient, on_request_sent
 

@@ -50,7 +50,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import ChatAgent, Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind

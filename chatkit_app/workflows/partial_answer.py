@@ -20,7 +20,7 @@ from chatkit.types import (
 )
 from openai.types.responses import ResponseOutputItemAddedEvent, ResponseTextDeltaEvent
 
-from chatkit_app.chatkit_server.coalesce import coalesce
+from chatkit_app.core.coalesce import coalesce
 from chatkit_app.workflows.agent import Turn
 
 

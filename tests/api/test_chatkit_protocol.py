@@ -70,7 +70,7 @@ async def test_feedback_is_stored(alice: ChatKitClient, services: Services) -> N
     thread_id, events = await alice.new_thread("rate this")
     answer = done_items(events, "assistant_message")[0]["id"]
     assert await alice.call("items.feedback", thread_id=thread_id, item_ids=[answer], kind="positive") == {}
-    from chatkit_app.chatkit_server.context import RequestContext
+    from chatkit_app.core.context import RequestContext
 
     context = RequestContext(user_id="alice", session_id="-", workflow_id="assistant")
     assert await services.store.load_feedback(thread_id, answer, context) == "positive"

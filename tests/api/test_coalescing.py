@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from chatkit_app.api.app import create_api
-from chatkit_app.chatkit_server.coalesce import coalesce
+from chatkit_app.core.coalesce import coalesce
 from chatkit_app.services import Services, build_services
 from tests.api.chatkit_client import ChatKitClient, decode_sse, done_items, reply_text, user_input
 from tests.conftest import bearer, create_session, make_settings

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from chatkit_app.api.app import create_api
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import RateLimited
 from chatkit_app.models import ModelUsage
 from chatkit_app.services import Services, build_services

@@ -19,7 +19,7 @@ from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import InferenceOptions, UserMessageItem, UserMessageTextContent
 from sqlalchemy import Engine
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.settings import Settings

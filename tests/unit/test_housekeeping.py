@@ -13,7 +13,7 @@ import pytest
 from chatkit.server import NonStreamingResult
 from sqlalchemy import func, select
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.housekeeping import SweepReport, sweep
 from chatkit_app.models import ChatKitAttachment, ChatSession, ModelUsage
 from chatkit_app.services import Services, build_services

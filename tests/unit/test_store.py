@@ -51,7 +51,7 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlmodel import SQLModel
 
 from chatkit_app import db
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.store import AttachmentFile, SQLModelStore
 from chatkit_app.services import Services
 

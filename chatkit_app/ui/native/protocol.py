@@ -10,7 +10,7 @@ from typing import Any
 
 from chatkit.server import StreamingResult
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
 from chatkit_app.services import Services
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import reflex as rx
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.protocol import call, input_message, item_text, stream

@@ -15,7 +15,7 @@ from typing import Any
 
 import reflex as rx
 
-from chatkit_app.chatkit_server.context import RequestContext
+from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 from chatkit_app.ui.native.protocol import call, item_text
 from chatkit_app.ui.native.widgets import widget_blocks
