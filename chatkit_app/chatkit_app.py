@@ -27,6 +27,7 @@ from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.model_client import close_shared_clients
+from chatkit_app.workflows.modules import load_workflow_modules
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 log_redaction.install()
@@ -34,6 +35,7 @@ log_redaction.install()
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
     settings_or_exit()
+    load_workflow_modules(get_settings())  # CHATKIT_WORKFLOW_MODULES: a bad entry stops the start, named
     if is_production():
         resolve_secret(get_settings(), production=True)
         check_production(get_settings())

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # One hosted-sessions call (create or cancel), retries included; DESIGN.md caps it at 20 s.
     chatkit_hosted_timeout_seconds: float = Field(default=15.0, gt=0, le=20)
     chatkit_workflow_id: str = "assistant"
+    # Comma-separated `module` or `[id=]module:attribute` entries imported at startup
+    # (workflows/modules.py), e.g. an exported Agent Builder workflow's agent.
+    chatkit_workflow_modules: str = ""
     chatkit_script_url: str = CHATKIT_CDN_SCRIPT
     chatkit_ui_mode: Literal["auto", "chatkit", "native"] = "auto"
     chatkit_domain_key: str | None = None

@@ -19,8 +19,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from chatkit_app.api.deps import read_body, request_context, services_of
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import BadRequest, NotFound
 from chatkit_app.services import Services
 

@@ -8,7 +8,7 @@ their models start late, and their answers end late (bench/streaming.py at 50 st
 the aggregate rate ~0.78x the floor's without this, ~0.81x with it). Here a request is
 *arriving* from `arrive()` (the endpoint has its body: nothing left to wait for from the
 client, so a slow client cannot hold others up) until `done()`, once its model call's
-request is on the socket (`OpenAIAgent.start_early`: sent in a task of its own, it would
+request is on the socket (`AgentRunner.start_early`: sent in a task of its own, it would
 otherwise go out only after the setups already running). An answer that has sent its
 model call waits (`wait_turn`) until nobody is arriving, for at most `max_wait`, before
 it sets up."""

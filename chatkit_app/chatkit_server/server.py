@@ -48,9 +48,9 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
@@ -122,8 +122,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         if not isinstance(request, ThreadsCreateReq) and arrival is not None:
             arrival.done()
         if isinstance(request, ThreadsCreateReq):
-            context = dataclasses.replace(context, creates_thread=True)
             agent = self._agent(context)
+            # The agent that may start early answers this request too (`respond`): it is
+            # handed along in the context, which the SDK passes to `respond`.
+            context = dataclasses.replace(context, creates_thread=True, answering=agent)
             if isinstance(agent, EarlyStarting) and not request.params.input.attachments:
                 try:
                     await agent.start_early(_new_message(request.params.input))
@@ -149,12 +151,12 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         return super()._serialize(obj)
 
     def _agent(self, context: RequestContext) -> ChatAgent:
-        """The workflow's agent; made per call (agents may keep per-answer state)."""
-        workflow = self.registry.get(context.workflow_id)
-        if workflow.agent_factory is None:
-            raise RuntimeError(f"workflow {workflow.id!r} has no agent")
-        agent: ChatAgent = workflow.agent_factory()
-        return agent
+        """The workflow's agent; made per call (agents may keep per-answer state), unless
+        this request's agent was made already (`process_request`)."""
+        if context.answering is not None:
+            agent: ChatAgent = context.answering
+            return agent
+        return self.registry.chat_agent(context.workflow_id)
 
     def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext

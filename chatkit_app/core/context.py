@@ -7,6 +7,7 @@ that is how every query is scoped to one user.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +21,6 @@ class RequestContext:
     # This request (`threads.create`) makes the thread: its history is the new message
     # alone, known without reading the database.
     creates_thread: bool = False
+    # The agent already made for this request's answer (one that started its model call
+    # early, before the thread was saved), so the answer is its; None: make one.
+    answering: Any = None

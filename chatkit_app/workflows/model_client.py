@@ -57,7 +57,7 @@ TEXT_DELTA = "response.output_text.delta"
 def shared_client(settings: Settings) -> OpenAIClient:
     """One client (one connection pool) per event loop and configuration, on the SDK's
     aiohttp transport, read paced (`pacing`). The SDK's own retries are off:
-    `OpenAIAgent.respond` retries within the timeout budget."""
+    `AgentRunner.respond` retries within the timeout budget."""
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
     base_url = settings.openai_base_url or None
     cache_key: _ClientKey = (key, base_url, settings.chatkit_upstream_timeout_seconds)

@@ -1,28 +1,65 @@
 """The workflow registry: which chats exist, how they run, what the browser may see.
 
-Python first: app authors call `registry.register(Workflow(...))`; the public config
-file contributes names and UI options for ids it lists. Hosted (Agent Builder) workflows
-run at OpenAI under their own `wf_...` id: they come from `CHATKIT_WORKFLOW_ID=wf_...`
-(then also the default) or from config entries with `"mode": "hosted"`.
+Python first: app authors call `registry.register(Workflow(...))`, in their own code or in
+a module named by `CHATKIT_WORKFLOW_MODULES` (`modules`); the public config file
+contributes names and UI options for ids it lists. A workflow runs one of:
+
+- `agent`: an OpenAI Agents SDK `Agent` (tools, handoffs, guardrails, MCP servers), the
+  same for every user;
+- `agent_factory(context) -> Agent` (or an awaitable of one): an agent per request, e.g.
+  per user (`context.user_id`);
+- `chat_agent() -> ChatAgent`: our small `respond()` protocol (`agent.ChatAgent`), for
+  answers that need no model.
+
+`models` lists the models a user may pick in the composer (the first, or the one marked
+`default`, unless the user picks another); no list, no choice.
+
+Hosted (Agent Builder) workflows ran at OpenAI under their own `wf_...` id; Agent Builder
+was retired on 2026-11-30. They still come from `CHATKIT_WORKFLOW_ID=wf_...` (then also the
+default) or from config entries with `"mode": "hosted"`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import NotFound
-from chatkit_app.settings import Settings
+from chatkit_app.settings import Settings, get_settings
 from chatkit_app.workflows.config import PublicConfig, WorkflowConfigError, load_public_config
 
 WorkflowMode = Literal["agent", "hosted"]
 WORKFLOW_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 HOSTED_PREFIX = "wf_"
+
+if TYPE_CHECKING:
+    from agents import Agent
+    from agents.mcp import MCPServer
+
+    from chatkit_app.workflows.agent import ChatAgent
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the user may pick for a workflow (ChatKit's composer model option)."""
+
+    id: str
+    label: str = ""
+    description: str | None = None
+    default: bool = False
+
+    def public(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"id": self.id, "label": self.label or self.id}
+        if self.description:
+            shown["description"] = self.description
+        if self.default:
+            shown["default"] = True
+        return shown
 
 
 @dataclass(frozen=True)
@@ -31,11 +68,33 @@ class Workflow:
     name: str
     mode: WorkflowMode = "agent"
     ui: dict[str, Any] = field(default_factory=dict)
-    agent_factory: Callable[..., Any] | None = None
+    agent: Agent[Any] | None = None
+    agent_factory: Callable[[RequestContext], Agent[Any] | Awaitable[Agent[Any]]] | None = None
+    chat_agent: Callable[[], ChatAgent] | None = None
+    models: Sequence[ModelChoice | str] = ()
+    mcp_servers: Sequence[MCPServer] = ()
 
     def __post_init__(self) -> None:
         if not WORKFLOW_ID_PATTERN.match(self.id):
             raise ValueError(f"invalid workflow id {self.id!r}")
+        if sum(x is not None for x in (self.agent, self.agent_factory, self.chat_agent)) > 1:
+            raise ValueError(f"workflow {self.id!r}: give one of agent, agent_factory and chat_agent")
+        choices = tuple(ModelChoice(id=m) if isinstance(m, str) else m for m in self.models)
+        object.__setattr__(self, "models", choices)
+        if len({choice.id for choice in choices}) != len(choices):
+            raise ValueError(f"workflow {self.id!r}: a model is listed twice")
+
+    @property
+    def model_ids(self) -> frozenset[str]:
+        return frozenset(choice.id for choice in self.model_choices())
+
+    def model_choices(self) -> tuple[ModelChoice, ...]:
+        return tuple(m for m in self.models if isinstance(m, ModelChoice))
+
+    def default_model(self) -> str | None:
+        choices = self.model_choices()
+        marked = [choice.id for choice in choices if choice.default]
+        return marked[0] if marked else (choices[0].id if choices else None)
 
     def public(self) -> dict[str, Any]:
         """What any client may read: never instructions, models or keys."""
@@ -43,10 +102,22 @@ class Workflow:
 
 
 class WorkflowRegistry:
-    def __init__(self, default_id: str = "assistant") -> None:
+    def __init__(self, default_id: str = "assistant", *, settings: Settings | None = None) -> None:
         self._workflows: dict[str, Workflow] = {}
         self._lock = threading.Lock()
         self.default_id = default_id
+        self.settings = settings  # for the runner of Agents SDK workflows
+
+    def chat_agent(self, workflow_id: str) -> ChatAgent:
+        """What answers a turn of the workflow; made per call (it may keep per-answer state)."""
+        workflow = self.get(workflow_id)
+        if workflow.chat_agent is not None:
+            return workflow.chat_agent()
+        if workflow.agent is None and workflow.agent_factory is None:
+            raise RuntimeError(f"workflow {workflow.id!r} has no agent")
+        from chatkit_app.workflows.agent_runner import AgentRunner
+
+        return AgentRunner(self.settings or get_settings(), workflow)
 
     def register(self, workflow: Workflow) -> Workflow:
         with self._lock:
@@ -73,30 +144,41 @@ class WorkflowRegistry:
 
 
 def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
-    """The built-in `assistant` (offline demo agent, or an OpenAI agent when a key or
-    base URL is configured), the hosted workflows, and those registered in Python."""
-    from chatkit_app.workflows.openai_agent import make_assistant_agent, runs_a_model
+    """The built-in `assistant` (offline demo agent, or a model agent when a key or base
+    URL is configured), the hosted workflows, those registered in Python and those named by
+    `CHATKIT_WORKFLOW_MODULES`; each agent workflow bound to its runner."""
+    from chatkit_app.workflows.modules import load_workflow_modules
+    from chatkit_app.workflows.openai_agent import assistant_workflow, runs_a_model
 
     config = config or load_public_config()
-    registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow)
+    registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow, settings=settings)
     entry = config.workflows.get("assistant")
     ui = entry.ui if entry else {}
     if entry and runs_a_model(settings):
         ui = {**ui, **entry.model_ui}
-    registry.register(
-        Workflow(
-            id="assistant",
-            name=entry.name if entry else "Assistant",
-            ui=ui,
-            agent_factory=functools.partial(make_assistant_agent, settings),
-        )
-    )
+    registry.register(bind(assistant_workflow(settings, name=entry.name if entry else "Assistant", ui=ui)))
     for workflow in _hosted_workflows(settings, config):
         registry.register(workflow)
-    for workflow in _registered:
+    for workflow in [*_registered, *load_workflow_modules(settings)]:
         ui = config.workflows[workflow.id].ui if workflow.id in config.workflows and not workflow.ui else workflow.ui
-        registry.register(dataclasses.replace(workflow, ui=ui))
+        registry.register(bind(dataclasses.replace(workflow, ui=ui)))
     return registry
+
+
+def bind(workflow: Workflow) -> Workflow:
+    """`workflow` with the models it offers in its public UI options (`composer.models`),
+    or taken from there when only the config file lists them."""
+    ui = workflow.ui
+    composer = dict(ui.get("composer") or {})
+    models = workflow.model_choices()
+    if models and "models" not in composer:
+        ui = {**ui, "composer": {**composer, "models": [choice.public() for choice in models]}}
+    elif not models and composer.get("models"):
+        models = tuple(
+            ModelChoice(m["id"], m.get("label", ""), m.get("description"), bool(m.get("default")))
+            for m in composer["models"]
+        )
+    return dataclasses.replace(workflow, ui=ui, models=models)
 
 
 def _hosted_workflows(settings: Settings, config: PublicConfig) -> list[Workflow]:

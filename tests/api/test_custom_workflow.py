@@ -48,7 +48,7 @@ class ShoutingAgent:
 
 @pytest.fixture
 def shouting() -> Iterator[Workflow]:
-    workflow = register(Workflow(id="shout", name="Shouter", agent_factory=ShoutingAgent, ui={"composer": {}}))
+    workflow = register(Workflow(id="shout", name="Shouter", chat_agent=ShoutingAgent, ui={"composer": {}}))
     yield workflow
     registry_module._registered.remove(workflow)
 

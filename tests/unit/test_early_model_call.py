@@ -19,13 +19,14 @@ from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import InferenceOptions, UserMessageItem, UserMessageTextContent
 from sqlalchemy import Engine
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
+from chatkit_app.workflows.agent_runner import AgentRunner
 from chatkit_app.workflows.history import CONVERTER
 from chatkit_app.workflows.model_client import OpenAIClient, close_shared_clients
-from chatkit_app.workflows.openai_agent import OpenAIAgent
+from chatkit_app.workflows.openai_agent import assistant_workflow
 from chatkit_app.workflows.pacing import PacedAioHttpClient
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
@@ -186,7 +187,7 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
         chatkit_model="m",
         chatkit_instructions=f"Answer briefly {secrets.token_hex(4)}.",
     )
-    agent = OpenAIAgent(settings)
+    agent = AgentRunner(settings, assistant_workflow(settings))
     message = UserMessageItem(
         id="msg_1",
         thread_id="thr_1",
@@ -197,7 +198,7 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
     model_input = await CONVERTER.to_agent_input([message])
     async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as teacher:
         with agents_sdk_user_agent_override():  # as the agent's early calls are made
-            teacher.responses.start_early(agent._early_key, model_input)
+            teacher.responses.start_early(agent._early_key(None), model_input)
             params = {"model": "m", "input": model_input, "instructions": settings.chatkit_instructions}
             await _text(await teacher.responses.create(**params, stream=True))
     try:
@@ -224,9 +225,9 @@ def _server(store: SQLModelStore, fake: FakeOpenAI, tmp_path: Path) -> AppChatKi
         chatkit_model="fake-model-1",
         chatkit_instructions=f"Answer like a pirate {secrets.token_hex(4)}.",
     )
-    agent = OpenAIAgent(settings)
+    agent = AgentRunner(settings, assistant_workflow(settings))
     registry = WorkflowRegistry()
-    registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
+    registry.register(Workflow(id="assistant", name="Assistant", chat_agent=lambda: agent))
     return AppChatKitServer(store, registry)
 
 

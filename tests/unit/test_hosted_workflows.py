@@ -37,7 +37,7 @@ def test_chatkit_workflow_id_wf_registers_a_hosted_default_workflow(
     registry = build_registry(settings_for(tmp_path), PublicConfig())
     assert registry.default_id == WF
     workflow = registry.get(WF)
-    assert (workflow.mode, workflow.agent_factory) == ("hosted", None)
+    assert (workflow.mode, workflow.agent, workflow.chat_agent) == ("hosted", None, None)
     assert registry.get("assistant").mode == "agent", "the built-in agent stays available"
     assert registry.hosted_ids() == [WF]
 

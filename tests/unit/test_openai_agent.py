@@ -1,5 +1,5 @@
-"""`OpenAIAgent` against a loopback fake of OpenAI (Responses and Chat Completions),
-with the real SQLModel store and the real ChatKit server. Nothing of ours is mocked."""
+"""The built-in assistant (`AgentRunner` + `assistant_workflow`) against a loopback fake of OpenAI (Responses and
+Chat Completions), with the real SQLModel store and the real ChatKit server. Nothing of ours is mocked."""
 
 from __future__ import annotations
 
@@ -32,13 +32,14 @@ from chatkit.types import (
 )
 from sqlalchemy import Engine
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn
+from chatkit_app.workflows.agent_runner import AgentRunner
 from chatkit_app.workflows.offline import OfflineAgent
-from chatkit_app.workflows.openai_agent import OpenAIAgent, make_assistant_agent
+from chatkit_app.workflows.openai_agent import assistant_workflow
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake, split_tokens
 
@@ -73,8 +74,9 @@ def make_settings(tmp_path: Path, base_url: str, api: str = "responses", **extra
     return Settings(_env_file=None, **values)
 
 
-def agent_for(tmp_path: Path, fake: FakeOpenAI, api: str) -> OpenAIAgent:
-    return OpenAIAgent(make_settings(tmp_path, fake.base_url, api), retry_backoff=0.05)
+def agent_for(tmp_path: Path, fake: FakeOpenAI, api: str) -> AgentRunner:
+    settings = make_settings(tmp_path, fake.base_url, api)
+    return AgentRunner(settings, assistant_workflow(settings), retry_backoff=0.05)
 
 
 async def new_turn(store: SQLModelStore, text: str, history: Sequence[tuple[str, str]] = ()) -> Turn:
@@ -105,7 +107,7 @@ def user_item(store: SQLModelStore, thread: ThreadMetadata, text: str, at: datet
     )
 
 
-async def collect(agent: OpenAIAgent, turn: Turn) -> tuple[list[ThreadStreamEvent], CustomStreamError | None]:
+async def collect(agent: AgentRunner, turn: Turn) -> tuple[list[ThreadStreamEvent], CustomStreamError | None]:
     events: list[ThreadStreamEvent] = []
     try:
         async for event in agent.respond(turn):
@@ -185,7 +187,7 @@ async def test_answers_are_saved_with_unique_ids_across_turns(
 ) -> None:
     registry = WorkflowRegistry()
     agent = agent_for(tmp_path, fake, api)
-    registry.register(Workflow(id="assistant", name="Assistant", agent_factory=lambda: agent))
+    registry.register(Workflow(id="assistant", name="Assistant", chat_agent=lambda: agent))
     server = AppChatKitServer(store, registry)
     fake.behavior = FakeBehavior(text="First answer.")
     first = await process(server, {"type": "threads.create", "params": {"input": user_input("One?")}})
@@ -284,7 +286,8 @@ async def test_unreachable_server(store: SQLModelStore, tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    agent = OpenAIAgent(make_settings(tmp_path, f"http://127.0.0.1:{port}/v1"), retry_backoff=0.05)
+    settings = make_settings(tmp_path, f"http://127.0.0.1:{port}/v1")
+    agent = AgentRunner(settings, assistant_workflow(settings), retry_backoff=0.05)
     events, error = await collect(agent, await new_turn(store, "hi"))
     assert events == []
     assert error is not None and error.message == "Could not reach the model server. Try again."
@@ -295,7 +298,7 @@ async def test_chatkit_server_sends_error_event_and_saves_partial(
     api: str, fake: FakeOpenAI, store: SQLModelStore, tmp_path: Path
 ) -> None:
     registry = WorkflowRegistry()
-    registry.register(Workflow(id="assistant", name="A", agent_factory=lambda: agent_for(tmp_path, fake, api)))
+    registry.register(Workflow(id="assistant", name="A", chat_agent=lambda: agent_for(tmp_path, fake, api)))
     fake.behavior = FakeBehavior(text=TEXT, tokens=10, cut_after=5)
     events = await process(
         AppChatKitServer(store, registry), {"type": "threads.create", "params": {"input": user_input("hi")}}
@@ -312,12 +315,13 @@ async def test_chatkit_server_sends_error_event_and_saves_partial(
 # --- the rest of the public API -------------------------------------------------------------
 
 
-def test_factory_picks_the_agent(tmp_path: Path) -> None:
-    offline = Settings(_env_file=None, chatkit_data_dir=tmp_path)
-    assert isinstance(make_assistant_agent(offline), OfflineAgent)
-    assert isinstance(make_assistant_agent(make_settings(tmp_path, "")), OpenAIAgent)
+def test_the_assistant_is_a_model_agent_only_with_a_model_configured(tmp_path: Path) -> None:
+    offline = assistant_workflow(Settings(_env_file=None, chatkit_data_dir=tmp_path))
+    assert offline.agent is None and offline.chat_agent is OfflineAgent
+    keyed = assistant_workflow(make_settings(tmp_path, ""))
+    assert keyed.chat_agent is None and keyed.agent is not None and keyed.agent.model == "fake-model-1"
     local = Settings(_env_file=None, chatkit_data_dir=tmp_path, openai_base_url="http://127.0.0.1:11434/v1")
-    assert isinstance(make_assistant_agent(local), OpenAIAgent)
+    assert assistant_workflow(local).agent is not None
 
 
 async def test_action_says_it_is_unsupported(fake: FakeOpenAI, store: SQLModelStore, tmp_path: Path) -> None:

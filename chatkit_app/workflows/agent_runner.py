@@ -1,0 +1,319 @@
+"""Any OpenAI Agents SDK agent behind the ChatKit protocol: the runner of agent workflows.
+
+A workflow's `agent` (or the one its `agent_factory` makes for this request) runs with the
+thread's history as input; ChatKit's `stream_agent_response` turns the run's events into
+ChatKit events. Tools receive ChatKit's `AgentContext` as their run context: the request
+context (`ctx.context.request_context.user_id`, the thread, the store), `stream_widget`,
+workflow tasks, client tool calls. Each tool call shows as a task (`tool_progress`).
+
+Every agent of the run whose model is a name reaches the site's model server
+(`model_provider.SiteModels`); the user's pick from the workflow's `models` replaces it,
+and a model outside that list is refused before anything runs.
+
+Upstream failures never escape as bare exceptions: they become a `CustomStreamError` with a
+short human message, and an answer cut off mid-way is kept as a finished item first
+(`partial_answer`). Failed model calls are retried (5xx, 429, lost connections) while
+nothing has been streamed yet, all inside one budget of `CHATKIT_UPSTREAM_TIMEOUT_SECONDS`.
+A guardrail that trips ends the turn with a message saying so.
+
+Time to first token (`start_early`, fast paths only): for a workflow whose agent is the same
+for every user and asks the site's Responses model, the model call goes out before the
+Agents SDK sets the run up, for a new thread even before ChatKit saves it; the SDK's own
+call takes it over only if its parameters are the same (`model_client._Responses`), so an
+agent whose calls cannot be predicted simply gets no head start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import anyio
+from agents import (
+    Agent,
+    InputGuardrailTripwireTriggered,
+    MaxTurnsExceeded,
+    ModelSettings,
+    OutputGuardrailTripwireTriggered,
+    RunConfig,
+    Runner,
+)
+from chatkit.actions import Action
+from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.errors import CustomStreamError
+from chatkit.server import agents_sdk_user_agent_override
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageContentPartTextDelta,
+    AssistantMessageItem,
+    Page,
+    ThreadItem,
+    ThreadItemDoneEvent,
+    ThreadItemUpdatedEvent,
+    ThreadStreamEvent,
+    UserMessageItem,
+    WidgetItem,
+)
+
+from chatkit_app.core.context import RequestContext
+from chatkit_app.settings import Settings
+from chatkit_app.workflows.agent import Turn, message_text
+from chatkit_app.workflows.failures import describe_failure, failure_kind
+from chatkit_app.workflows.history import CONVERTER, ReadOnce
+from chatkit_app.workflows.model_client import OpenAIClient, shared_client
+from chatkit_app.workflows.model_provider import SiteModels
+from chatkit_app.workflows.partial_answer import PartialAnswer
+from chatkit_app.workflows.registry import Workflow
+from chatkit_app.workflows.tool_progress import ToolProgress
+
+logger = logging.getLogger("chatkit_app.workflows.agent_runner")
+EARLY_SEND_WAIT = 0.05  # seconds an answer waits for its early call's request to go out
+MAX_TURNS = 12  # model calls per answer (tool rounds and handoffs included)
+
+
+class AgentRunner:
+    """A `ChatAgent` (and `EarlyStarting`) for one request of an agent workflow."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        workflow: Workflow,
+        *,
+        max_retries: int = 2,
+        retry_backoff: float = 0.5,
+        history_limit: int = 50,
+    ) -> None:
+        self.settings = settings
+        self.workflow = workflow
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.history_limit = history_limit
+        self.budget = settings.chatkit_upstream_timeout_seconds
+        # The client whose model call `start_early` sent, until the answer takes it over.
+        self._started: OpenAIClient | None = None
+
+    # -- the early model call --------------------------------------------------------------
+
+    def _early_key(self, chosen: str | None) -> tuple[str, str, str | None] | None:
+        """What identifies this workflow's model calls for an early call, or None when they
+        cannot be predicted from the user's message alone (an agent per request, dynamic
+        instructions or tools, a `Model` object of its own, Chat Completions)."""
+        agent = self.workflow.agent
+        if agent is None or self.settings.chatkit_openai_api != "responses" or agent.prompt is not None:
+            return None
+        if not isinstance(agent.instructions, str | None) or not isinstance(agent.model, str | None):
+            return None
+        if any(not isinstance(getattr(tool, "is_enabled", True), bool) for tool in agent.tools):
+            return None
+        return (self.workflow.id, chosen or agent.model or self.settings.chatkit_model, agent.instructions)
+
+    async def start_early(self, message: UserMessageItem) -> None:
+        """For a thread this request creates, whose history is `message` alone: the model
+        call goes out now, before ChatKit saves the thread and the message, and is taken
+        over by this request's answer (`drop_early` closes it if there is none)."""
+        key = self._early_key(_picked(message))
+        if key is None or (_picked(message) and _picked(message) not in self.workflow.model_ids):
+            return
+        model_input = await CONVERTER.to_agent_input([message])
+        client = shared_client(self.settings).with_options(timeout=self.budget)
+        with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
+            client.responses.start_early(key, model_input)
+        self._started = client
+        # Its request goes out before this answer's setup: when many arrive at once, the
+        # server then sends their model calls first (`HeadStart`), not behind their setups.
+        try:
+            await client.responses.early_call_sent(EARLY_SEND_WAIT)
+        except asyncio.CancelledError:  # the request is gone: its model call goes too
+            await self.drop_early()
+            raise
+
+    async def drop_early(self) -> None:
+        client, self._started = self._started, None
+        if client is not None:
+            await client.responses.close_early()
+
+    # -- answering ---------------------------------------------------------------------------
+
+    async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        chosen = self._chosen_model(turn)
+        agent = await self._agent_for(turn.context)
+        text = message_text(turn.message)
+        # A new thread's title is set once the first text has gone out (the SDK then saves
+        # the thread and sends `thread.updated` after the next event, or at the end), or when
+        # the answer ends without text (`AppChatKitServer` saves it if the client hung up):
+        # not one more database write before the first token, but while the model writes.
+        title = _title(text) if turn.thread.title is None and text else None
+        newest = await turn.newest(self.history_limit)
+        model_input = await CONVERTER.to_agent_input(list(reversed(newest.data)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.budget
+        attempt = 0
+        try:
+            while True:
+                partial = PartialAnswer(turn)
+                try:
+                    left = deadline - loop.time()
+                    run = self._attempt(turn, agent, chosen, newest, model_input, left, partial, early=attempt == 0)
+                    async for event in run:
+                        yield event
+                        if title is not None and _is_text(event):
+                            turn.thread.title, title = title, None
+                    return
+                except CustomStreamError:
+                    for closing in partial.close():
+                        yield closing
+                    raise
+                except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
+                    name = exc.guardrail_result.guardrail.get_name()
+                    logger.info("guardrail %r tripped in workflow %r", name, self.workflow.id)
+                    raise CustomStreamError(_GUARDRAIL_MESSAGE, allow_retry=False) from None
+                except MaxTurnsExceeded:
+                    for closing in partial.close():
+                        yield closing
+                    raise CustomStreamError(_TOO_MANY_STEPS, allow_retry=True) from None
+                except Exception as exc:
+                    failure = describe_failure(exc, budget=self.budget, started=partial.has_output)
+                    wait = failure.retry_after if failure.retry_after is not None else self.retry_backoff * 2**attempt
+                    if (
+                        failure.retryable
+                        and not partial.has_output
+                        and attempt < self.max_retries
+                        and loop.time() + wait < deadline
+                    ):
+                        logger.info("model call failed (%s); retry %d in %.1f s", failure_kind(exc), attempt + 1, wait)
+                        attempt += 1
+                        await asyncio.sleep(wait)
+                        continue
+                    logger.warning("model call failed (%s) after %d attempt(s)", failure_kind(exc), attempt + 1)
+                    for closing in partial.close():
+                        yield closing
+                    raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None
+        finally:
+            if title is not None:
+                turn.thread.title = title
+
+    def _chosen_model(self, turn: Turn) -> str | None:
+        """The user's pick from the workflow's models; any other is refused."""
+        picked = _picked(turn.message)
+        if picked is None:
+            return None
+        if picked not in self.workflow.model_ids:
+            raise CustomStreamError(_UNKNOWN_MODEL, allow_retry=False)
+        return picked
+
+    async def _agent_for(self, context: RequestContext) -> Agent[Any]:
+        """The run's agent: a copy of the workflow's (the Agents SDK tracks the runs that
+        share an Agent, at a cost growing with their number), or the factory's."""
+        if self.workflow.agent is not None:
+            agent = self.workflow.agent.clone()
+        else:
+            assert self.workflow.agent_factory is not None
+            made = self.workflow.agent_factory(context)
+            agent = await made if inspect.isawaitable(made) else made
+            if not isinstance(agent, Agent):
+                raise TypeError(f"workflow {self.workflow.id!r}: agent_factory returned a {type(agent).__name__}")
+        if agent.model is None:
+            agent.model = self.settings.chatkit_model
+        if self.workflow.mcp_servers:
+            agent.mcp_servers = [*agent.mcp_servers, *self.workflow.mcp_servers]
+        return agent
+
+    async def _attempt(
+        self,
+        turn: Turn,
+        agent: Agent[Any],
+        chosen: str | None,
+        newest: Page[ThreadItem],
+        model_input: list[Any],
+        seconds_left: float,
+        partial: PartialAnswer,
+        *,
+        early: bool,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        started = self._started if early else None
+        if started is not None:
+            self._started = None
+            client = started  # its call went out before the thread was saved
+        else:
+            # Every read (headers, then each chunk) must arrive within the budget left.
+            client = shared_client(self.settings).with_options(timeout=max(seconds_left, 0.001))
+            key = self._early_key(chosen) if early else None
+            if key is not None:
+                # The model starts on its answer while the Agents SDK sets the run up.
+                client.responses.start_early(key, model_input)
+                await asyncio.sleep(0)  # the early call's request goes out now
+        store = ReadOnce(turn.store, turn.thread.id, newest)
+        context: AgentContext[RequestContext] = AgentContext(
+            thread=turn.thread, store=store, request_context=turn.context
+        )
+        config = RunConfig(
+            model=chosen,
+            model_provider=SiteModels(self.settings, client, partial),
+            tracing_disabled=True,
+            trace_include_sensitive_data=False,
+            workflow_name=f"chatkit:{self.workflow.id}",
+        )
+        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
+            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
+            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
+            config.model_settings = ModelSettings(include_usage=True)
+        result = Runner.run_streamed(
+            agent, model_input, context=context, run_config=config, hooks=ToolProgress(), max_turns=MAX_TURNS
+        )
+        item_id: str | None = None
+        try:
+            async for event in stream_agent_response(context, result):
+                observed = partial.observe(event)
+                if isinstance(observed, ThreadItemDoneEvent) and isinstance(observed.item, AssistantMessageItem):
+                    item_id = observed.item.id
+                yield observed
+        finally:
+            result.cancel()
+            await client.responses.close_early()
+            await _record_usage(turn, item_id, result.context_wrapper.usage.total_tokens)
+
+    async def action(
+        self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        item = AssistantMessageItem(
+            id=turn.new_id("message"),
+            thread_id=turn.thread.id,
+            created_at=datetime.now(),
+            content=[AssistantMessageContent(text=f"This assistant does not handle the action `{action.type}`.")],
+        )
+        yield ThreadItemDoneEvent(item=item)
+
+
+_GUARDRAIL_MESSAGE = "The assistant's safety check stopped this message. Rephrase it and try again."
+_TOO_MANY_STEPS = f"The assistant took more than {MAX_TURNS} steps without finishing its answer. Try again."
+_UNKNOWN_MODEL = "That model is not offered for this chat. Pick one from the list."
+
+
+def _picked(message: UserMessageItem | None) -> str | None:
+    options = message.inference_options if message is not None else None
+    return options.model if options is not None and options.model else None
+
+
+async def _record_usage(turn: Turn, item_id: str | None, tokens: int) -> None:
+    """Store the tokens the model reported for this attempt (the daily token quota),
+    also when the client hung up (shielded: the request's task may be cancelled)."""
+    if turn.record_usage is None or tokens <= 0:
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await turn.record_usage(item_id, tokens)
+        except Exception:
+            logger.warning("could not store the model usage of an answer", exc_info=True)
+
+
+def _is_text(event: ThreadStreamEvent) -> bool:
+    return isinstance(event, ThreadItemUpdatedEvent) and isinstance(event.update, AssistantMessageContentPartTextDelta)
+
+
+def _title(text: str) -> str:
+    first_line = text.splitlines()[0]
+    return first_line[:60] + ("…" if len(first_line) > 60 else "")
