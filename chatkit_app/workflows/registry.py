@@ -159,7 +159,8 @@ def build_registry(settings: Settings, config: PublicConfig | None = None) -> Wo
     registry.register(bind(assistant_workflow(settings, name=entry.name if entry else "Assistant", ui=ui)))
     for workflow in _hosted_workflows(settings, config):
         registry.register(workflow)
-    for workflow in [*_registered, *load_workflow_modules(settings)]:
+    named = load_workflow_modules(settings)  # first: the modules it imports register theirs
+    for workflow in [*_registered, *named]:
         ui = config.workflows[workflow.id].ui if workflow.id in config.workflows and not workflow.ui else workflow.ui
         registry.register(bind(dataclasses.replace(workflow, ui=ui)))
     return registry
