@@ -41,6 +41,8 @@ lint: setup-dev
 bench: setup-dev
 	$(PY) -m bench.issuance
 	$(PY) -m bench.streaming
+	CHATKIT_WORKFLOW_MODULES=assistant=bench.tool_agents:three_tools $(PY) -m bench.streaming
+	$(PY) -m bench.tool_round
 	$(PY) -m bench.frontend
 	$(PY) -m bench.state_memory
 

@@ -165,9 +165,12 @@ def fake_model() -> ASGIApp:
         found = _NONCE.search(raw)
         nonce = found.group().decode() if found else "nonce-none"
         try:
-            model = str(json.loads(raw).get("model", ""))
+            body = json.loads(raw)
+            model = str(body.get("model", ""))
         except ValueError:
             return _error(400, "invalid_json")
+        if _wants_tool_call(body):
+            return StreamingResponse(_tool_call(nonce, model), media_type="text/event-stream")
         return StreamingResponse(_stream(nonce, model), media_type="text/event-stream")
 
     async def _stream(nonce: str, model: str) -> AsyncIterator[bytes]:
@@ -220,3 +223,33 @@ def fake_model() -> ASGIApp:
         )
 
     return Starlette(routes=[Route("/v1/responses", responses, methods=["POST"])])
+
+
+TOOL_NAME = "bench_lookup"  # the fake calls it once per answer when a request offers it
+
+
+def _wants_tool_call(body: dict[str, Any]) -> bool:
+    offered = any(tool.get("name") == TOOL_NAME for tool in body.get("tools") or [])
+    answered = any(
+        isinstance(item, dict) and item.get("type") == "function_call_output" for item in body.get("input") or []
+    )
+    return offered and not answered
+
+
+async def _tool_call(nonce: str, model: str) -> AsyncIterator[bytes]:
+    """A whole function-call response at once (a model deciding to call a tool)."""
+    response_id, item_id = "resp_" + secrets.token_hex(16), "fc_" + secrets.token_hex(16)
+    arguments = json.dumps({"query": nonce})
+    call = {"type": "function_call", "id": item_id, "call_id": "call_" + secrets.token_hex(12), "name": TOOL_NAME}
+    events = [
+        ("response.created", {"response": response_object(response_id, {"model": model}, "in_progress", [], 0)}),
+        ("response.output_item.added", {"output_index": 0, "item": {**call, "arguments": "", "status": "in_progress"}}),
+        ("response.function_call_arguments.delta", {"item_id": item_id, "output_index": 0, "delta": arguments}),
+        ("response.function_call_arguments.done", {"item_id": item_id, "output_index": 0, "arguments": arguments}),
+    ]
+    done = {**call, "arguments": arguments, "status": "completed"}
+    events.append(("response.output_item.done", {"output_index": 0, "item": done}))
+    events.append(
+        ("response.completed", {"response": response_object(response_id, {"model": model}, "completed", [done], 8)})
+    )
+    yield b"".join(_sse(kind, {"type": kind, "sequence_number": n, **data}) for n, (kind, data) in enumerate(events))
