@@ -54,8 +54,9 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import ChatAgent, Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind
-from chatkit_app.workflows.history import CONVERTER, ReadOnce
+from chatkit_app.workflows.history import ReadOnce
 from chatkit_app.workflows.model_client import OpenAIClient, shared_client
+from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.offline import OfflineAgent
 from chatkit_app.workflows.partial_answer import PartialAnswer, RecordingChatCompletionsModel, RecordingResponsesModel
 
@@ -84,7 +85,7 @@ class OpenAIAgent:
         over by this request's answer (`drop_early` closes it if there is none)."""
         if self.settings.chatkit_openai_api != "responses":
             return
-        model_input = await CONVERTER.to_agent_input([message])
+        model_input = await converter_for(None, self.settings).to_agent_input([message])
         client = shared_client(self.settings).with_options(timeout=self.budget)
         with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
             client.responses.start_early(self._early_key, model_input)
@@ -111,7 +112,7 @@ class OpenAIAgent:
         # the work every answer does when it ends, but while its model is still writing.
         title = _title(text) if turn.thread.title is None and text else None
         newest = await turn.newest(self.history_limit)
-        model_input = await CONVERTER.to_agent_input(list(reversed(newest.data)))
+        model_input = await converter_for(turn, self.settings).to_agent_input(list(reversed(newest.data)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget
         attempt = 0
