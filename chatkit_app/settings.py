@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHATKIT_CDN_SCRIPT = "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js"
 MIN_SECRET_BYTES = 32
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^https://\*\.[A-Za-z0-9.\-]+(:\d{1,5})?$")
+MODEL_INPUT_KINDS = ("text", "image", "file", "none")
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "your-secret-here", "example"}
 
 
@@ -70,6 +71,11 @@ class Settings(BaseSettings):
     chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
+    # What the model is sent of attachments (README "Attachments"): a subset of text (text
+    # files' content), image (images), file (PDFs), or "none"; the rest is described by name.
+    chatkit_model_inputs: str = "text,image,file"
+    chatkit_model_max_file_mb: float = Field(default=10, gt=0)  # the most of one attachment
+    chatkit_model_max_turn_mb: float = Field(default=20, gt=0)  # the most of all, per model call
 
     # -- A public site (README "Running a public site") --------------------------------
     # Who the visitor is: an anonymous signed cookie, an OpenID provider, or a header set
@@ -111,6 +117,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://example.com")
         return value
 
+    @field_validator("chatkit_model_inputs", mode="after")
+    @classmethod
+    def _model_inputs(cls, value: str) -> str:
+        kinds = _split(value.lower())
+        unknown = [kind for kind in kinds if kind not in MODEL_INPUT_KINDS]
+        if unknown or not kinds or ("none" in kinds and len(kinds) > 1):
+            raise ValueError(f"{value!r} is not a list of text, image, file (or none)")
+        return value
+
     @field_validator("chatkit_public_url", mode="after")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -142,6 +157,11 @@ class Settings(BaseSettings):
     @property
     def cors_origins(self) -> list[str]:
         return _split(self.chatkit_cors_origins)
+
+    @property
+    def model_inputs(self) -> frozenset[str]:
+        """The kinds of attachment content the model is sent: "text", "image", "file"."""
+        return frozenset(_split(self.chatkit_model_inputs.lower())) - {"none"}
 
     @property
     def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -4,7 +4,8 @@ ChatKit does not protect attachments; every read, write and delete here goes thr
 the user-scoped store, so another user's attachment is simply not found. Files live
 under `CHATKIT_DATA_DIR/uploads` with random names (the client's file name is display
 metadata only). Image previews use a URL signed for one attachment and its owner, so
-an `<img>` tag can load it without the session token.
+an `<img>` tag can load it without the session token. A model gets a file's bytes from
+`read_bytes`, inline: never through a URL, which its server would have to fetch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio.to_thread
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     Attachment,
@@ -160,6 +162,26 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         await self.store.save_attachment(attachment, context)
         return attachment
 
+    async def read_bytes(self, attachment_id: str, context: RequestContext, *, limit: int) -> bytes:
+        """The file of one of `context`'s user's attachments, for an agent to hand to its
+        model (`core.files.AttachmentReader`). Found through the same user-scoped row as
+        every read here: another user's id, or one without its file, is `NotFoundError`.
+        Over `limit` bytes it is `PayloadTooLarge`, from the stored size when that says so
+        (the file is not opened), else from reading at most one byte more."""
+        row = await self.store.load_attachment_file(attachment_id, context)
+        if not row.uploaded or not row.storage_name:
+            raise NotFoundError(f"attachment {attachment_id} has no file")
+        if row.size is not None and row.size > limit:
+            raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
+        path = self.path_of(row.storage_name)
+        try:
+            data = await anyio.to_thread.run_sync(_read_at_most, path, limit + 1)
+        except FileNotFoundError:
+            raise NotFoundError(f"attachment {attachment_id} has no file") from None
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
+        return data
+
     async def sweep_unsent(self, max_age_seconds: float = UNSENT_MAX_AGE_SECONDS, *, now: float | None = None) -> int:
         """Remove uploads never sent in a message within `max_age_seconds`; how many."""
         cutoff = (time.time() if now is None else now) - max_age_seconds
@@ -211,6 +233,11 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         mac = hmac.new(self._key, payload, hashlib.sha256).digest()
         owner = base64.urlsafe_b64encode(user_id.encode()).decode().rstrip("=")
         return f"{owner}.{session_id}.{expires_at}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+
+
+def _read_at_most(path: Path, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
 
 
 async def _counted(chunks: AsyncIterator[bytes], limits: LimitPolicy, user_id: str) -> AsyncIterator[bytes]:

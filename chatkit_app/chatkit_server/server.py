@@ -27,7 +27,6 @@ from typing import Any
 import anyio
 from chatkit.actions import Action
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
-from chatkit.store import AttachmentStore
 from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     ChatKitReq,
@@ -48,6 +47,7 @@ from chatkit.types import (
 )
 from pydantic import BaseModel, TypeAdapter
 
+from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
@@ -92,12 +92,13 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self,
         store: SQLModelStore,
         registry: WorkflowRegistry,
-        attachment_store: AttachmentStore[RequestContext] | None = None,
+        attachment_store: DiskAttachmentStore | None = None,
         *,
         limits: LimitPolicy | None = None,
     ) -> None:
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
+        self.attachment_store: DiskAttachmentStore | None = attachment_store
         self.registry = registry
         self.limits = limits
         self.head_start = HeadStart()
@@ -161,15 +162,19 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        turn = Turn(thread=thread, message=input_user_message, context=context, store=self.store)
+        turn = Turn(
+            thread=thread, message=input_user_message, context=context, store=self.store, files=self.attachment_store
+        )
         if self.limits is not None:
             turn.record_usage = functools.partial(self.limits.record_tokens, context.user_id, thread.id)
-        return self._agent(context).respond(turn)
+        events = self._agent(context).respond(turn)
+        # Only a message with files gets notices (`Turn.notices`): other answers skip the layer.
+        return _notices_first(turn, events) if input_user_message and input_user_message.attachments else events
 
     def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        turn = Turn(thread=thread, message=None, context=context, store=self.store)
+        turn = Turn(thread=thread, message=None, context=context, store=self.store, files=self.attachment_store)
         return self._agent(context).action(turn, action, sender)
 
     async def handle_stream_cancelled(
@@ -220,6 +225,22 @@ def _new_message(user_input: UserMessageInput) -> UserMessageItem:
         inference_options=user_input.inference_options,
         created_at=datetime.now(),
     )
+
+
+async def _notices_first(turn: Turn, events: AsyncIterator[ThreadStreamEvent]) -> AsyncIterator[ThreadStreamEvent]:
+    """The agent's events, each after the notices its turn queued before it: the user reads
+    that a file did not reach the model before the answer, or before its error."""
+    try:
+        async for event in events:
+            while turn.notices:
+                yield turn.notices.pop(0)
+            yield event
+    except Exception:
+        while turn.notices:
+            yield turn.notices.pop(0)
+        raise
+    while turn.notices:
+        yield turn.notices.pop(0)
 
 
 async def _then_drop_early(stream: AsyncIterator[bytes], agent: EarlyStarting) -> AsyncGenerator[bytes, None]:

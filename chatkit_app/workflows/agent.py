@@ -8,12 +8,20 @@ their own by implementing `ChatAgent` and registering a `Workflow` with a factor
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from chatkit.actions import Action
 from chatkit.store import Store, StoreItemType
-from chatkit.types import Page, ThreadItem, ThreadMetadata, ThreadStreamEvent, UserMessageItem, WidgetItem
+from chatkit.types import (
+    NoticeEvent,
+    Page,
+    ThreadItem,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    WidgetItem,
+)
 
 from chatkit_app.core.context import RequestContext
 from chatkit_app.core.files import AttachmentReader
@@ -30,6 +38,9 @@ class Turn:
     record_usage: Callable[[str | None, int], Awaitable[None]] | None = None
     # The attachment storage, to hand attachments' bytes to a model; None when there is none.
     files: AttachmentReader | None = None
+    # What the user is told before the answer's next event (e.g. that a file of the message
+    # was too large for the model); the ChatKit server sends them.
+    notices: list[NoticeEvent] = field(default_factory=list)
 
     def new_id(self, kind: StoreItemType) -> str:
         return self.store.generate_item_id(kind, self.thread, self.context)

@@ -63,8 +63,9 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind
-from chatkit_app.workflows.history import CONVERTER, ReadOnce
+from chatkit_app.workflows.history import ReadOnce
 from chatkit_app.workflows.model_client import OpenAIClient, shared_client
+from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.model_provider import SiteModels
 from chatkit_app.workflows.partial_answer import PartialAnswer
 from chatkit_app.workflows.registry import Workflow
@@ -118,7 +119,7 @@ class AgentRunner:
         key = self._early_key(_picked(message))
         if key is None or (_picked(message) and _picked(message) not in self.workflow.model_ids):
             return
-        model_input = await CONVERTER.to_agent_input([message])
+        model_input = await converter_for(None, self.settings).to_agent_input([message])
         client = shared_client(self.settings).with_options(timeout=self.budget)
         with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
             client.responses.start_early(key, model_input)
@@ -148,7 +149,7 @@ class AgentRunner:
         # not one more database write before the first token, but while the model writes.
         title = _title(text) if turn.thread.title is None and text else None
         newest = await turn.newest(self.history_limit)
-        model_input = await CONVERTER.to_agent_input(list(reversed(newest.data)))
+        model_input = await converter_for(turn, self.settings).to_agent_input(list(reversed(newest.data)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget
         attempt = 0

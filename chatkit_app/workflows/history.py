@@ -21,23 +21,27 @@ from chatkit_app.core.context import RequestContext
 
 
 class Converter(ThreadItemConverter):
-    """History to model input. Attachments are described, not sent (files stay on our server).
-    Assistant turns are plain strings, which both APIs (and compatible servers) accept."""
+    """History to model input, the conversions every model takes: assistant turns as plain
+    strings (which both APIs and compatible servers accept), tags as text, attachments
+    described by name. `model_inputs.ModelInputConverter` sends attachments' content."""
 
     async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem | None:
         text = "".join(part.text for part in item.content)
         return EasyInputMessageParam(type="message", role="assistant", content=text) if text else None
 
     async def attachment_to_message_content(self, attachment: Attachment) -> ResponseInputContentParam:
-        return ResponseInputTextParam(
-            type="input_text", text=f"[The user attached a file: {attachment.name} ({attachment.mime_type})]"
-        )
+        return describe(attachment)
 
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text}: {json.dumps(tag.data)}")
 
 
-CONVERTER = Converter()
+def describe(attachment: Attachment, note: str = "") -> ResponseInputTextParam:
+    """An attachment by name and type only, with `note` telling the model why."""
+    tail = f". {note}" if note else ""
+    return ResponseInputTextParam(
+        type="input_text", text=f"[The user attached a file: {attachment.name} ({attachment.mime_type}){tail}]"
+    )
 
 
 class ReadOnce(Store[RequestContext]):

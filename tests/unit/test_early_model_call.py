@@ -24,8 +24,8 @@ from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent_runner import AgentRunner
-from chatkit_app.workflows.history import CONVERTER
 from chatkit_app.workflows.model_client import OpenAIClient, close_shared_clients
+from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.openai_agent import assistant_workflow
 from chatkit_app.workflows.pacing import PacedAioHttpClient
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
@@ -195,7 +195,7 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
         content=[UserMessageTextContent(text="hello")],
         inference_options=InferenceOptions(),
     )
-    model_input = await CONVERTER.to_agent_input([message])
+    model_input = await converter_for(None, settings).to_agent_input([message])
     async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as teacher:
         with agents_sdk_user_agent_override():  # as the agent's early calls are made
             teacher.responses.start_early(agent._early_key(None), model_input)
