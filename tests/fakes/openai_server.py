@@ -3,7 +3,8 @@ over real HTTP by uvicorn.
 
 `POST /v1/responses` streams Responses API events (`event:` + `data:` SSE frames, the
 shapes of `openai.types.responses.ResponseStreamEvent`); `POST /v1/chat/completions`
-streams `chat.completion.chunk` lines and `data: [DONE]`. `POST /v1/chatkit/sessions` and
+streams `chat.completion.chunk` lines and `data: [DONE]`; without `stream: true` each answers
+one JSON object instead (tests/fakes/model_replies.py). `POST /v1/chatkit/sessions` and
 `POST /v1/chatkit/sessions/{id}/cancel` answer `openai.types.beta.chatkit.ChatSession`
 objects (and, like OpenAI, refuse calls without `OpenAI-Beta: chatkit_beta=v1`). Each test
 sets a `FakeBehavior` (text, pacing, failure mode) and reads back the `RecordedRequest`s.
@@ -32,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.model_replies import chat_completion_reply, response_reply
 from tests.fakes.model_streams import FailedStream, chat_chunks, response_events, split_tokens
 from tests.fakes.openai_payloads import chat_session, response_object
 from tests.fakes.tool_rules import TOOL_OUTPUT, ToolRule
@@ -221,14 +223,17 @@ class FakeOpenAI:
         body, failure = await self._record(request)
         if failure is not None:
             return failure
-        return StreamingResponse(
-            _frames(response_events(body, self.behavior, self._paced)), media_type="text/event-stream"
-        )
+        if not body.get("stream"):
+            return JSONResponse(response_reply(body, self.behavior))
+        events = response_events(body, self.behavior, self._paced)
+        return StreamingResponse(_frames(events), media_type="text/event-stream")
 
     async def _chat_completions(self, request: Request) -> Response:
         body, failure = await self._record(request)
         if failure is not None:
             return failure
+        if not body.get("stream"):
+            return JSONResponse(chat_completion_reply(body, self.behavior))
         return StreamingResponse(_frames(self._chat_stream(body)), media_type="text/event-stream")
 
     async def _chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:

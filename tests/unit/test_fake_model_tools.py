@@ -15,8 +15,8 @@ import pytest
 from agents import Agent, Model, OpenAIChatCompletionsModel, OpenAIResponsesModel, RunConfig, Runner, function_tool
 from agents.handoffs import Handoff
 from agents.result import RunResultStreaming
-from openai.types.chat import ChatCompletionChunk
-from openai.types.responses import ResponseStreamEvent
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.responses import Response, ResponseFunctionToolCall, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from tests.fakes.openai_server import TOOL_OUTPUT, FakeBehavior, FakeOpenAI, ToolRule, running_fake
@@ -176,6 +176,36 @@ async def test_parallel_calls_come_in_one_answer(fake: FakeOpenAI, client: opena
 
     assert (ledger.calls, seen, result.final_output) == (["D-4"], ["KB-1"], "Both checked.")
     assert len(fake.requests) == 2 and sent_calls(fake.requests[1].body) == ["lookup_order", "check_stock"]
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_not_streamed_runs_get_whole_answers(fake: FakeOpenAI, client: openai.AsyncOpenAI, api: str) -> None:
+    ledger = Ledger()
+    fake.behavior = FakeBehavior(text=f"Got {TOOL_OUTPUT}", tool_calls=[ToolRule("lookup_order", {"order_id": "F-6"})])
+    agent = Agent(name="clerk", instructions="Look orders up.", tools=[ledger.tool], model=model_for(client, api))
+
+    result = await asyncio.wait_for(Runner.run(agent, "Order F-6?", run_config=NO_TRACING), TIMEOUT)
+
+    assert (ledger.calls, result.final_output) == (["F-6"], "Got order F-6 shipped on 1. December")
+    assert len(fake.requests) == 2 and not any(r.body.get("stream") for r in fake.requests)
+
+
+async def test_whole_answers_validate_as_openai_objects(fake: FakeOpenAI) -> None:
+    fake.behavior = FakeBehavior(text="Plain.", tool_calls=[RULE])
+    async with httpx.AsyncClient(base_url=fake.base_url, timeout=TIMEOUT) as http:
+        called = (await http.post("/responses", json={"model": "m", "input": "hi", "tools": TOOLS})).json()
+        plain = (await http.post("/responses", json={"model": "m", "input": "hi"})).json()
+        tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {}}}]
+        messages = [{"role": "user", "content": "hi"}]
+        chat = (await http.post("/chat/completions", json={"model": "m", "messages": messages, "tools": tools})).json()
+
+    (call,) = Response.model_validate(called).output
+    assert isinstance(call, ResponseFunctionToolCall) and call.arguments == RULE.arguments_json()
+    assert Response.model_validate(plain).output_text == "Plain."
+    completion = ChatCompletion.model_validate(chat)
+    assert completion.choices[0].finish_reason == "tool_calls"
+    (tool_call,) = completion.choices[0].message.tool_calls or []
+    assert tool_call.type == "function" and tool_call.function.name == "lookup_order"
 
 
 async def raw_stream(fake: FakeOpenAI, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
