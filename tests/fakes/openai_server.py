@@ -3,10 +3,16 @@ over real HTTP by uvicorn.
 
 `POST /v1/responses` streams Responses API events (`event:` + `data:` SSE frames, the
 shapes of `openai.types.responses.ResponseStreamEvent`); `POST /v1/chat/completions`
-streams `chat.completion.chunk` lines and `data: [DONE]`. `POST /v1/chatkit/sessions` and
+streams `chat.completion.chunk` lines and `data: [DONE]`; without `stream: true` each answers
+one JSON object instead (tests/fakes/model_replies.py). `POST /v1/chatkit/sessions` and
 `POST /v1/chatkit/sessions/{id}/cancel` answer `openai.types.beta.chatkit.ChatSession`
 objects (and, like OpenAI, refuse calls without `OpenAI-Beta: chatkit_beta=v1`). Each test
 sets a `FakeBehavior` (text, pacing, failure mode) and reads back the `RecordedRequest`s.
+
+With `FakeBehavior.tool_calls` (`ToolRule`s, see tests/fakes/tool_rules.py) the fake answers
+with function calls instead, in both APIs' streaming shapes, so an Agents SDK run executes
+the tool (or a handoff) and calls the model again; that next answer is the text, in which
+`TOOL_OUTPUT` stands for the last tool output.
 """
 
 from __future__ import annotations
@@ -14,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,23 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.model_replies import chat_completion_reply, response_reply
+from tests.fakes.model_streams import FailedStream, chat_chunks, response_events, split_tokens
+from tests.fakes.openai_payloads import chat_session, response_object
+from tests.fakes.tool_rules import TOOL_OUTPUT, ToolRule
+
+__all__ = [
+    "TOOL_OUTPUT",
+    "FakeBehavior",
+    "FakeOpenAI",
+    "RecordedRequest",
+    "ToolRule",
+    "chat_session",
+    "response_object",
+    "running_fake",
+    "split_tokens",
+]
 
 
 @dataclass
@@ -48,6 +69,8 @@ class FakeBehavior:
     malformed: bool = False  # chatkit sessions: answer a body that is not JSON
     drop_client_secret: bool = False  # chatkit sessions: answer a session without client_secret
     cancel_status: int | None = None  # chatkit sessions: answer cancels with this HTTP error
+    tool_calls: list[ToolRule] = field(default_factory=list)  # answer with function calls when one matches
+    parallel_tool_calls: bool = False  # every matching rule in one answer (default: the first only)
 
 
 @dataclass
@@ -65,20 +88,9 @@ class _MalformedFrame(Exception):
     pass
 
 
-class _FailedStream(Exception):
-    pass
-
-
 class _QuietCuts(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], _CutConnection))
-
-
-def split_tokens(text: str, count: int | None) -> list[str]:
-    if count is None:
-        return re.findall(r"\S+\s*|\s+", text) or [text]
-    size = max(1, -(-len(text) // max(1, count)))
-    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 @dataclass
@@ -178,7 +190,7 @@ class FakeOpenAI:
             await self._release.wait()
         if action in ("cut", "hang"):
             raise _CutConnection
-        raise _MalformedFrame if action == "bad" else _FailedStream
+        raise _MalformedFrame if action == "bad" else FailedStream
 
     async def _create_session(self, request: Request) -> Response:
         body, failure = await self._record(request)
@@ -211,69 +223,23 @@ class FakeOpenAI:
         body, failure = await self._record(request)
         if failure is not None:
             return failure
-        return StreamingResponse(_frames(self._response_events(body)), media_type="text/event-stream")
+        if not body.get("stream"):
+            return JSONResponse(response_reply(body, self.behavior))
+        events = response_events(body, self.behavior, self._paced)
+        return StreamingResponse(_frames(events), media_type="text/event-stream")
 
     async def _chat_completions(self, request: Request) -> Response:
         body, failure = await self._record(request)
         if failure is not None:
             return failure
-        return StreamingResponse(_frames(self._chat_chunks(body)), media_type="text/event-stream")
+        if not body.get("stream"):
+            return JSONResponse(chat_completion_reply(body, self.behavior))
+        return StreamingResponse(_frames(self._chat_stream(body)), media_type="text/event-stream")
 
-    async def _response_events(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
-        text, pieces = self.behavior.text, split_tokens(self.behavior.text, self.behavior.tokens)
-        response_id, item_id = f"resp_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
-        seq = iter(range(1_000_000))
-
-        def event(kind: str, **data: Any) -> dict[str, Any]:
-            return {"type": kind, "sequence_number": next(seq), **data}
-
-        def message(status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
-            return {"id": item_id, "type": "message", "role": "assistant", "status": status, "content": content}
-
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        done_part = {**part, "text": text}
-        where = {"item_id": item_id, "output_index": 0, "content_index": 0}
-        yield event("response.created", response=response_object(response_id, body, "in_progress", []))
-        yield event("response.in_progress", response=response_object(response_id, body, "in_progress", []))
-        yield event("response.output_item.added", output_index=0, item=message("in_progress", []))
-        yield event("response.content_part.added", part=part, **where)
-        try:
-            async for _, piece in self._paced(pieces):
-                yield event("response.output_text.delta", delta=piece, logprobs=[], **where)
-        except _FailedStream:
-            failed = response_object(response_id, body, "failed", [])
-            failed["error"] = {"code": "server_error", "message": self.behavior.error_message}
-            yield event("response.failed", response=failed)
-            return
-        yield event("response.output_text.done", text=text, logprobs=[], **where)
-        yield event("response.content_part.done", part=done_part, **where)
-        final = message("completed", [done_part])
-        yield event("response.output_item.done", output_index=0, item=final)
-        yield event(
-            "response.completed", response=response_object(response_id, body, "completed", [final], len(pieces))
-        )
-
-    async def _chat_chunks(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
-        pieces = split_tokens(self.behavior.text, self.behavior.tokens)
-        base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time())}
-        base["model"] = body.get("model", "")
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
-
-        yield chunk({"role": "assistant", "content": ""})
-        try:
-            async for _, piece in self._paced(pieces):
-                yield chunk({"content": piece})
-        except _FailedStream:
-            yield {"error": {"message": self.behavior.error_message, "type": "server_error", "code": None}}
-            return
-        yield chunk({}, "stop")
-        if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"prompt_tokens": 10, "completion_tokens": len(pieces), "total_tokens": 10 + len(pieces)}
-            yield {**base, "choices": [], "usage": usage}
-        yield "[DONE]"
-        if self.behavior.linger_after_done:
+    async def _chat_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | str]:
+        async for frame in chat_chunks(body, self.behavior, self._paced):
+            yield frame
+        if self.behavior.linger_after_done:  # keep the connection open after `data: [DONE]`
             assert self._release is not None
             await self._release.wait()
 
@@ -295,70 +261,6 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status
     )
-
-
-def chat_session(body: dict[str, Any]) -> dict[str, Any]:
-    """A `ChatSession` (openai.types.beta.chatkit.chat_session) for a create request."""
-    config = body.get("chatkit_configuration") or {}
-    upload = {"enabled": False, "max_file_size": 512, "max_files": 10, **(config.get("file_upload") or {})}
-    seconds = (body.get("expires_after") or {}).get("seconds", 600)
-    workflow = body.get("workflow") or {}
-    return {
-        "id": "cksess_" + uuid.uuid4().hex,
-        "object": "chatkit.session",
-        "client_secret": "ek_" + uuid.uuid4().hex + uuid.uuid4().hex,
-        "expires_at": int(time.time()) + seconds,
-        "max_requests_per_1_minute": 10,
-        "rate_limits": {"max_requests_per_1_minute": 10},
-        "status": "active",
-        "user": body.get("user"),
-        "workflow": {
-            "id": workflow.get("id"),
-            "state_variables": workflow.get("state_variables"),
-            "tracing": {"enabled": True},
-            "version": workflow.get("version"),
-        },
-        "chatkit_configuration": {
-            "automatic_thread_titling": {"enabled": True},
-            "file_upload": upload,
-            "history": {"enabled": True, "recent_threads": None},
-        },
-    }
-
-
-def response_object(
-    response_id: str, body: dict[str, Any], status: str, output: list[dict[str, Any]], tokens: int = 0
-) -> dict[str, Any]:
-    usage = {
-        "input_tokens": 10,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": 10 + tokens,
-    }
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": int(time.time()),
-        "status": status,
-        "error": None,
-        "incomplete_details": None,
-        "instructions": body.get("instructions"),
-        "max_output_tokens": None,
-        "model": body.get("model", ""),
-        "output": output,
-        "parallel_tool_calls": True,
-        "previous_response_id": None,
-        "store": False,
-        "temperature": 1.0,
-        "text": {"format": {"type": "text"}},
-        "tool_choice": "auto",
-        "tools": [],
-        "top_p": 1.0,
-        "truncation": "disabled",
-        "usage": usage if status == "completed" else None,
-        "metadata": {},
-    }
 
 
 def running_fake(behavior: FakeBehavior | None = None) -> Iterator[FakeOpenAI]:
