@@ -102,9 +102,13 @@ class AgentRunner:
     def _early_key(self, chosen: str | None) -> tuple[str, str, str | None] | None:
         """What identifies this workflow's model calls for an early call, or None when they
         cannot be predicted from the user's message alone (an agent per request, dynamic
-        instructions or tools, a `Model` object of its own, Chat Completions)."""
+        instructions or tools, a `Model` object of its own, Chat Completions), or must not be
+        sent before the run starts: an input guardrail decides first whether the message
+        may reach a model at all."""
         agent = self.workflow.agent
         if agent is None or self.settings.chatkit_openai_api != "responses" or agent.prompt is not None:
+            return None
+        if agent.input_guardrails:
             return None
         if not isinstance(agent.instructions, str | None) or not isinstance(agent.model, str | None):
             return None
