@@ -91,16 +91,18 @@ def test_history_shows_finished_blocks_and_thoughts_and_never_a_spinner() -> Non
     thought = {"type": "thought", "content": "First the clock.", "status_indicator": "none"}
     stuck = _task("Using lookup…")  # saved while running (a reply cut off)
     failed = _task("Fetch", "complete", icon="lucide:circle-x")
-    messages = shown([_workflow([thought, stuck, failed])])
+    worked = _task("Used check failed logins", "complete")  # "failed" in a tool's name is no failure
+    messages = shown([_workflow([thought, stuck, failed, worked])])
     block = messages[0]
     assert block["role"] == "workflow" and block["done"] and block["truncated"] is False
     assert [(t["kind"], t["title"], t["status"]) for t in block["tasks"]] == [
         ("thought", "Thought", "none"),
         ("custom", "Using lookup…", "none"),
         ("custom", "Fetch", "failed"),
+        ("custom", "Used check failed logins", "complete"),
     ]
     assert block["tasks"][0]["content"] == "First the clock."
-    assert block["header"] == "Used 2 tools · 1 failed"
+    assert block["header"] == "Used 3 tools · 1 failed"
     reasoning = workflow_message({"id": "wf_2", "workflow": {"type": "reasoning", "tasks": [thought]}})
     assert reasoning["header"] == "Thought"
     live = workflow_message(_workflow([_task("Using lookup…")]), done=False)

@@ -6,8 +6,9 @@ summary. Here each becomes one flat message of strings (Reflex state holds JSON-
 data, and the page needs no logic): every task with a status the page draws as it is
 (`loading`, `complete`, `failed`, `none`), and a one-line header for the collapsed block.
 
-ChatKit's tasks have no failed state: a finished task whose title says it failed (the
-Agents SDK runner's "<tool> failed"), or that carries a failure icon, is shown as failed.
+ChatKit's tasks have no failed state: a finished task whose title says it failed (ends with
+"failed", the Agents SDK runner's "<tool> failed", or starts with "Failed"), or that carries
+a failure icon (`FAILED_ICONS`, e.g. "lucide:circle-x"), is shown as failed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 MAX_TITLE = 300
 MAX_CONTENT = 4_000  # per task: a thought or a tool's detail, never a whole document
 FAILED_ICONS = frozenset({"lucide:circle-x", "lucide:x-circle", "lucide:triangle-alert", "lucide:circle-alert"})
-_FAILED_TITLE = re.compile(r"\bfail(ed|s|ure)?\b", re.IGNORECASE)
+# "<tool> failed" (the runner's wording) or "Failed: …", not a tool named "check failed logins".
+_FAILED_TITLE = re.compile(r"^failed\b|\bfailed[.!]?$", re.IGNORECASE)
 _DEFAULT_TITLES = {
     "custom": "Tool",
     "thought": "Thought",
