@@ -1,8 +1,9 @@
 """The offline demo agent: no key, no network, no model weights.
 
 It exists so `make run` is useful with nothing configured, and so every ChatKit feature
-(streaming, widgets with server actions, client tools, attachments, progress, titles)
-can be tried and tested offline. It says plainly that it is not a language model.
+(streaming, widgets with server actions, client tools, tool calls shown as a workflow,
+the composer's model choice, attachments, progress, titles) can be tried and tested
+offline. It says plainly that it is not a language model.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,21 @@ from chatkit.types import (
     AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     ClientToolCallItem,
+    CustomTask,
+    DurationSummary,
     NoticeEvent,
     ProgressUpdateEvent,
+    ThoughtTask,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     WidgetItem,
+    Workflow,
+    WorkflowItem,
+    WorkflowTaskAdded,
+    WorkflowTaskUpdated,
 )
 from chatkit.widgets import WidgetTemplate
 
@@ -42,15 +50,21 @@ Try:
 - **show a widget**: a card whose buttons are handled on the server
 - **dark mode** / **light mode**: I call a client tool that switches the colour scheme
 - **notice**: I send a notice, shown above the composer until your next message
+- **tools** (or **/tools**): I make two demo tool calls, shown as they run: one works, one fails
 - attach a file: I tell you its name, type and size
-- anything else: I echo it back
+- anything else: I echo it back (and name the model picked in the composer, if the workflow offers models)
 
 Set `OPENAI_API_KEY` (or `OPENAI_BASE_URL` for a local model server) for a real assistant."""
 
 
+TOOLS_PROMPT = re.compile(r"(^|\s)/?tools\b")
+FAILED_ICON = "lucide:circle-x"
+
+
 class OfflineAgent:
-    def __init__(self, *, delay_per_chunk: float = 0.01) -> None:
+    def __init__(self, *, delay_per_chunk: float = 0.01, tool_seconds: float = 1.0) -> None:
         self._delay = delay_per_chunk
+        self._tool_seconds = tool_seconds  # each demo tool "runs" this long: its spinner shows
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
         text = message_text(turn.message)
@@ -70,6 +84,9 @@ class OfflineAgent:
             yield NoticeEvent(level="info", title="Notice", message=NOTICE)
             async for event in self._say(turn, "I sent you a notice: it stays until your next message."):
                 yield event
+        elif TOOLS_PROMPT.search(lowered):
+            async for event in self._tools_demo(turn):
+                yield event
         elif theme := _requested_theme(lowered):
             yield ThreadItemDoneEvent(
                 item=ClientToolCallItem(
@@ -82,7 +99,7 @@ class OfflineAgent:
                 )
             )
         else:
-            async for event in self._say(turn, _reply(text, turn)):
+            async for event in self._say(turn, _reply(text, turn) + _model_note(turn)):
                 yield event
 
     async def action(
@@ -105,6 +122,48 @@ class OfflineAgent:
             reply = "Done."
         else:
             reply = f"Switched to the {call.arguments.get('theme', 'other')} colour scheme."
+        async for event in self._say(turn, reply):
+            yield event
+
+    async def _tools_demo(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        """Two tool calls as a ChatKit workflow item, streamed the way the Agents SDK runner
+        streams real ones: a thought, then each call added running and updated when it
+        ends (the second fails on purpose), then the item done with its duration."""
+        started = datetime.now()
+        thought = ThoughtTask(content="You asked for the tools demo: I'll read the clock, then fetch a forecast.")
+        item = WorkflowItem(
+            id=turn.new_id("workflow"),
+            thread_id=turn.thread.id,
+            created_at=started,
+            workflow=Workflow(type="custom", tasks=[thought], expanded=True),
+        )
+        yield ThreadItemAddedEvent(item=item.model_copy(deep=True))
+        now = datetime.now(UTC).strftime("%H:%M")
+        calls = [
+            (
+                CustomTask(title="Using read clock…", content="timezone: UTC", status_indicator="loading"),
+                CustomTask(title="Used read clock", content=f"It is {now} UTC.", status_indicator="complete"),
+            ),
+            (
+                CustomTask(title="Using fetch forecast…", content="city: Paris", status_indicator="loading"),
+                CustomTask(
+                    title="fetch forecast failed",
+                    content="The demo's forecast service is switched off: this failure is on purpose.",
+                    icon=FAILED_ICON,
+                    status_indicator="complete",
+                ),
+            ),
+        ]
+        for running, ended in calls:
+            index = len(item.workflow.tasks)
+            item.workflow.tasks.append(ended)
+            yield ThreadItemUpdatedEvent(item_id=item.id, update=WorkflowTaskAdded(task_index=index, task=running))
+            await asyncio.sleep(self._tool_seconds)
+            yield ThreadItemUpdatedEvent(item_id=item.id, update=WorkflowTaskUpdated(task_index=index, task=ended))
+        duration = max(1, round((datetime.now() - started).total_seconds()))
+        item.workflow.summary, item.workflow.expanded = DurationSummary(duration=duration), False
+        yield ThreadItemDoneEvent(item=item)
+        reply = "I called two demo tools: **read clock** answered, **fetch forecast** failed (on purpose)."
         async for event in self._say(turn, reply):
             yield event
 
@@ -153,6 +212,13 @@ def _reply(text: str, turn: Turn) -> str:
     if not text:
         return "Send me a message, or type **help**."
     return f"You said: “{text}”\n\nI'm the offline demo agent, so I only echo. Type **help** to see what I can do."
+
+
+def _model_note(turn: Turn) -> str:
+    """ "(model: X)" when the message asked for a model (the composer's picker), so the
+    choice can be seen reaching the agent; "" otherwise."""
+    options = turn.message.inference_options if turn.message else None
+    return f"\n\n(model: {options.model})" if options and options.model else ""
 
 
 def _size(metadata: dict[str, Any] | None) -> str:

@@ -16,7 +16,9 @@ from chatkit_app.ui.native.components import (
     widget,
     widget_element,
 )
+from chatkit_app.ui.native.model_picker import model_picker
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.workflow_view import workflow_block
 
 __all__ = [
     "NativeChatState",
@@ -28,10 +30,12 @@ __all__ = [
     "message",
     "message_actions",
     "message_list",
+    "model_picker",
     "native_chat",
     "start_screen",
     "thread_entry",
     "thread_sidebar",
     "widget",
     "widget_element",
+    "workflow_block",
 ]

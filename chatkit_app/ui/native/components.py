@@ -12,8 +12,10 @@ import reflex as rx
 from chatkit_app.api.security_headers import image_origins
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
+from chatkit_app.ui.native.model_picker import model_picker
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
+from chatkit_app.ui.native.workflow_view import workflow_block
 from chatkit_app.ui.state import ChatSessionState
 from chatkit_app.urls import configured_backend_url
 
@@ -242,9 +244,10 @@ def widget(msg: Any) -> rx.Component:
 
 
 def message(msg: Any) -> rx.Component:
-    return rx.cond(
-        msg["role"] == "widget",
-        widget(msg),
+    return rx.match(
+        msg["role"],
+        ("widget", widget(msg)),
+        ("workflow", workflow_block(msg)),
         _text_message(msg),
     )
 
@@ -359,7 +362,7 @@ def message_list() -> rx.Component:
                 rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
             ),
             rx.cond(
-                NativeChatState.streaming & (NativeChatState.progress == ""),
+                NativeChatState.streaming & (NativeChatState.progress == "") & ~NativeChatState.tools_running,
                 rx.hstack(
                     rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
                 ),
@@ -483,6 +486,7 @@ def pending_attachments() -> rx.Component:
 def composer() -> rx.Component:
     return rx.form(
         pending_attachments(),
+        model_picker(portal_class=_scheme_class(), portal_style=NativeChatState.theme_style),
         rx.hstack(
             attach_button(),
             rx.text_area(

@@ -47,11 +47,13 @@ async def stream(
         await chunks.aclose()
 
 
-def input_message(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
+def input_message(text: str, attachments: list[str] | None = None, model: str = "") -> dict[str, Any]:
+    """A user message; `model` (the composer's choice) goes in its inference options, as
+    ChatKit's model picker sends it, and stays with the stored message (a retry reuses it)."""
     return {
         "content": [{"type": "input_text", "text": text}],
         "attachments": attachments or [],
-        "inference_options": {},
+        "inference_options": {"model": model} if model else {},
     }
 
 

@@ -19,13 +19,15 @@ import reflex as rx
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
-from chatkit_app.ui.native.protocol import call, input_message, item_text, stream
+from chatkit_app.ui.native.item_events import PENDING, apply_event, is_text
+from chatkit_app.ui.native.model_choice import allowed_model, offered_models
+from chatkit_app.ui.native.protocol import call, input_message, stream
 from chatkit_app.ui.native.theme import color_scheme, theme_style
-from chatkit_app.ui.native.window import MessageWindow, chip, cut, message_of
+from chatkit_app.ui.native.window import MessageWindow, chip
+from chatkit_app.ui.native.workflow_items import settled
 from chatkit_app.ui.state import ChatSessionState, remember_visitor
 
 FLUSH_SECONDS = 0.05
-PENDING = "pending"
 THEME_TOOL = "switch_theme"
 MAX_TOOL_ROUNDS = 3
 UPLOAD_CHUNK = 64 * 1024
@@ -57,6 +59,8 @@ class NativeChatState(MessageWindow, rx.State):
     pending: list[dict[str, str]] = []  # attachments uploaded for the next message
     uploading: bool = False
     upload_percent: int = 0
+    models: list[dict[str, str]] = []  # the workflow's `composer.models`, for the picker
+    model: str = ""  # the picked model's id, sent with each message ("" when none offered)
 
     @rx.var
     def has_messages(self) -> bool:
@@ -70,18 +74,28 @@ class NativeChatState(MessageWindow, rx.State):
     def last_message_id(self) -> str:
         return self.messages[-1]["id"] if self.messages else ""
 
+    @rx.var
+    def tools_running(self) -> bool:
+        """A running workflow block last in the reply (above the still empty placeholder)
+        shows its own spinner: no "Thinking…" under it."""
+        shown = [m for m in self.messages[-2:] if m["id"] != PENDING or m["text"]]
+        return bool(shown) and shown[-1]["role"] == "workflow" and not shown[-1]["done"]
+
     async def _context(self) -> tuple[Services, RequestContext]:
         session = await self.get_state(ChatSessionState)
         return get_services(), await session.chatkit_context()
 
     @rx.event
     async def load(self, thread_id: str = "") -> None:
-        """On mount: the history, the thread ChatKit had open (if any), and the look of
-        the session's workflow (ChatKit's theme options)."""
+        """On mount: the history, the thread ChatKit had open (if any), and the look and
+        the models of the session's workflow (ChatKit's theme and composer options)."""
         try:
             services, context = await self._context()
-            theme = (await self.get_state(ChatSessionState)).workflow_ui.get("theme")
+            ui = (await self.get_state(ChatSessionState)).workflow_ui
+            theme = ui.get("theme")
             self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
+            self.models = offered_models(ui)
+            self.model = allowed_model(self.models, self.model)
             page = await call(services, context, "threads.list", limit=THREAD_PAGE, order="desc")
             self.threads = [{"id": t["id"], "title": t.get("title") or "New chat"} for t in page.get("data", [])]
             if thread_id or self.thread_id:
@@ -141,6 +155,10 @@ class NativeChatState(MessageWindow, rx.State):
         self._stop_requested = True
 
     @rx.event
+    def choose_model(self, model_id: str) -> None:
+        self.model = allowed_model(self.models, model_id)
+
+    @rx.event
     def send_prompt(self, text: str) -> Any:
         return NativeChatState.send({"message": text})  # type: ignore[misc]
 
@@ -160,6 +178,7 @@ class NativeChatState(MessageWindow, rx.State):
         text = str(form.get("message", "")).strip()
         async with self:
             attached, self.pending = self.pending, []
+            model = allowed_model(self.models, self.model)
         if not text and not attached:
             return
         await self._take_turn()  # sent while a reply streams (the composer was cleared): queued
@@ -173,7 +192,7 @@ class NativeChatState(MessageWindow, rx.State):
         if opened is None:
             return
         services, context = opened
-        message = input_message(text, [a["id"] for a in attached])
+        message = input_message(text, [a["id"] for a in attached], model)
         if thread_id:
             events = stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
         else:
@@ -338,17 +357,18 @@ class NativeChatState(MessageWindow, rx.State):
                 arrived.append(event)
 
         reader = asyncio.create_task(read())
-        reply = ""
         try:
             while True:
                 finished = reader.done()
                 batch = arrived[:]
                 del arrived[:]
                 async with self:
+                    messages = self.messages
                     for event in batch:
-                        reply, title = self._apply(event, reply)
-                        created = event.get("thread") if event.get("type") == "thread.created" else None
-                        self._show(reply, event, created, title)
+                        messages = apply_event(messages, event) or messages
+                        self._show(event)
+                    if messages is not self.messages:
+                        self.messages = messages
                     stop = self._stop_requested
                 if finished:
                     break
@@ -367,40 +387,29 @@ class NativeChatState(MessageWindow, rx.State):
             if not reader.done():
                 reader.cancel()
             async with self:
-                self._show(reply, {}, None, None)
-                if self.messages and self.messages[-1]["role"] == "assistant" and not self.messages[-1]["text"]:
-                    self.messages = self.messages[:-1]  # nothing arrived (a tool call, an error)
-                self._bound_window()
-                self.streaming, self.progress = False, ""
+                self._end_reply()
 
-    @staticmethod
-    def _apply(event: dict[str, Any], reply: str) -> tuple[str, str | None]:
-        kind = event.get("type")
-        update = event.get("update") or {}
-        if kind == "thread.item.updated" and update.get("type") == "assistant_message.content_part.text_delta":
-            return reply + str(update.get("delta", "")), None
-        if kind == "thread.item.done" and (event.get("item") or {}).get("type") == "assistant_message":
-            return item_text(event["item"]), None
-        if kind == "thread.updated":
-            return reply, (event.get("thread") or {}).get("title")
-        return reply, None
+    def _end_reply(self) -> None:
+        """The reply is over (done, stopped or failed): an empty placeholder goes, no
+        workflow keeps spinning, the window is bounded again."""
+        messages = [settled(m) if m["role"] == "workflow" and not m["done"] else m for m in self.messages]
+        if messages and messages[-1]["role"] == "assistant" and not messages[-1]["text"]:
+            messages = messages[:-1]  # nothing arrived (a tool call, an error)
+        self.messages = messages
+        self._bound_window()
+        self.streaming, self.progress = False, ""
 
-    def _show(self, reply: str, event: dict[str, Any], created: dict[str, Any] | None, title: str | None) -> None:
+    def _show(self, event: dict[str, Any]) -> None:
+        """What an event changes besides the messages: threads, notices, progress, errors."""
         kind = event.get("type")
         item = event.get("item") or {}
-        if kind in ("thread.item.added", "thread.item.done") and item.get("type") in (
-            "user_message",
-            "assistant_message",
-        ):
-            self._adopt_id(item)
-        if item.get("type") == "widget" and kind in ("thread.item.done", "thread.item.replaced"):
-            self._put_widget(item)
         if item.get("type") == "client_tool_call" and kind == "thread.item.done" and item.get("status") != "completed":
             self._tool_call = item
-        if created:
+        if kind == "thread.created":
+            created = event.get("thread") or {}
             self.thread_id = created["id"]
             self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
-        if title:
+        if kind == "thread.updated" and (title := (event.get("thread") or {}).get("title")):
             self.threads = [{**t, "title": title} if t["id"] == self.thread_id else t for t in self.threads]
         if kind == "notice":
             self.notice = str(event.get("message", ""))[:500]
@@ -410,33 +419,5 @@ class NativeChatState(MessageWindow, rx.State):
             self.progress = str(event.get("text", ""))
         elif kind == "error":
             self.error = str(event.get("message") or "The assistant could not answer.")
-        if self.messages and self.messages[-1]["role"] == "assistant":
-            self.messages = [*self.messages[:-1], {**self.messages[-1], "text": reply}]
-        if reply:
-            self.progress = ""
-
-    def _adopt_id(self, item: dict[str, Any]) -> None:
-        """Our placeholders get the server's item ids (feedback and retry need them)."""
-        role = "user" if item["type"] == "user_message" else "assistant"
-        for index in range(len(self.messages) - 1, -1, -1):
-            message = self.messages[index]
-            if message["role"] == role:
-                if message["id"] == PENDING or message["id"].startswith("local-"):
-                    self.messages = [*self.messages[:index], {**message, "id": item["id"]}, *self.messages[index + 1 :]]
-                return
-
-    def _put_widget(self, item: dict[str, Any]) -> None:
-        """A new widget goes before the answer being streamed; a replaced one in place."""
-        widget = message_of(item)
-        if widget is None:
-            return
-        messages = list(self.messages)
-        for index, message in enumerate(messages):
-            if message["id"] == item["id"]:
-                messages[index] = cut(widget)
-                self.messages = messages
-                return
-        at = len(messages)
-        if messages and messages[-1]["role"] == "assistant" and messages[-1]["id"] == PENDING:
-            at -= 1
-        self.messages = [*messages[:at], cut(widget), *messages[at:]]
+        elif is_text(event) or (kind == "thread.item.added" and item.get("type") == "workflow"):
+            self.progress = ""  # the answer (or the tools' block) now shows what happens

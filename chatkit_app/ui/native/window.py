@@ -19,6 +19,7 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 from chatkit_app.ui.native.protocol import call, item_text
 from chatkit_app.ui.native.widgets import widget_blocks
+from chatkit_app.ui.native.workflow_items import workflow_message
 
 WINDOW = 50  # newest messages shown when a thread opens, and kept after each reply
 PAGE = 50  # older messages loaded per "Load earlier messages"
@@ -27,7 +28,9 @@ MAX_CHARS = 20_000  # a longer message is shown cut, with "Show the whole messag
 
 
 def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
-    """What the UI shows of a thread item (None: not shown, e.g. a client tool call)."""
+    """What the UI shows of a thread item (None: not shown, e.g. a client tool call). A
+    workflow item (tool calls, reasoning) is a message of its own, so it counts in the
+    window like any other item of the thread."""
     kind = item.get("type")
     if kind == "user_message":
         return {"id": item["id"], "role": "user", "text": item_text(item), "attachments": _attachments(item)}
@@ -42,6 +45,8 @@ def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
             "text": str(item.get("copy_text") or ""),
             "blocks": widget_blocks(widget),
         }
+    if kind == "workflow":
+        return workflow_message(item)
     return None
 
 
