@@ -58,7 +58,7 @@ class ToolProgress(RunHooks[AgentContext[RequestContext]]):
         done = task.model_copy(
             update={
                 "title": f"{_label(tool.name)} failed" if failed else f"Used {_label(tool.name)}",
-                "icon": "info" if failed else "check-circle",
+                "icon": "lucide:circle-x" if failed else "check-circle",
                 "status_indicator": "complete",
             }
         )
