@@ -4,7 +4,15 @@
 // to the server through the options it was given (api.fetch or api.getClientSecret),
 // like ChatKit does. Tests read what happened from window.__chatkitStub.
 (() => {
-  const stub = (window.__chatkitStub = { options: null, setOptionsCalls: 0, calls: [], events: [], replies: [] });
+  const stub = (window.__chatkitStub = {
+    options: null,
+    setOptionsCalls: 0,
+    calls: [],
+    events: [],
+    replies: [],
+    // Workflow tasks as they streamed: {title, status} per task added or updated, in order.
+    taskUpdates: [],
+  });
 
   async function* sseEvents(response) {
     const reader = response.body.getReader();
@@ -83,12 +91,18 @@
 
     async sendUserMessage(params) {
       stub.calls.push({ method: "sendUserMessage", params });
-      const input = { content: [{ type: "input_text", text: params.text ?? "" }], attachments: [], inference_options: {} };
+      const options = params.model ? { model: params.model } : {};
+      const input = { content: [{ type: "input_text", text: params.text ?? "" }], attachments: [], inference_options: options };
       const body =
         this.threadId && !params.newThread
           ? { type: "threads.add_user_message", params: { thread_id: this.threadId, input } }
           : { type: "threads.create", params: { input } };
       await this.stream(body);
+    }
+
+    task(task) {
+      stub.taskUpdates.push({ title: task.title ?? "", status: task.status_indicator ?? "none" });
+      this.render(["ChatKit stub", ...stub.replies, ...stub.taskUpdates.map((t) => `[${t.status}] ${t.title}`)]);
     }
 
     async stream(body) {
@@ -105,6 +119,10 @@
             this.emit("chatkit.thread.change", { threadId: this.threadId });
           } else if (event.type === "thread.item.updated" && event.update?.type === "assistant_message.content_part.text_delta") {
             reply += event.update.delta;
+          } else if (event.type === "thread.item.added" && event.item?.type === "workflow") {
+            for (const task of event.item.workflow.tasks) this.task(task);
+          } else if (event.type === "thread.item.updated" && event.update?.type?.startsWith("workflow.task.")) {
+            this.task(event.update.task);
           } else if (event.type === "thread.item.done" && event.item?.type === "client_tool_call") {
             toolCall = event.item;
           } else if (event.type === "error") {
