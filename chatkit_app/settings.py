@@ -15,10 +15,12 @@ import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from chatkit_app.core.mcp_config import McpServerConfig, parse_mcp_servers
 
 logger = logging.getLogger("chatkit_app.settings")
 
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        hide_input_in_errors=True,  # a refused value may hold a secret (an MCP server's header)
     )
 
     chatkit_secret: SecretStr | None = None
@@ -67,6 +70,8 @@ class Settings(BaseSettings):
     chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
+    # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, README "MCP servers").
+    chatkit_mcp_servers: Annotated[list[McpServerConfig], NoDecode] = Field(default_factory=list)
 
     # -- A public site (README "Running a public site") --------------------------------
     # Who the visitor is: an anonymous signed cookie, an OpenID provider, or a header set
@@ -99,6 +104,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("chatkit_mcp_servers", mode="before")
+    @classmethod
+    def _mcp_servers(cls, value: object) -> list[McpServerConfig]:
+        return parse_mcp_servers(value)
 
     @field_validator("chatkit_embed_origins", "chatkit_cors_origins", mode="after")
     @classmethod
