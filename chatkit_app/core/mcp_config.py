@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, Valid
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,63}$")
 URL_PATTERN = re.compile(r"^https?://[^\s/?#]+(/[^\s]*)?$")
+DEFAULT_HTTP_CONNECTIONS = 4
 
 
 class McpServerConfig(BaseModel):
@@ -35,6 +36,7 @@ class McpServerConfig(BaseModel):
     cwd: str | None = None
     tools: list[str] | None = Field(default=None, description="Only these tools are offered to the model")
     timeout: float = Field(default=30.0, gt=0, le=3600, description="Seconds one tool call may take")
+    connections: int | None = Field(default=None, ge=1, le=32, description="url only: calls at once (default 4)")
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
@@ -47,8 +49,8 @@ class McpServerConfig(BaseModel):
                 raise ValueError("url: not an http(s) URL like https://tools.example.com/mcp")
             if self.args or self.env is not None or self.cwd is not None:
                 raise ValueError("args, env and cwd are for a stdio server (command), not a url")
-        elif self.headers:
-            raise ValueError("headers are for a url server, not a stdio command")
+        elif self.headers or self.connections is not None:
+            raise ValueError("headers and connections are for a url server, not a stdio command")
         elif not self.command or not self.command.strip():
             raise ValueError("command: empty")
         if self.tools is not None and not self.tools:
@@ -58,6 +60,13 @@ class McpServerConfig(BaseModel):
     @property
     def transport(self) -> str:
         return "streamable HTTP" if self.url is not None else "stdio"
+
+    @property
+    def max_connections(self) -> int:
+        """Connections opened to this server at most. The Agents SDK sends one request at a
+        time per streamable-HTTP connection, so a slow call would hold up every other user's
+        calls; a stdio pipe carries many requests at once and needs one."""
+        return 1 if self.url is None else (self.connections or DEFAULT_HTTP_CONNECTIONS)
 
 
 _ENTRIES = TypeAdapter(list[McpServerConfig])
@@ -101,5 +110,5 @@ def _describe(exc: ValidationError, value: list[Any]) -> str:
     field = ".".join(str(part) for part in location)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown field (known: name, url, headers, command, args, env, cwd, tools, timeout)"
+        message = "unknown field (known: name, url, headers, connections, command, args, env, cwd, tools, timeout)"
     return f"{where}: {field + ': ' if field else ''}{message}"

@@ -7,12 +7,18 @@ a per-call timeout (`timeout` in the entry); progress routed to the calling turn
 (`mcp_progress`); and a `Watch` that sees each call succeed or fail, so that a connection
 that died during a call is replaced before the next turn rather than found dead by it.
 A failed call reaches the model as a short sentence naming the server, not a stack trace.
+
+The SDK sends one request at a time on a streamable-HTTP connection (so that one failed
+request cannot cancel its neighbours in the `mcp` client), which would make every user wait
+for one user's slow tool. The object an agent holds for a url server therefore hands each
+call to a connection that is free at that moment (`Lanes`, kept by the pool): itself, or one
+of up to `connections - 1` more, opened when all are busy.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from agents import RunContextWrapper
 from agents.agent import AgentBase
@@ -60,6 +66,14 @@ class Watch:
         self.suspect = True
 
 
+class Lanes(Protocol):
+    """The connections a url server's calls may use (see the module docstring)."""
+
+    async def acquire(self) -> MCPServer: ...
+
+    def release(self, server: MCPServer) -> None: ...
+
+
 class _Watched:
     """The part both pooled classes share: report each call's outcome, end its progress."""
 
@@ -87,10 +101,20 @@ class _Watched:
 
 
 class PooledStreamableHttp(_Watched, MCPServerStreamableHttp):
+    lanes: Lanes | None = None
+
     async def call_tool(
         self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None = None
     ) -> CallToolResult:
-        return await self._watched_call(super().call_tool(tool_name, arguments, meta), meta)
+        if self.lanes is None:
+            return await self._watched_call(super().call_tool(tool_name, arguments, meta), meta)
+        lane = await self.lanes.acquire()
+        try:
+            if lane is self:
+                return await self._watched_call(super().call_tool(tool_name, arguments, meta), meta)
+            return await lane.call_tool(tool_name, arguments, meta)
+        finally:
+            self.lanes.release(lane)
 
     async def list_tools(
         self, run_context: RunContextWrapper[Any] | None = None, agent: AgentBase | None = None

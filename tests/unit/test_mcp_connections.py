@@ -213,3 +213,34 @@ async def test_an_unknown_server_name_is_refused(pools: MakePool) -> None:
     assert pool.names == ["files"]
     with pytest.raises(KeyError, match="no MCP server named 'nope'"):
         await pool.ready(["nope"])
+
+
+async def test_a_slow_call_of_one_user_does_not_hold_up_the_calls_of_others(fake: FakeMcpHttp, pools: MakePool) -> None:
+    pool = pools(files(fake.url, connections=2))
+    tools = await agent_tools(await pool.ready())
+    slow = asyncio.create_task(call(tools["slow_tool"], None, {}))
+    assert await asyncio.to_thread(fake.hooks.slow_started.wait, 10)
+    answer = await asyncio.wait_for(call(tools["lookup_order"], None, {"order_id": "B"}), timeout=5)
+    assert answer == "Order B: shipped, arriving Tuesday."
+    assert not slow.done()
+    assert fake.connections == 2
+    fake.release_slow()
+    assert await asyncio.wait_for(slow, timeout=5) == "slow: finished"
+    answers = await asyncio.gather(*(call(tools["lookup_order"], None, {"order_id": str(n)}) for n in range(30)))
+    assert answers == [f"Order {n}: shipped, arriving Tuesday." for n in range(30)]
+    assert fake.connections == 2  # never more than `connections`
+
+
+async def test_with_one_connection_calls_wait_for_each_other(fake: FakeMcpHttp, pools: MakePool) -> None:
+    """Why url servers get several connections: the Agents SDK sends one request at a time on
+    each (if a release lifts that, this test says so and `connections` may go)."""
+    pool = pools(files(fake.url, connections=1))
+    tools = await agent_tools(await pool.ready())
+    slow = asyncio.create_task(call(tools["slow_tool"], None, {}))
+    assert await asyncio.to_thread(fake.hooks.slow_started.wait, 10)
+    waiting = asyncio.create_task(call(tools["lookup_order"], None, {"order_id": "W"}))
+    done, _ = await asyncio.wait([waiting], timeout=1)
+    assert not done
+    fake.release_slow()
+    assert await asyncio.wait_for(waiting, timeout=5) == "Order W: shipped, arriving Tuesday."
+    assert await slow == "slow: finished"
