@@ -4,8 +4,9 @@
 - A connection not confirmed within `recheck_after` seconds, or whose last call failed the
   way a dead connection does (`mcp_servers.Watch`), is checked with one cheap request
   before use; if that fails, or the client saw the connection close, it is replaced.
-- Never a hung turn: connecting or checking takes at most `connect_timeout` seconds, then
-  `McpUnavailable` (a ChatKit error the user sees, retry allowed).
+- Never a hung turn: `ready()` returns within `connect_timeout` seconds, or raises
+  `McpUnavailable` (a ChatKit error the user sees, retry allowed); an attempt still running
+  then goes on in the background, and the next turn joins it.
 - The connection is opened and closed by a task of its own: MCP transports run cancel
   scopes that must end in the task that began them, and the turn that happened to open it
   is long gone by shutdown. The task starts with an empty `contextvars` context, so it
@@ -71,12 +72,16 @@ class McpLink:
         attempt = self._attempt
         if attempt is None or attempt.done():
             attempt = self._attempt = detached(self._refresh())
-        await asyncio.shield(attempt)
+        try:
+            async with asyncio.timeout(self.timing.connect_timeout):
+                await asyncio.shield(attempt)  # a check, then a reconnect, must not add up beyond it
+        except TimeoutError:
+            raise McpUnavailable(self.label) from None
 
     async def _refresh(self) -> None:
         if self.connected and not self.watch.closed:
             try:
-                async with asyncio.timeout(self.timing.connect_timeout):
+                async with asyncio.timeout(self.timing.connect_timeout / 2):
                     await _probe(self.server)
             except Exception as exc:
                 logger.info("MCP server %r did not answer a check (%s): reconnecting", self.label, reason(exc))

@@ -94,10 +94,11 @@ class _RecordMethods:
     """Records the JSON-RPC method and the headers of every POST (to count connections and
     see what a client sent), replaying the body to the app."""
 
-    def __init__(self, app: ASGIApp, methods: list[str], headers: list[dict[str, str]]) -> None:
+    def __init__(self, app: ASGIApp, methods: list[str], headers: list[dict[str, str]], hang: set[str]) -> None:
         self.app = app
         self.methods = methods
         self.headers = headers
+        self.hang = hang
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -117,6 +118,8 @@ class _RecordMethods:
             payload = None
         if isinstance(payload, dict) and isinstance(payload.get("method"), str):
             self.methods.append(payload["method"])
+            if payload["method"] in self.hang:
+                await anyio.sleep_forever()  # a server stuck on this request
 
         async def replay() -> Any:
             return messages.pop(0) if messages else await receive()
@@ -133,6 +136,7 @@ class FakeMcpHttp:
     hooks: ToolHooks = field(default_factory=ToolHooks)
     methods: list[str] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    hang: set[str] = field(default_factory=set)  # JSON-RPC methods it never answers
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -156,7 +160,7 @@ class FakeMcpHttp:
         self.hooks.release = None
         self.hooks.loop = None
         self.hooks.slow_started.clear()
-        app = _RecordMethods(build_server(self.hooks).streamable_http_app(), self.methods, self.headers)
+        app = _RecordMethods(build_server(self.hooks).streamable_http_app(), self.methods, self.headers, self.hang)
         config = uvicorn.Config(app, log_level="critical", lifespan="on", timeout_graceful_shutdown=0)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -131,6 +131,27 @@ async def test_fifty_turns_meet_a_hung_server_once_and_none_hangs(pools: MakePoo
     assert 1.0 <= elapsed < 3.0  # one attempt, bounded by the connect timeout
 
 
+async def test_a_connected_server_that_stops_answering_is_a_clear_error_in_time(
+    fake: FakeMcpHttp, pools: MakePool
+) -> None:
+    pool = pools(files(fake.url), connect_timeout=1.0, recheck_after=0)
+    await pool.ready()
+    fake.hang.update({"tools/list", "server/discover", "initialize"})
+    started = time.monotonic()
+    with pytest.raises(McpUnavailable):
+        await pool.ready()  # the check hangs, then so does the reconnect: one budget for both
+    assert time.monotonic() - started < 2.0
+    fake.hang.clear()
+    for _retry in range(3):  # the user retries; the attempt still running fails, the next succeeds
+        try:
+            await pool.ready()
+            break
+        except McpUnavailable:
+            continue
+    else:
+        pytest.fail("never reconnected")
+
+
 async def test_a_server_down_between_turns_is_reported_then_reconnected(fake: FakeMcpHttp, pools: MakePool) -> None:
     pool = pools(files(fake.url), recheck_after=0)
     tools = await agent_tools(await pool.ready())
