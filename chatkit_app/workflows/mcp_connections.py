@@ -16,6 +16,9 @@ objects are used as they are: only connected, checked and closed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
 from collections.abc import Iterable, Sequence
 
 from agents.mcp import MCPServer
@@ -29,8 +32,11 @@ from chatkit_app.workflows.mcp_servers import PooledStreamableHttp, Watch, build
 
 __all__ = ["McpConnections", "McpItem", "McpUnavailable"]
 
+logger = logging.getLogger("chatkit_app.workflows.mcp_connections")
+
 CONNECT_TIMEOUT_SECONDS = 5.0
 RECHECK_AFTER_SECONDS = 15.0
+MANY_OBJECTS = 64
 
 McpItem = str | McpServerConfig | MCPServer
 
@@ -50,18 +56,13 @@ class McpConnections:
         self._configs = {config.name: config for config in configs}
         self._links: dict[object, McpLink] = {}
         self._lanes: list[LaneSet] = []
-        self._sources: dict[object, McpItem] = {}
+        self._sources: dict[object, MCPServer] = {}
         self._closed = False
 
     @property
     def names(self) -> list[str]:
         """The configured (`CHATKIT_MCP_SERVERS`) server names, in order."""
         return list(self._configs)
-
-    def servers(self, items: Iterable[McpItem] | None = None) -> list[MCPServer]:
-        """The server objects for `items` (default: every configured server), unconnected:
-        for an agent built before any turn. A turn should use `ready()` instead."""
-        return [self._link(item).server for item in self._items(items)]
 
     async def ready(self, items: Iterable[McpItem] | None = None) -> list[MCPServer]:
         """The servers for `items` (default: every configured server), connected and
@@ -87,7 +88,7 @@ class McpConnections:
         return list(self._configs) if items is None else list(items)
 
     def _link(self, item: McpItem) -> McpLink:
-        key: object = item if isinstance(item, str) else id(item)
+        key = _key(item)
         link = self._links.get(key)
         if link is not None:
             return link
@@ -99,8 +100,14 @@ class McpConnections:
             link = self._configured(item)
         else:
             link = McpLink(item, item.name, Watch(), self.timing)
+            self._sources[key] = item  # keeps the object alive, so its id is never reused
+            if len(self._sources) == MANY_OBJECTS:
+                logger.warning(
+                    "%d MCP server objects so far, each with its own connection: build them once "
+                    "(at module level), not per turn",
+                    MANY_OBJECTS,
+                )
         self._links[key] = link
-        self._sources[key] = item  # keeps the object alive, so its id is never reused
         return link
 
     def _configured(self, config: McpServerConfig) -> McpLink:
@@ -114,3 +121,17 @@ class McpConnections:
             head.server.lanes = lanes
             self._lanes.append(lanes)
         return head
+
+
+def _key(item: McpItem) -> object:
+    """Settings entries by name; an author's config by its content (equal configs share a
+    connection, even when built anew for each turn); an author's object by identity."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, McpServerConfig):
+        content = item.model_dump(mode="json")
+        content["headers"] = {k: v.get_secret_value() for k, v in item.headers.items()}
+        content["env"] = None if item.env is None else {k: v.get_secret_value() for k, v in item.env.items()}
+        digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        return ("config", digest)
+    return ("object", id(item))

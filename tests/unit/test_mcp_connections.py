@@ -265,3 +265,12 @@ async def test_with_one_connection_calls_wait_for_each_other(fake: FakeMcpHttp, 
     fake.release_slow()
     assert await asyncio.wait_for(waiting, timeout=5) == "Order W: shipped, arriving Tuesday."
     assert await slow == "slow: finished"
+
+
+async def test_an_authors_configs_built_anew_each_turn_share_one_connection(fake: FakeMcpHttp, pools: MakePool) -> None:
+    pool = pools()
+    first = await pool.ready([McpServerConfig(name="mine", url=fake.url, headers={"X-Key": "a"})])
+    again = await pool.ready([McpServerConfig(name="mine", url=fake.url, headers={"X-Key": "a"})])
+    assert first[0] is again[0] and fake.connections == 1
+    other = await pool.ready([McpServerConfig(name="mine", url=fake.url, headers={"X-Key": "b"})])
+    assert other[0] is not first[0] and fake.connections == 2
