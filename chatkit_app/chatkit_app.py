@@ -14,7 +14,7 @@ from chatkit_app.api.security_headers import security_headers
 from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
 from chatkit_app.housekeeping import sweep_hourly
-from chatkit_app.services import get_services
+from chatkit_app.services import close_mcp_connections, get_services
 from chatkit_app.settings import (
     ConfigError,
     check_production,
@@ -53,8 +53,9 @@ async def _prepare_services() -> None:
 
 @contextlib.asynccontextmanager
 async def _model_clients() -> AsyncIterator[None]:
-    """The model clients' connections are closed when the server stops."""
+    """The model clients' and the MCP servers' connections are closed when the server stops."""
     yield
+    await close_mcp_connections()
     await close_shared_clients()
 
 

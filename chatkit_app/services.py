@@ -1,6 +1,6 @@
 """Builds the app's long-lived services once per process (engine, codec, registry,
-session service and issuer, ChatKit store and server, limit policy) and migrates the database before
-first use."""
+session service and issuer, ChatKit store and server, limit policy, MCP connections) and migrates
+the database before first use."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from chatkit_app.db import make_engine, migrate, on_loop_else_waiting
 from chatkit_app.limits import LimitPolicy, build_policy
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
 from chatkit_app.upstream.hosted import HostedSessions
+from chatkit_app.workflows.mcp_connections import McpConnections
 from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
 
 logger = logging.getLogger("chatkit_app.services")
@@ -72,6 +73,8 @@ class Services:
     _fast_sessions: SessionService | None = field(default=None, repr=False)
     _fast_engine: Engine | None = field(default=None, repr=False)
     hosted: HostedSessions | None = field(default=None, repr=False)
+    # Connected on first use by a turn, closed by `aclose` / `close_mcp_connections` (async only).
+    mcp: McpConnections = field(default_factory=McpConnections, repr=False)
     issuer: SessionIssuer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +87,9 @@ class Services:
         )
 
     async def aclose(self) -> None:
-        """`close`, closing the OpenAI client on the running loop first (preferred in async code)."""
+        """`close`, closing the OpenAI client and the MCP connections on the running loop
+        first (preferred in async code)."""
+        await self.mcp.aclose()
         if self.hosted is not None:
             await self.hosted.aclose()
         self.close()
@@ -164,6 +169,7 @@ def build_services(
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
         hosted=_hosted_sessions(settings, registry),
+        mcp=McpConnections(settings.chatkit_mcp_servers),
     )
 
 
@@ -198,6 +204,14 @@ def get_services() -> Services:
             if _services is None:
                 _services = build_services(get_settings())
     return _services
+
+
+async def close_mcp_connections() -> None:
+    """At shutdown: close the MCP connections of the services, if they were built (stdio
+    servers' processes exit)."""
+    services = _services
+    if services is not None:
+        await services.mcp.aclose()
 
 
 def reset_services() -> None:

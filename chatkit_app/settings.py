@@ -15,10 +15,12 @@ import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from chatkit_app.core.mcp_config import McpServerConfig, parse_mcp_servers
 
 logger = logging.getLogger("chatkit_app.settings")
 
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         case_sensitive=False,
+        hide_input_in_errors=True,  # a refused value may hold a secret (an MCP server's header)
     )
 
     chatkit_secret: SecretStr | None = None
@@ -76,6 +79,8 @@ class Settings(BaseSettings):
     chatkit_model_inputs: str = "text,image,file"
     chatkit_model_max_file_mb: float = Field(default=10, gt=0)  # the most of one attachment
     chatkit_model_max_turn_mb: float = Field(default=20, gt=0)  # the most of all, per model call
+    # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, README "MCP servers").
+    chatkit_mcp_servers: Annotated[list[McpServerConfig], NoDecode] = Field(default_factory=list)
 
     # -- A public site (README "Running a public site") --------------------------------
     # Who the visitor is: an anonymous signed cookie, an OpenID provider, or a header set
@@ -108,6 +113,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("chatkit_mcp_servers", mode="before")
+    @classmethod
+    def _mcp_servers(cls, value: object) -> list[McpServerConfig]:
+        return parse_mcp_servers(value)
 
     @field_validator("chatkit_embed_origins", "chatkit_cors_origins", mode="after")
     @classmethod
