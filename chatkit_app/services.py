@@ -123,7 +123,8 @@ def build_services(
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     codec = TokenCodec(secret, issuer=settings.chatkit_issuer)
-    registry = registry or build_registry(settings)
+    mcp = registry.mcp if registry is not None else McpConnections(settings.chatkit_mcp_servers)
+    registry = registry or build_registry(settings, mcp=mcp)
     session_service = functools.partial(
         SessionService,
         codec=codec,
@@ -169,7 +170,7 @@ def build_services(
         _fast_sessions=session_service(fast_engine) if fast_engine is not None else None,
         _fast_engine=fast_engine,
         hosted=_hosted_sessions(settings, registry),
-        mcp=McpConnections(settings.chatkit_mcp_servers),
+        mcp=mcp,
     )
 
 

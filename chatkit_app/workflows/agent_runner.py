@@ -43,7 +43,7 @@ from agents import (
     Runner,
 )
 from chatkit.actions import Action
-from chatkit.agents import AgentContext, stream_agent_response
+from chatkit.agents import stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import (
@@ -64,12 +64,13 @@ from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind
 from chatkit_app.workflows.history import ReadOnce
+from chatkit_app.workflows.mcp_connections import McpConnections
 from chatkit_app.workflows.model_client import OpenAIClient, shared_client
 from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.model_provider import SiteModels
 from chatkit_app.workflows.partial_answer import PartialAnswer
 from chatkit_app.workflows.registry import Workflow
-from chatkit_app.workflows.tool_progress import ToolProgress
+from chatkit_app.workflows.tool_progress import ToolContext, ToolProgress
 
 logger = logging.getLogger("chatkit_app.workflows.agent_runner")
 EARLY_SEND_WAIT = 0.05  # seconds an answer waits for its early call's request to go out
@@ -87,9 +88,11 @@ class AgentRunner:
         max_retries: int = 2,
         retry_backoff: float = 0.5,
         history_limit: int = 50,
+        mcp: McpConnections | None = None,
     ) -> None:
         self.settings = settings
         self.workflow = workflow
+        self.mcp = mcp if mcp is not None else McpConnections()
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.history_limit = history_limit
@@ -123,6 +126,11 @@ class AgentRunner:
         key = self._early_key(_picked(message))
         if key is None or (_picked(message) and _picked(message) not in self.workflow.model_ids):
             return
+        if self.workflow.mcp_servers:
+            try:  # no model call for a turn that cannot run: `respond` says why
+                await self.mcp.ready(self.workflow.mcp_servers)
+            except Exception:
+                return
         model_input = await converter_for(None, self.settings).to_agent_input([message])
         client = shared_client(self.settings).with_options(timeout=self.budget)
         with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
@@ -224,7 +232,10 @@ class AgentRunner:
         if agent.model is None:
             agent.model = self.settings.chatkit_model
         if self.workflow.mcp_servers:
-            agent.mcp_servers = [*agent.mcp_servers, *self.workflow.mcp_servers]
+            # Connected (once per process) and checked; a server that is down ends the turn
+            # here with a message naming it (`McpUnavailable`), before any model call.
+            servers = await self.mcp.ready(self.workflow.mcp_servers)
+            agent.mcp_servers = [*agent.mcp_servers, *servers]
         return agent
 
     async def _attempt(
@@ -252,9 +263,7 @@ class AgentRunner:
                 client.responses.start_early(key, model_input)
                 await asyncio.sleep(0)  # the early call's request goes out now
         store = ReadOnce(turn.store, turn.thread.id, newest)
-        context: AgentContext[RequestContext] = AgentContext(
-            thread=turn.thread, store=store, request_context=turn.context
-        )
+        context = ToolContext(thread=turn.thread, store=store, request_context=turn.context)
         config = RunConfig(
             model=chosen,
             model_provider=SiteModels(self.settings, client, partial),

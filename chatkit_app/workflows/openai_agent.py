@@ -24,7 +24,8 @@ def assistant_workflow(settings: Settings, *, name: str = "Assistant", ui: dict[
     """Workflow `assistant`: the model agent when a key or a base URL is configured, else
     the offline demo agent."""
     if runs_a_model(settings):
-        return Workflow(id="assistant", name=name, ui=ui or {}, agent=assistant_agent(settings))
+        servers = [server.name for server in settings.chatkit_mcp_servers]
+        return Workflow(id="assistant", name=name, ui=ui or {}, agent=assistant_agent(settings), mcp_servers=servers)
     return Workflow(id="assistant", name=name, ui=ui or {}, chat_agent=OfflineAgent)
 
 

@@ -39,9 +39,9 @@ HOSTED_PREFIX = "wf_"
 
 if TYPE_CHECKING:
     from agents import Agent
-    from agents.mcp import MCPServer
 
     from chatkit_app.workflows.agent import ChatAgent
+    from chatkit_app.workflows.mcp_connections import McpConnections
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ class Workflow:
     agent_factory: Callable[[RequestContext], Agent[Any] | Awaitable[Agent[Any]]] | None = None
     chat_agent: Callable[[], ChatAgent] | None = None
     models: Sequence[ModelChoice | str] = ()
-    mcp_servers: Sequence[MCPServer] = ()
+    # MCP servers for the agent: names from CHATKIT_MCP_SERVERS, `McpServerConfig`s, or your
+    # own `agents.mcp.MCPServer` objects; connected once per process and shared (`McpConnections`).
+    mcp_servers: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         if not WORKFLOW_ID_PATTERN.match(self.id):
@@ -102,11 +104,16 @@ class Workflow:
 
 
 class WorkflowRegistry:
-    def __init__(self, default_id: str = "assistant", *, settings: Settings | None = None) -> None:
+    def __init__(
+        self, default_id: str = "assistant", *, settings: Settings | None = None, mcp: McpConnections | None = None
+    ) -> None:
+        from chatkit_app.workflows.mcp_connections import McpConnections
+
         self._workflows: dict[str, Workflow] = {}
         self._lock = threading.Lock()
         self.default_id = default_id
         self.settings = settings  # for the runner of Agents SDK workflows
+        self.mcp = mcp if mcp is not None else McpConnections()  # their MCP connections
 
     def chat_agent(self, workflow_id: str) -> ChatAgent:
         """What answers a turn of the workflow; made per call (it may keep per-answer state)."""
@@ -117,7 +124,7 @@ class WorkflowRegistry:
             raise RuntimeError(f"workflow {workflow.id!r} has no agent")
         from chatkit_app.workflows.agent_runner import AgentRunner
 
-        return AgentRunner(self.settings or get_settings(), workflow)
+        return AgentRunner(self.settings or get_settings(), workflow, mcp=self.mcp)
 
     def register(self, workflow: Workflow) -> Workflow:
         with self._lock:
@@ -143,7 +150,9 @@ class WorkflowRegistry:
         return sorted(wid for wid, workflow in self._workflows.items() if workflow.mode == "hosted")
 
 
-def build_registry(settings: Settings, config: PublicConfig | None = None) -> WorkflowRegistry:
+def build_registry(
+    settings: Settings, config: PublicConfig | None = None, *, mcp: McpConnections | None = None
+) -> WorkflowRegistry:
     """The built-in `assistant` (offline demo agent, or a model agent when a key or base
     URL is configured), the hosted workflows, those registered in Python and those named by
     `CHATKIT_WORKFLOW_MODULES`; each agent workflow bound to its runner."""
@@ -151,7 +160,7 @@ def build_registry(settings: Settings, config: PublicConfig | None = None) -> Wo
     from chatkit_app.workflows.openai_agent import assistant_workflow, runs_a_model
 
     config = config or load_public_config()
-    registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow, settings=settings)
+    registry = WorkflowRegistry(settings.chatkit_workflow_id or config.default_workflow, settings=settings, mcp=mcp)
     entry = config.workflows.get("assistant")
     ui = entry.ui if entry else {}
     if entry and runs_a_model(settings):

@@ -20,12 +20,21 @@ from typing import Any
 from agents import Agent, RunContextWrapper, RunHooks, Tool
 from agents.tool import default_tool_error_function
 from chatkit.agents import AgentContext
-from chatkit.types import CustomTask
+from chatkit.types import CustomTask, ProgressUpdateEvent
 
 from chatkit_app.core.context import RequestContext
+from chatkit_app.workflows.mcp_progress import McpProgress
 
 _FAILED_OUTPUT = default_tool_error_function(RunContextWrapper(context=None), RuntimeError())
 _MAX_DETAIL = 200  # characters of a call's arguments shown under its title
+
+
+class ToolContext(AgentContext[RequestContext]):
+    """ChatKit's agent context, which also shows an MCP tool's progress reports as they come
+    (a progress line in both UIs, under the running task)."""
+
+    async def on_mcp_progress(self, update: McpProgress) -> None:
+        await self.stream(ProgressUpdateEvent(icon="bolt", text=update.text))
 
 
 class ToolProgress(RunHooks[AgentContext[RequestContext]]):
