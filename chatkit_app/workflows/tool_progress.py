@@ -30,10 +30,18 @@ _MAX_DETAIL = 200  # characters of a call's arguments shown under its title
 
 
 class ToolContext(AgentContext[RequestContext]):
-    """ChatKit's agent context, which also shows an MCP tool's progress reports as they come
-    (a progress line in both UIs, under the running task)."""
+    """ChatKit's agent context, which also shows an MCP tool's progress reports as they come:
+    as the running task's detail line (kept with the task) and as a progress update."""
 
     async def on_mcp_progress(self, update: McpProgress) -> None:
+        item = self.workflow_item
+        running = f"Using {_label(update.tool)}…"
+        if item is not None:
+            for index in range(len(item.workflow.tasks) - 1, -1, -1):
+                task = item.workflow.tasks[index]
+                if isinstance(task, CustomTask) and task.status_indicator == "loading" and task.title == running:
+                    await self.update_workflow_task(task.model_copy(update={"content": update.text}), index)
+                    break
         await self.stream(ProgressUpdateEvent(icon="bolt", text=update.text))
 
 
@@ -41,8 +49,8 @@ class ToolProgress(RunHooks[AgentContext[RequestContext]]):
     """Run hooks that stream one workflow task per tool call, per run."""
 
     def __init__(self) -> None:
-        # Tasks still running, by tool call id (or tool name, for calls without one).
-        self._running: dict[str, tuple[int, CustomTask]] = {}
+        # Where the tasks still running are, by tool call id (or tool name, without one).
+        self._running: dict[str, int] = {}
 
     async def on_tool_start(
         self, context: RunContextWrapper[AgentContext[RequestContext]], agent: Agent[Any], tool: Tool
@@ -53,16 +61,18 @@ class ToolProgress(RunHooks[AgentContext[RequestContext]]):
         )
         await chat.add_workflow_task(task)
         assert chat.workflow_item is not None  # add_workflow_task made it
-        self._running[_call_key(context, tool)] = (len(chat.workflow_item.workflow.tasks) - 1, task)
+        self._running[_call_key(context, tool)] = len(chat.workflow_item.workflow.tasks) - 1
 
     async def on_tool_end(
         self, context: RunContextWrapper[AgentContext[RequestContext]], agent: Agent[Any], tool: Tool, result: object
     ) -> None:
         chat = context.context
-        started = self._running.pop(_call_key(context, tool), None)
-        if started is None or chat.workflow_item is None:
+        index = self._running.pop(_call_key(context, tool), None)
+        tasks = chat.workflow_item.workflow.tasks if chat.workflow_item is not None else []
+        if index is None or index >= len(tasks) or not isinstance(task := tasks[index], CustomTask):
             return
-        index, task = started
+        if task.status_indicator != "loading" or task.title != f"Using {_label(tool.name)}…":
+            return  # not ours any more (the item was closed and another begun)
         failed = isinstance(result, str) and result == _FAILED_OUTPUT
         done = task.model_copy(
             update={
@@ -71,9 +81,7 @@ class ToolProgress(RunHooks[AgentContext[RequestContext]]):
                 "status_indicator": "complete",
             }
         )
-        tasks = chat.workflow_item.workflow.tasks
-        if index < len(tasks) and tasks[index] is task:
-            await chat.update_workflow_task(done, index)
+        await chat.update_workflow_task(done, index)
 
     async def on_handoff(
         self, context: RunContextWrapper[AgentContext[RequestContext]], from_agent: Agent[Any], to_agent: Agent[Any]

@@ -12,6 +12,7 @@
     replies: [],
     // Workflow tasks as they streamed: {title, status} per task added or updated, in order.
     taskUpdates: [],
+    progress: [], // the texts of progress_update events
   });
 
   async function* sseEvents(response) {
@@ -123,6 +124,8 @@
             for (const task of event.item.workflow.tasks) this.task(task);
           } else if (event.type === "thread.item.updated" && event.update?.type?.startsWith("workflow.task.")) {
             this.task(event.update.task);
+          } else if (event.type === "progress_update") {
+            stub.progress.push(event.text);
           } else if (event.type === "thread.item.done" && event.item?.type === "client_tool_call") {
             toolCall = event.item;
           } else if (event.type === "error") {
