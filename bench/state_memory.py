@@ -32,8 +32,8 @@ from chatkit.types import (
 )
 
 from chatkit_app import db
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.store import SQLModelStore, new_id
+from chatkit_app.core.context import RequestContext
 
 MB = 1024 * 1024
 TABS = 8

@@ -31,7 +31,6 @@ from chatkit.types import (
 )
 from pydantic import AnyUrl
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.files import (
     ALLOWED_TYPES,
     IMAGE_TYPES,
@@ -42,6 +41,7 @@ from chatkit_app.chatkit_server.files import (
     sniff,
 )
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge
 from chatkit_app.limits import LimitPolicy
 

@@ -30,8 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from chatkit_app import models  # noqa: F401  (registers the tables on the metadata)
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.driver_writes import CompiledWrite, driver_rowcount
+from chatkit_app.core.context import RequestContext
 from chatkit_app.db import on_loop_else_waiting
 
 _T = TypeVar("_T")

@@ -32,9 +32,9 @@ from chatkit.types import (
 )
 from sqlalchemy import Engine
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn
 from chatkit_app.workflows.offline import OfflineAgent

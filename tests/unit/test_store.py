@@ -51,8 +51,8 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlmodel import SQLModel
 
 from chatkit_app import db
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.store import AttachmentFile, SQLModelStore
+from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 
 A = RequestContext(user_id="user-a", session_id="cks_a", workflow_id="assistant")

@@ -10,8 +10,8 @@ from typing import Any
 
 from chatkit.server import StreamingResult
 
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
+from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 
 
