@@ -19,8 +19,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from chatkit_app.api.deps import read_body, request_context, services_of
-from chatkit_app.core.context import RequestContext
 from chatkit_app.chatkit_server.server import CHATKIT_REQUEST
+from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import BadRequest, NotFound
 from chatkit_app.services import Services
 
@@ -35,7 +35,7 @@ async def chatkit_endpoint(request: Request) -> Response:
     try:
         request_model = CHATKIT_REQUEST.validate_json(body)
         await _check_attachments(services, request_model, context)
-        result = await services.chatkit.process_request(request_model, context, arrival)
+        result = await services.chatkit.process_request(request_model, context, arrival, raw=body)
     except ValidationError as exc:
         raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
     except NotFoundError:
