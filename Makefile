@@ -30,8 +30,13 @@ endif
 run: setup
 	$(VENV)/bin/reflex run
 
+# The protocol and streaming API tests run a second time on the plain SDK paths.
+FAST_PATHS_OFF_TESTS := tests/api/test_chatkit_protocol.py tests/api/test_chatkit_streaming.py \
+	tests/api/test_chatkit_openai.py tests/api/test_coalescing.py
+
 test: setup-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+	CHATKIT_FAST_PATHS=off $(PY) -m pytest $(FAST_PATHS_OFF_TESTS)
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
