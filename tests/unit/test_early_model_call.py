@@ -311,3 +311,36 @@ async def test_a_call_tied_to_a_conversation_is_never_a_template(fake: FakeOpenA
         assert len(fake.requests) == 1  # nothing was learned, nothing sent early
         await client.responses.create(**_params("b", key[1]))
         assert "previous_response_id" not in fake.requests[1].body
+
+
+async def test_an_agent_with_tools_and_handoffs_has_its_early_call_taken_over(fake: FakeOpenAI) -> None:
+    """The Agents SDK's call for an agent with a function tool and a handoff (the model
+    calls neither) is learned from the first run, sent early for the second and taken
+    over: one request per run, the tools in both."""
+    from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+
+    @function_tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"Sunny in {city}."
+
+    specialist = Agent(name="specialist", instructions="Answer questions about billing.")
+    key = ("m", secrets.token_hex(4))
+    sent_early = []
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as shared:
+        for text in ("first", "second"):
+            client = shared.with_options(timeout=5)  # one copy per answer, as the agent does
+            model_input = _input(text)
+            sent_early.append(client.responses.start_early(key, model_input))
+            model = OpenAIResponsesModel(model="m", openai_client=client)
+            agent = Agent(name="triage", instructions=key[1], model=model, tools=[weather], handoffs=[specialist])
+            result = Runner.run_streamed(agent, model_input, run_config=RunConfig(tracing_disabled=True))
+            async for _ in result.stream_events():
+                pass
+            await client.responses.close_early()
+            assert result.final_output == "Ahoy there, matey."
+    assert sent_early == [False, True]
+    assert len(fake.requests) == 2
+    first, second = (request.body for request in fake.requests)
+    assert {tool["name"] for tool in first["tools"]} == {"weather", "transfer_to_specialist"}
+    assert {**second, "input": first["input"]} == first
