@@ -2,7 +2,7 @@
 
 Run:  cd /work/main && .venv/bin/python -m bench.streaming [--rounds 3] [--streams 50]
       [--sequential 6] [--tokens 200] [--delay-ms 5] [--server granian|uvicorn]
-      [--loop uvloop|asyncio]                                         (about 90 s on 2 cores)
+      [--loop uvloop|asyncio] [--modes on,off]                       (about 3 min on 2 cores)
 
 Two server subprocesses on free 127.0.0.1 ports (one worker each, warning log level, no
 access log):
@@ -13,7 +13,9 @@ access log):
   worker) on uvloop (`--server uvicorn` for uvicorn + h11, `--loop asyncio`):
   `chatkit_app.api.app.create_api()` with services from the environment (fresh
   `CHATKIT_DATA_DIR`, random `CHATKIT_SECRET` and `CHATKIT_API_KEY`,
-  `OPENAI_API_KEY=dummy`, `OPENAI_BASE_URL=<fake>/v1`, `CHATKIT_OPENAI_API=responses`).
+  `OPENAI_API_KEY=dummy`, `OPENAI_BASE_URL=<fake>/v1`, `CHATKIT_OPENAI_API=responses`),
+  once with the fast paths on, then again, a fresh server, with `CHATKIT_FAST_PATHS=off`
+  (`--modes`): the price of the plain SDK paths, measured against the same floor.
 
 A stream of ours is a `threads.create` posted with a session token from
 `POST /api/chatkit/session` (made before the clock starts); a floor stream is a
@@ -27,9 +29,11 @@ server's CPU per token (/proc utime+stime of the server's processes, all threads
 Every stream is verified: the text deltas, concatenated in arrival order, must equal the
 fake's text exactly, and ours' finished `thread.item.done` must carry that full text, with
 no `error` event. Any failure, or a server that does not start, makes the exit status 1.
-Figures are medians over rounds; the final lines are `streaming ttft added @1 = X ms`,
-`streaming ttft added p50 @50 = X ms`, `streaming rate ratio ours/floor @50 = X.XX` and
-`streaming server cpu per token = X us` (ours, @50).
+Figures are medians over rounds; the final lines are, for the fast paths on, with their
+targets, `streaming ttft added @1 = X ms`, `streaming ttft added p50 @50 = X ms`,
+`streaming rate ratio ours/floor @50 = X.XX` and `streaming server cpu per token = X us`
+(ours, @50), then the same four with the fast paths off, named `streaming (fast paths off)
+...` and without targets.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from bench._apps import fake_text
 from bench.issuance import BenchError, Server, machine_busy_seconds, server_env
 
 STREAM_TIMEOUT_S = 60.0
+MODES = {"on": "fast paths on", "off": "fast paths off (CHATKIT_FAST_PATHS=off)"}
 CHATKIT_PATH = "/api/chatkit"
 SESSION_PATH = "/api/chatkit/session"
 TEXT_DELTA = "assistant_message.content_part.text_delta"
@@ -357,10 +362,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="uvloop",
         help="ours' event loop: uvloop (default; what Granian picks when installed) or asyncio",
     )
+    parser.add_argument("--modes", default="on,off", help="fast paths on, off or both, in this order (default on,off)")
     args = parser.parse_args(argv)
     if min(args.streams, args.sequential, args.rounds, args.tokens) < 1 or args.delay_ms < 0:
         parser.error("--streams, --sequential, --rounds and --tokens must be >= 1, --delay-ms >= 0")
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not args.modes or any(mode not in MODES for mode in args.modes):
+        parser.error("--modes takes on, off or on,off")
     return args
+
+
+def figures(mode: str, medians: dict[str, float], n: int) -> None:
+    """The four final lines of one mode; the targets are the fast paths' (mode on)."""
+    name = "streaming" if mode == "on" else "streaming (fast paths off)"
+    on = mode == "on"
+    lines = [
+        (f"ttft added @1 = {medians['ours@1.p50'] - medians['floor@1.p50']:.1f} ms", "<= 5 ms"),
+        (f"ttft added p50 @{n} = {medians[f'ours@{n}.p50'] - medians[f'floor@{n}.p50']:.1f} ms", "<= 150 ms"),
+        (f"rate ratio ours/floor @{n} = {medians[f'ours@{n}.rate'] / medians[f'floor@{n}.rate']:.2f}", ">= 0.85"),
+        (f"server cpu per token = {medians[f'ours@{n}.cpu']:.0f} us", "<= 80 us"),
+    ]
+    for figure, target in lines:
+        print(f"{name} {figure}" + (f"  (target {target})" if on else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,24 +397,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-streaming-"))
     servers: list[Server] = []
+    medians: dict[str, dict[str, float]] = {}
     try:
         fake_env = server_env(workdir / "fake-data", secret, api_key)
         fake_env.update(BENCH_FAKE_TOKENS=str(args.tokens), BENCH_FAKE_DELAY_MS=str(args.delay_ms))
         fake = Server("bench._apps:fake_model", fake_env, workdir / "fake.log", "asyncio", "h11", None)
         servers.append(fake)
-        env = server_env(workdir / "data", secret, api_key)
-        env.update(
-            OPENAI_API_KEY="dummy",
-            OPENAI_BASE_URL=f"http://127.0.0.1:{fake.port}/v1",
-            CHATKIT_OPENAI_API="responses",
-        )
-        http = "granian" if args.server == "granian" else "h11"
-        ours = Server("bench._apps:ours", env, workdir / "server.log", args.loop, http, None)
-        servers.append(ours)
         fake.wait_ready()
-        ours.wait_ready()
-        results = asyncio.run(measure(Bench(args, fake, ours, api_key)))
-        log = ours.log_tail()
+        for mode in args.modes:
+            print(f"--- {MODES[mode]}", flush=True)
+            env = server_env(workdir / f"data-{mode}", secret, api_key)
+            env.update(
+                OPENAI_API_KEY="dummy",
+                OPENAI_BASE_URL=f"http://127.0.0.1:{fake.port}/v1",
+                CHATKIT_OPENAI_API="responses",
+                CHATKIT_FAST_PATHS=mode,
+            )
+            http = "granian" if args.server == "granian" else "h11"
+            ours = Server("bench._apps:ours", env, workdir / f"server-{mode}.log", args.loop, http, None)
+            servers.append(ours)
+            ours.wait_ready()
+            results = asyncio.run(measure(Bench(args, fake, ours, api_key)))
+            log = ours.log_tail()
+            ours.stop()
+            if "Traceback" in log or "ERROR" in log:
+                raise BenchError(f"the server ({MODES[mode]}) logged errors:\n{log}")
+            medians[mode] = summarize(results, args.streams)
     except Exception as exc:  # any failed stream, timeout or broken connection
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         for server in servers:
@@ -402,15 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    medians = summarize(results, args.streams)
-    n = args.streams
-    print(f"streaming ttft added @1 = {medians['ours@1.p50'] - medians['floor@1.p50']:.1f} ms")
-    print(f"streaming ttft added p50 @{n} = {medians[f'ours@{n}.p50'] - medians[f'floor@{n}.p50']:.1f} ms")
-    print(f"streaming rate ratio ours/floor @{n} = {medians[f'ours@{n}.rate'] / medians[f'floor@{n}.rate']:.2f}")
-    print(f"streaming server cpu per token = {medians[f'ours@{n}.cpu']:.0f} us")
-    if "Traceback" in log or "ERROR" in log:
-        print(f"error: the server logged errors:\n{log}", file=sys.stderr)
-        return 1
+    for mode in args.modes:
+        figures(mode, medians[mode], args.streams)
     return 0
 
 

@@ -1,7 +1,7 @@
 """One tool round through `/api/chatkit` against a floor: the same two model calls made directly.
 
 Run:  .venv/bin/python -m bench.tool_round [--rounds 3] [--sequential 6] [--tokens 200]
-      [--delay-ms 5]                                                  (about 30 s)
+      [--delay-ms 5] [--modes on,off]                                 (about a minute)
 
 The fake model (`bench._apps:fake_model`) answers a request that offers the tool
 `bench_lookup`, and holds no tool output yet, with a call of that tool (one response, at
@@ -13,8 +13,9 @@ A floor stream makes the same two calls itself with the same minimal client: the
 read to its end, then the second with the call and its output added, streamed. Time to
 first text is taken from writing the first request, in both. `tool round added @1` is
 ours minus the floor (medians over rounds, streams one at a time); the target is at most
-15 ms. Every answer's text is verified as in `bench.streaming`, and ours must show the
-tool call as a workflow task that ends done.
+15 ms with the fast paths on; with them off (`CHATKIT_FAST_PATHS=off`, a server of its own)
+the same figure is printed, without a target. Every answer's text is verified as in
+`bench.streaming`, and ours must show the tool call as a workflow task that ends done.
 """
 
 from __future__ import annotations
@@ -154,7 +155,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sequential", type=int, default=6)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=5)
+    parser.add_argument("--modes", default="on,off", help="fast paths on, off or both (default on,off)")
     args = parser.parse_args(argv)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not modes or any(mode not in ("on", "off") for mode in modes):
+        parser.error("--modes takes on, off or on,off")
+    figures: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        print(f"tool round, fast paths {mode}:", flush=True)
+        medians = _run_mode(args, mode)
+        if medians is None:
+            return 1
+        figures[mode] = medians
+    for mode, medians in figures.items():
+        print(
+            f"tool round (fast paths {mode}): floor (two model calls) ttft p50 {medians['floor']:.1f} ms,"
+            f" ours {medians['ours']:.1f} ms"
+        )
+    for mode, medians in figures.items():
+        suffix = "" if mode == "on" else " (fast paths off)"
+        print(f"tool round added @1{suffix} = {medians['ours'] - medians['floor']:.1f} ms")
+    return 0
+
+
+def _run_mode(args: argparse.Namespace, mode: str) -> dict[str, float] | None:
     secret, api_key = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
     workdir = Path(tempfile.mkdtemp(prefix="bench-tools-"))
     servers: list[Server] = []
@@ -169,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             OPENAI_BASE_URL=f"http://127.0.0.1:{fake.port}/v1",
             CHATKIT_OPENAI_API="responses",
             CHATKIT_WORKFLOW_MODULES="assistant=bench.tool_agents:one_lookup",
+            CHATKIT_FAST_PATHS=mode,
         )
         ours = Server("bench._apps:ours", env, workdir / "server.log", "uvloop", "granian", None)
         servers.append(ours)
@@ -181,17 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         for server in servers:
             with contextlib.suppress(Exception):
                 print(f"--- {server.log_path.name}:\n{server.log_tail()}", file=sys.stderr)
-        return 1
+        return None
     finally:
         for server in servers:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"tool round: floor (two model calls) ttft p50 {medians['floor']:.1f} ms, ours {medians['ours']:.1f} ms")
-    print(f"tool round added @1 = {medians['ours'] - medians['floor']:.1f} ms")
     if "Traceback" in log or "ERROR" in log:
         print(f"error: the server logged errors:\n{log}", file=sys.stderr)
-        return 1
-    return 0
+        return None
+    return medians
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
 from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
+from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.housekeeping import sweep_hourly
 from chatkit_app.services import close_mcp_connections, get_services
 from chatkit_app.settings import (
@@ -26,7 +27,6 @@ from chatkit_app.settings import (
 from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
-from chatkit_app.workflows.model_client import close_shared_clients
 from chatkit_app.workflows.modules import load_workflow_modules
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

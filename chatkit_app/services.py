@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from chatkit_app import fast_paths
 from chatkit_app.auth.issuer import SessionIssuer
 from chatkit_app.auth.sessions import SessionService
 from chatkit_app.auth.site_sessions import SiteSessions
@@ -148,7 +149,7 @@ def build_services(
         clock=clock,
         limits=limits,
     )
-    chatkit = AppChatKitServer(store, registry, attachments, limits=limits)
+    chatkit = AppChatKitServer(store, registry, attachments, limits=limits, fast_paths=fast_paths.enabled(settings))
     return Services(
         settings,
         secret,

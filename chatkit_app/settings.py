@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     )
     chatkit_openai_api: Literal["responses", "chat_completions"] = "responses"
     chatkit_upstream_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    # The speed-ups on private names of the SDKs (`chatkit_app.fast_paths`); off|on.
+    chatkit_fast_paths: bool = True
     # One hosted-sessions call (create or cancel), retries included; DESIGN.md caps it at 20 s.
     chatkit_hosted_timeout_seconds: float = Field(default=15.0, gt=0, le=20)
     chatkit_workflow_id: str = "assistant"

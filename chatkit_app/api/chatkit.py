@@ -35,7 +35,7 @@ async def chatkit_endpoint(request: Request) -> Response:
     try:
         request_model = CHATKIT_REQUEST.validate_json(body)
         await _check_attachments(services, request_model, context)
-        result = await services.chatkit.process_request(request_model, context, arrival)
+        result = await services.chatkit.process_request(request_model, context, arrival, raw=body)
     except ValidationError as exc:
         raise BadRequest(f"Not a valid ChatKit request ({_first_error(exc)}).") from None
     except NotFoundError:

@@ -22,6 +22,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatkit_app.fast_paths.internals import connected_token_check
+
 MULTIPART_ALLOWANCE = 64 * 1024  # boundaries, part headers, Reflex's own small form fields
 
 TokenCheck = Callable[[str], Awaitable[bool]]
@@ -30,12 +32,9 @@ TokenCheck = Callable[[str], Awaitable[bool]]
 async def is_connected_client(event_namespace: Any, token: str) -> bool:
     """Whether `token` is a client with an open websocket (on any worker, with Redis).
 
-    Reflex has no public way to ask, so this is the one place that reaches into its
-    private `EventNamespace._token_manager` (`TokenManager.is_token_connected` itself is
-    public); tests/unit/test_upload_guard.py checks these names still exist. Fails
-    closed: without them, no upload is allowed."""
-    manager = getattr(event_namespace, "_token_manager", None)
-    check = getattr(manager, "is_token_connected", None)
+    Reflex has no public way to ask: its token manager is a private name
+    (`internals.connected_token_check`). Fails closed: without it, no upload is allowed."""
+    check = connected_token_check(event_namespace)
     if check is None or not token:
         return False
     return bool(await check(token))

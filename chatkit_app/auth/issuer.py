@@ -24,10 +24,10 @@ from chatkit_app.auth.sessions import (
     validate_metadata,
     validate_user_id,
 )
+from chatkit_app.core.workflow_lookup import WorkflowInfo, WorkflowLookup
 from chatkit_app.errors import ChatKitAppError, ServiceUnavailable, Unauthorized
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.upstream.hosted import HostedSessions, file_upload_options
-from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 
 logger = logging.getLogger("chatkit_app.issuer")
 T = TypeVar("T")
@@ -43,7 +43,7 @@ class SessionIssuer:
     def __init__(
         self,
         call: SessionCaller,
-        registry: WorkflowRegistry,
+        registry: WorkflowLookup,
         *,
         initial_expires_in: int,
         hosted: HostedSessions | None = None,
@@ -92,7 +92,7 @@ class SessionIssuer:
     async def revoke_with_token(self, session_id: str, token: str) -> None:
         await self._cancel(await self._call(lambda s: s.revoke_with_token(session_id, token)))
 
-    async def _create_hosted(self, workflow: Workflow, user_id: str, metadata: dict[str, Any]) -> IssuedSession:
+    async def _create_hosted(self, workflow: WorkflowInfo, user_id: str, metadata: dict[str, Any]) -> IssuedSession:
         upstream = await self._upstream().create(
             user=user_id,
             workflow_id=workflow.id,

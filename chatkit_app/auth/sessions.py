@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from chatkit_app.auth.tokens import TokenClaims, TokenCodec
+from chatkit_app.core.workflow_lookup import WorkflowInfo, WorkflowLookup
 from chatkit_app.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from chatkit_app.models import ChatSession
-from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@+\-]{1,128}$")
 MAX_METADATA_BYTES = 4096
@@ -102,7 +102,7 @@ class RefreshGrant:
     the session's liveness; `finish_refresh` rotates only if nobody rotated meanwhile."""
 
     row: SessionRow
-    workflow: Workflow
+    workflow: WorkflowInfo
     old_jti: str
     now: int
     expires_at: int
@@ -159,7 +159,7 @@ class SessionService:
         self,
         engine: Engine,
         codec: TokenCodec,
-        registry: WorkflowRegistry,
+        registry: WorkflowLookup,
         *,
         token_ttl_seconds: int,
         max_age_seconds: int,
@@ -309,7 +309,7 @@ class SessionService:
 
     def _issued(
         self,
-        workflow: Workflow,
+        workflow: WorkflowInfo,
         session_id: str,
         user_id: str,
         metadata: dict[str, Any],

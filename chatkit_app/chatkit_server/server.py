@@ -1,10 +1,13 @@
 """Our `ChatKitServer`: the SDK speaks the protocol; we pick the workflow's agent,
 store feedback, and keep partial answers when a stream is cut.
 
-Requests are parsed with one `TypeAdapter` built at import: the SDK's `process` builds a
-new one per call, ~25 ms of schema generation on the event loop before the first byte
-(bench/streaming.py: most of the time to first token at 1 stream, seconds at 50). Text
-delta frames, most of an answer's frames, are serialized directly (same JSON).
+Requests are parsed with one `TypeAdapter` built at import. With the fast paths on
+(`fast_paths`), the SDK processes that parse: its public `process` builds a new adapter per
+call, ~25 ms of schema generation on the event loop before the first byte
+(bench/streaming.py: most of the time to first token at 1 stream, seconds at 50); text
+delta frames, most of an answer's frames, are serialized directly (same JSON); a new
+thread's model call starts before the thread is saved (`EarlyStarting`, `HeadStart`).
+With them off, requests go through the SDK's public `process`, as it writes them.
 
 Building the server also moves every object alive at that point (imported modules, the
 SDKs' ~300k schema and type objects) out of the garbage collector's reach (`gc.freeze`):
@@ -17,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
-import json
 import logging
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -28,11 +30,9 @@ import anyio
 from chatkit.actions import Action
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
-    AssistantMessageContentPartTextDelta,
     ChatKitReq,
     FeedbackKind,
     ThreadItem,
-    ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
     ThreadsAddUserMessageReq,
@@ -43,14 +43,14 @@ from chatkit.types import (
     UserMessageInput,
     UserMessageItem,
     WidgetItem,
-    is_streaming_req,
 )
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
+from chatkit_app.fast_paths import process_parsed, stream_parsed, write_text_deltas_directly
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
@@ -60,10 +60,6 @@ CHATKIT_REQUEST: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 _frozen = threading.Event()
 _PYTHON_GC_THRESHOLDS = (700, 10, 10)
 GC_THRESHOLDS = (5_000, 10, 10)  # see `tune_gc`
-_TEXT_DELTA_FRAME = (
-    b'{"type":"thread.item.updated","item_id":%s,'
-    b'"update":{"type":"assistant_message.content_part.text_delta","content_index":%d,"delta":%s}}'
-)
 
 
 def _freeze_startup_objects() -> None:
@@ -95,24 +91,34 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         attachment_store: DiskAttachmentStore | None = None,
         *,
         limits: LimitPolicy | None = None,
+        fast_paths: bool = True,
     ) -> None:
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
         self.attachment_store: DiskAttachmentStore | None = attachment_store
         self.registry = registry
         self.limits = limits
+        self.fast_paths = fast_paths
         self.head_start = HeadStart()
+        if fast_paths:
+            write_text_deltas_directly(self)
         _freeze_startup_objects()
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
     ) -> StreamingResult | NonStreamingResult:
-        return await self.process_request(CHATKIT_REQUEST.validate_json(request), context)
+        return await self.process_request(CHATKIT_REQUEST.validate_json(request), context, raw=request)
 
     async def process_request(
-        self, request: ChatKitReq, context: RequestContext, arrival: Arrival | None = None
+        self,
+        request: ChatKitReq,
+        context: RequestContext,
+        arrival: Arrival | None = None,
+        *,
+        raw: str | bytes | bytearray | None = None,
     ) -> StreamingResult | NonStreamingResult:
-        """`process` for an already parsed request (the endpoint parses it to check it).
+        """`process` for an already parsed request (the endpoint parses it to check it);
+        `raw` is its body, for the SDK's `process` when the fast paths are off.
         `arrival` (from the endpoint's `HeadStart`) is done once this request's model call
         is out, or at once for requests that make none. Limits are checked first, before
         anything is stored, streamed or sent to a model: over one, the app's error
@@ -120,6 +126,13 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         429 before streaming and the native UI shows its message."""
         if self.limits is not None:
             await _check_limits(self.limits, request, context.user_id)
+        if isinstance(request, ThreadsCreateReq):
+            context = dataclasses.replace(context, creates_thread=True)
+        if not self.fast_paths:
+            if arrival is not None:
+                arrival.done()
+            body = raw if raw is not None else CHATKIT_REQUEST.dump_json(request, by_alias=True)
+            return await ChatKitServer.process(self, body, context)
         if not isinstance(request, ThreadsCreateReq) and arrival is not None:
             arrival.done()
         if isinstance(request, ThreadsCreateReq):
@@ -135,21 +148,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 if arrival is not None:
                     arrival.done()
                     await self.head_start.wait_turn()
-                return StreamingResult(_then_drop_early(self._process_streaming(request, context), agent))
-        if is_streaming_req(request):
-            return StreamingResult(self._process_streaming(request, context))
-        return NonStreamingResult(await self._process_non_streaming(request, context))
-
-    def _serialize(self, obj: BaseModel) -> bytes:
-        """The SDK's JSON, with text deltas (most frames of an answer) written directly:
-        the same JSON object (tests/unit/test_model_stream_fast_paths.py) at half the cost."""
-        if type(obj) is ThreadItemUpdatedEvent and type(obj.update) is AssistantMessageContentPartTextDelta:
-            return _TEXT_DELTA_FRAME % (
-                json.dumps(obj.item_id).encode(),
-                obj.update.content_index,
-                json.dumps(obj.update.delta).encode(),
-            )
-        return super()._serialize(obj)
+                return StreamingResult(_then_drop_early(stream_parsed(self, request, context), agent))
+        return await process_parsed(self, request, context)
 
     def _agent(self, context: RequestContext) -> ChatAgent:
         """The workflow's agent; made per call (agents may keep per-answer state), unless

@@ -6,7 +6,7 @@ comes back for the next item and several are already buffered, each run of adjac
 with the same non-None `key` is `join`ed into one. An idle stream therefore passes every
 item through alone (nothing is delayed), and a stream whose consumer fell behind catches up
 in one step per run instead of one per item: every layer after it (for a Responses stream,
-from the openai SDK's JSON parsing and validation on: `model_client.FastSSEDecoder`; then
+from the openai SDK's JSON parsing and validation on: `fast_paths.sse.FastSSEDecoder`; then
 the Agents SDK's run loop and queues, ChatKit's conversion, persistence bookkeeping and
 serialization, one SSE frame and one socket write) works per run.
 

@@ -24,6 +24,7 @@ from openai.types.beta.chatkit.chat_session_chatkit_configuration_param import F
 from pydantic import SecretStr
 
 from chatkit_app.errors import ChatKitAppError, RateLimited, UpstreamFailed, UpstreamTimeout
+from chatkit_app.fast_paths.internals import RetryFilteringClient
 
 logger = logging.getLogger("chatkit_app.upstream")
 
@@ -40,12 +41,11 @@ class UpstreamSession:
     expires_at: int | None
 
 
-class _SessionsClient(openai.AsyncOpenAI):
+class _SessionsClient(RetryFilteringClient):
     """Retries only what a retry can fix within the deadline: a 429 goes straight back to
     our caller with its Retry-After instead of holding the request open while waiting."""
 
-    def _should_retry(self, response: httpx2.Response) -> bool:
-        return response.status_code != 429 and super()._should_retry(response)
+    never_retried = frozenset({429})
 
 
 class HostedSessions:

@@ -19,7 +19,7 @@ A guardrail that trips ends the turn with a message saying so.
 Time to first token (`start_early`, fast paths only): for a workflow whose agent is the same
 for every user and asks the site's Responses model, the model call goes out before the
 Agents SDK sets the run up, for a new thread even before ChatKit saves it; the SDK's own
-call takes it over only if its parameters are the same (`model_client._Responses`), so an
+call takes it over only if its parameters are the same (`fast_paths.client.FastResponses`), so an
 agent whose calls cannot be predicted simply gets no head start.
 """
 
@@ -60,12 +60,12 @@ from chatkit.types import (
 )
 
 from chatkit_app.core.context import RequestContext
+from chatkit_app.fast_paths import ModelClient, shared_client
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
 from chatkit_app.workflows.failures import describe_failure, failure_kind
 from chatkit_app.workflows.history import ReadOnce
 from chatkit_app.workflows.mcp_connections import McpConnections
-from chatkit_app.workflows.model_client import OpenAIClient, shared_client
 from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.model_provider import SiteModels
 from chatkit_app.workflows.partial_answer import PartialAnswer
@@ -98,7 +98,7 @@ class AgentRunner:
         self.history_limit = history_limit
         self.budget = settings.chatkit_upstream_timeout_seconds
         # The client whose model call `start_early` sent, until the answer takes it over.
-        self._started: OpenAIClient | None = None
+        self._started: ModelClient | None = None
 
     # -- the early model call --------------------------------------------------------------
 

@@ -86,8 +86,8 @@ class PartialAnswer:
 
 
 class RecordingResponsesModel(OpenAIResponsesModel):
-    """Records each event as it is read. Its client (`model_client.OpenAIClient`) already
-    reads ahead and merges waiting text deltas, below the SDK's parsing."""
+    """Records each event as it is read. Its client (with the fast paths on:
+    `fast_paths.FastModelClient`) already merges waiting text deltas, below the SDK's parsing."""
 
     partial: PartialAnswer
 

@@ -13,8 +13,8 @@ from agents import Agent
 
 from chatkit_app.api.app import create_api
 from chatkit_app.core.context import RequestContext
+from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.services import build_services
-from chatkit_app.workflows.model_client import close_shared_clients
 from chatkit_app.workflows.registry import ModelChoice, Workflow, WorkflowRegistry, bind, build_registry
 from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
 from tests.conftest import api_key_headers, create_session, make_settings

@@ -18,9 +18,9 @@ from chatkit.agents import AgentContext, ClientToolCall
 from chatkit.widgets import Card, Text
 
 from chatkit_app.api.app import create_api
+from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.services import build_services
 from chatkit_app.workflows import modules
-from chatkit_app.workflows.model_client import close_shared_clients
 from chatkit_app.workflows.registry import Workflow, bind, build_registry
 from examples.agent_builder_export.support_workflow import billing_agent
 from tests.api.chatkit_client import ChatKitClient, reply_text

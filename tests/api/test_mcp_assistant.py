@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from chatkit_app.api.app import create_api
+from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.services import build_services
-from chatkit_app.workflows.model_client import close_shared_clients
 from tests.api.chatkit_client import ChatKitClient, reply_text
 from tests.conftest import make_settings
 from tests.fakes.mcp_server import FakeMcpHttp

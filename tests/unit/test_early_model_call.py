@@ -22,12 +22,12 @@ from sqlalchemy import Engine
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
+from chatkit_app.fast_paths import FastModelClient, close_shared_clients, shared_client
+from chatkit_app.fast_paths.pacing import PacedAioHttpClient
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent_runner import AgentRunner
-from chatkit_app.workflows.model_client import OpenAIClient, close_shared_clients
 from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.openai_agent import assistant_workflow
-from chatkit_app.workflows.pacing import PacedAioHttpClient
 from chatkit_app.workflows.registry import Workflow, WorkflowRegistry
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
@@ -55,7 +55,7 @@ async def _settle() -> None:
     await asyncio.sleep(0.2)  # long enough for a request to reach the fake, if one was sent
 
 
-async def _teach(client: OpenAIClient, key: tuple[str, str]) -> None:
+async def _teach(client: FastModelClient, key: tuple[str, str]) -> None:
     """One answer for `key` the usual way: its call's parameters become the template."""
     client.responses.start_early(key, _input("a"))
     await _text(await client.responses.create(**_params("a", key[1])))
@@ -63,7 +63,7 @@ async def _teach(client: OpenAIClient, key: tuple[str, str]) -> None:
 
 async def test_the_sdks_call_takes_over_the_early_one(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))  # a configuration no other test has taught
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
         client.responses.start_early(key, _input("first"))  # nothing learned yet: nothing sent
         await _settle()
         assert fake.requests == []
@@ -80,7 +80,7 @@ async def test_the_sdks_call_takes_over_the_early_one(fake: FakeOpenAI) -> None:
 
 async def test_an_early_call_unlike_the_sdks_is_dropped_for_good(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
         await _teach(client, key)
         client.responses.start_early(key, _input("b"))
         await _settle()
@@ -95,7 +95,7 @@ async def test_an_early_call_unlike_the_sdks_is_dropped_for_good(fake: FakeOpenA
 
 async def test_an_early_call_nobody_takes_over_is_closed(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
         await _teach(client, key)
         client.responses.start_early(key, _input("b"))
         await _settle()
@@ -106,7 +106,7 @@ async def test_an_early_call_nobody_takes_over_is_closed(fake: FakeOpenAI) -> No
 
 async def test_headers_the_sdk_is_told_to_add_are_part_of_the_configuration(fake: FakeOpenAI) -> None:
     key = ("m", secrets.token_hex(4))
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
         with agents_sdk_user_agent_override():
             client.responses.start_early(key, _input("a"))
             await _text(await client.responses.create(**_params("a", key[1])))
@@ -147,27 +147,28 @@ async def _silent_model(closed: asyncio.Event | None = None) -> tuple[asyncio.Se
 
 async def test_an_answer_waits_for_its_early_call_to_be_sent_not_answered(fake: FakeOpenAI) -> None:
     """`early_call_sent` returns once the request is on the socket (the server has all of
-    it), long before any answer; at once without an early call; and when a call fails."""
+    it), long before any answer; at once without an early call; and when a call fails.
+    Copies of a client (`with_options`) share what it learned."""
     key = ("m", secrets.token_hex(4))
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0, http_client=PacedAioHttpClient()) as c:
+    async with FastModelClient(
+        api_key="k", base_url=fake.base_url, max_retries=0, http_client=PacedAioHttpClient()
+    ) as c:
         await c.responses.early_call_sent(at_most=5)  # no early call: returns at once
         await _teach(c, key)
-    server, silent_url, received = await _silent_model()
-    loop = asyncio.get_running_loop()
-    async with OpenAIClient(
-        api_key="k", base_url=silent_url, max_retries=0, http_client=PacedAioHttpClient()
-    ) as client:
-        client.responses.start_early(key, _input("b"))
+        server, silent_url, received = await _silent_model()
+        loop = asyncio.get_running_loop()
+        client = c.with_options(base_url=silent_url)
+        assert client.responses.start_early(key, _input("b"))
         began = loop.time()
         await client.responses.early_call_sent(at_most=5)
         assert loop.time() - began < 2
         await asyncio.wait_for(received.wait(), 2)  # all of it: the server read the whole body
         await client.responses.close_early()
-    server.close()
-    await server.wait_closed()
+        server.close()
+        await server.wait_closed()
 
-    async with OpenAIClient(api_key="k", base_url=silent_url, max_retries=0, http_client=PacedAioHttpClient()) as gone:
-        gone.responses.start_early(key, _input("c"))  # nobody listens there any more
+        gone = c.with_options(base_url=silent_url)
+        assert gone.responses.start_early(key, _input("c"))  # nobody listens there any more
         began = loop.time()
         await gone.responses.early_call_sent(at_most=5)
         assert loop.time() - began < 2
@@ -181,6 +182,7 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
     server, silent_url, _ = await _silent_model(closed)
     settings = Settings(
         _env_file=None,
+        chatkit_fast_paths=True,
         chatkit_data_dir=tmp_path,
         openai_api_key="k",
         openai_base_url=silent_url,
@@ -196,11 +198,12 @@ async def test_a_request_that_goes_away_while_its_early_call_is_sent_closes_it(
         inference_options=InferenceOptions(),
     )
     model_input = await converter_for(None, settings).to_agent_input([message])
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as teacher:
-        with agents_sdk_user_agent_override():  # as the agent's early calls are made
-            teacher.responses.start_early(agent._early_key(None), model_input)
-            params = {"model": "m", "input": model_input, "instructions": settings.chatkit_instructions}
-            await _text(await teacher.responses.create(**params, stream=True))
+    # The agent's shared client learns the call's parameters from one answer by the fake.
+    teacher = shared_client(settings).with_options(base_url=fake.base_url)
+    with agents_sdk_user_agent_override():  # as the agent's early calls are made
+        teacher.responses.start_early(agent._early_key(None), model_input)
+        params = {"model": "m", "input": model_input, "instructions": settings.chatkit_instructions}
+        await _text(await teacher.responses.create(**params, stream=True))
     try:
         starting = asyncio.ensure_future(agent.start_early(message))
         await asyncio.sleep(0)  # it has made its early call and waits for it to be sent
@@ -219,6 +222,7 @@ def _server(store: SQLModelStore, fake: FakeOpenAI, tmp_path: Path) -> AppChatKi
     """Our ChatKit server with the OpenAI agent, its instructions new to this process."""
     settings = Settings(
         _env_file=None,
+        chatkit_fast_paths=True,
         chatkit_data_dir=tmp_path / "data",
         openai_api_key="sk-test",
         openai_base_url=fake.base_url,
@@ -258,7 +262,7 @@ async def test_bytes_that_arrived_before_a_cut_are_read(tmp_path: Path) -> None:
     tokens = [f"t{n} " for n in range(8)]
     for fake in running_fake(FakeBehavior(text="".join(tokens), tokens=8, cut_after=5)):
         http = PacedAioHttpClient()  # the assistant's transport
-        async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0, http_client=http) as client:
+        async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0, http_client=http) as client:
             stream = await client.responses.create(**_params("hi", "x"))
             await _settle()
             seen: list[str] = []
@@ -300,7 +304,7 @@ async def test_a_call_tied_to_a_conversation_is_never_a_template(fake: FakeOpenA
     """A call naming a stored conversation (or one user's data) at the model server must not
     be repeated for the next answer, which may be another user's."""
     key = ("m", secrets.token_hex(4))
-    async with OpenAIClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as client:
         client.responses.start_early(key, _input("a"))
         await _text(await client.responses.create(**_params("a", key[1]), previous_response_id="resp_of_alice"))
         client.responses.start_early(key, _input("b"))
@@ -308,3 +312,36 @@ async def test_a_call_tied_to_a_conversation_is_never_a_template(fake: FakeOpenA
         assert len(fake.requests) == 1  # nothing was learned, nothing sent early
         await client.responses.create(**_params("b", key[1]))
         assert "previous_response_id" not in fake.requests[1].body
+
+
+async def test_an_agent_with_tools_and_handoffs_has_its_early_call_taken_over(fake: FakeOpenAI) -> None:
+    """The Agents SDK's call for an agent with a function tool and a handoff (the model
+    calls neither) is learned from the first run, sent early for the second and taken
+    over: one request per run, the tools in both."""
+    from agents import Agent, OpenAIResponsesModel, RunConfig, Runner, function_tool
+
+    @function_tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"Sunny in {city}."
+
+    specialist = Agent(name="specialist", instructions="Answer questions about billing.")
+    key = ("m", secrets.token_hex(4))
+    sent_early = []
+    async with FastModelClient(api_key="k", base_url=fake.base_url, max_retries=0) as shared:
+        for text in ("first", "second"):
+            client = shared.with_options(timeout=5)  # one copy per answer, as the agent does
+            model_input = _input(text)
+            sent_early.append(client.responses.start_early(key, model_input))
+            model = OpenAIResponsesModel(model="m", openai_client=client)
+            agent = Agent(name="triage", instructions=key[1], model=model, tools=[weather], handoffs=[specialist])
+            result = Runner.run_streamed(agent, model_input, run_config=RunConfig(tracing_disabled=True))
+            async for _ in result.stream_events():
+                pass
+            await client.responses.close_early()
+            assert result.final_output == "Ahoy there, matey."
+    assert sent_early == [False, True]
+    assert len(fake.requests) == 2
+    first, second = (request.body for request in fake.requests)
+    assert {tool["name"] for tool in first["tools"]} == {"weather", "transfer_to_specialist"}
+    assert {**second, "input": first["input"]} == first

@@ -16,11 +16,12 @@ from typing import Any
 
 import openai
 import pytest
-from openai._streaming import SSEDecoder
 
+from chatkit_app.fast_paths import FastModelClient, close_shared_clients, shared_client
+from chatkit_app.fast_paths.internals import SSEDecoder
+from chatkit_app.fast_paths.pacing import PACER, PacedAioHttpClient, PacedAiohttpTransport, ReadPacer
+from chatkit_app.fast_paths.sse import FastSSEDecoder
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.model_client import FastSSEDecoder, OpenAIClient, close_shared_clients, shared_client
-from chatkit_app.workflows.pacing import PACER, PacedAioHttpClient, PacedAiohttpTransport, ReadPacer
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 # --- SSE decoding ------------------------------------------------------------------------
@@ -101,7 +102,7 @@ async def _read_deltas(base_url: str, pacer: ReadPacer) -> list[tuple[float, str
     """(arrival time, text) of each text delta event of one streamed answer."""
     http = PacedAioHttpClient(transport=PacedAiohttpTransport(pacer=pacer))
     loop = asyncio.get_running_loop()
-    async with OpenAIClient(api_key="k", base_url=base_url, http_client=http, max_retries=0) as client:
+    async with FastModelClient(api_key="k", base_url=base_url, http_client=http, max_retries=0) as client:
         stream = await client.responses.create(model="m", input="hi", stream=True)
         return [(loop.time(), e.delta) async for e in stream if e.type == "response.output_text.delta"]
 
@@ -129,8 +130,14 @@ async def test_a_stream_alone_is_read_as_its_tokens_come(steady: FakeOpenAI) -> 
 
 
 async def test_the_assistants_client_reads_paced(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, chatkit_data_dir=tmp_path, openai_api_key="k", openai_base_url="http://x/v1")
-    client = shared_client(settings).with_options(timeout=5)  # as `OpenAIAgent` uses it
+    settings = Settings(
+        _env_file=None,
+        chatkit_data_dir=tmp_path,
+        openai_api_key="k",
+        openai_base_url="http://x/v1",
+        chatkit_fast_paths=True,
+    )
+    client = shared_client(settings).with_options(timeout=5)  # as `AgentRunner` uses it
     try:
         assert isinstance(client._client, PacedAioHttpClient)
         assert isinstance(client._client._transport, PacedAiohttpTransport)
@@ -171,7 +178,7 @@ async def test_a_streamed_responses_call_sends_the_sdks_body(fake: FakeOpenAI) -
     async with openai.AsyncOpenAI(api_key="k", base_url=fake.base_url) as sdk:
         async for _ in await sdk.responses.create(**params):
             pass
-    async with OpenAIClient(api_key="k", base_url=fake.base_url) as ours:
+    async with FastModelClient(api_key="k", base_url=fake.base_url) as ours:
         async for _ in await ours.responses.create(**params):
             pass
     sdk_request, our_request = fake.requests
@@ -192,8 +199,10 @@ def test_text_delta_frames_are_the_sdks_json() -> None:
     )
 
     from chatkit_app.chatkit_server.server import AppChatKitServer
+    from chatkit_app.fast_paths import write_text_deltas_directly
 
     server = AppChatKitServer.__new__(AppChatKitServer)  # _serialize needs no state
+    write_text_deltas_directly(server)
     for delta in ["plain", 'a"\\\n\t\r', "é😀日本</script>", "\u2028\u2029\x00", ""]:
         for item_id in ["msg_1", 'msg_"odd\\']:
             update = AssistantMessageContentPartTextDelta(content_index=3, delta=delta)

@@ -18,8 +18,9 @@ first after a tool call or a slow start, is read the moment it comes.
 
 `PacedAioHttpClient` is the openai SDK's aiohttp client (`openai.DefaultAioHttpClient`:
 same defaults, proxies from the environment) whose responses are read this way, and whose
-refused connections are connection errors, not connect timeouts. A request made with
-`on_request_sent(callback)` calls `callback` once its bytes are handed to the socket.
+refused connections are connection errors, not connect timeouts. A request carrying a
+callback in its `ON_REQUEST_SENT` extension calls it once its bytes are handed to the
+socket (an early model call: `early_call`).
 """
 
 from __future__ import annotations
@@ -27,17 +28,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import httpx2
-import openai
 from aiohttp import ClientResponse
-from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream, AiohttpTransport, map_aiohttp_exceptions
+
+from chatkit_app.fast_paths.internals import (
+    AioHttpClientHooks,
+    AiohttpResponseStream,
+    AiohttpTransport,
+    aiohttp_response_of,
+    map_aiohttp_exceptions,
+    take_buffered,
+)
 
 _DELTA = b'"delta":'  # Responses text deltas and Chat Completions chunks both carry one
+# The httpx2 request extension holding a callback for when the request's bytes are sent.
+ON_REQUEST_SENT = "chatkit_app.on_request_sent"
 
 
 @dataclass
@@ -72,9 +82,10 @@ class PacedResponseStream(AiohttpResponseStream):
 
     def __init__(self, response: ClientResponse, pacer: ReadPacer) -> None:
         super().__init__(response)
+        self._response = response
         self._pacer = pacer
         # Until it is first read, the body waits in the kernel: a call made early
-        # (`model_client`) is read only once its answer is being streamed, not byte by byte
+        # (`early_call`) is read only once its answer is being streamed, not byte by byte
         # while the server is still busy setting it up.
         self._held = _pause(response)
 
@@ -90,7 +101,7 @@ class PacedResponseStream(AiohttpResponseStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self._release()
-        response = self._aiohttp_response
+        response = self._response
         loop = asyncio.get_running_loop()
         last, hold = 0.0, False
         with self._pacer.stream(), map_aiohttp_exceptions():
@@ -126,9 +137,9 @@ def _pause(response: ClientResponse) -> asyncio.Transport | None:
 def _buffered_before_failure(content: aiohttp.StreamReader) -> bytes:
     """The bytes that arrived before the connection failed: aiohttp's readers raise the
     failure at once, dropping them (the last tokens of an answer cut off mid-way)."""
-    if content.exception() is None or not content._buffer:
+    if content.exception() is None:
         return b""
-    return content._read_nowait(-1)
+    return take_buffered(content)
 
 
 async def _rest(transport: asyncio.Transport | None, seconds: float) -> None:
@@ -144,40 +155,41 @@ async def _rest(transport: asyncio.Transport | None, seconds: float) -> None:
             transport.resume_reading()
 
 
-# Called when the request made in this context has its bytes on the socket (see
-# `on_request_sent`); aiohttp writes a body in a task of its own, which inherits it.
-_ON_SENT: ContextVar[Callable[[], None] | None] = ContextVar("chatkit_on_request_sent", default=None)
-
-
-def on_request_sent(callback: Callable[[], None]) -> None:
-    """Requests made from here on in this context call `callback` as their body is
-    handed to the socket (run the request in a task of its own to scope it)."""
-    _ON_SENT.set(callback)
-
-
-async def _chunk_sent(*_: Any) -> None:
-    callback = _ON_SENT.get()
-    if callback is not None:
-        callback()
-
-
-_SENT_TRACE = aiohttp.TraceConfig()
-_SENT_TRACE.on_request_chunk_sent.append(_chunk_sent)
-_SENT_TRACE.freeze()
+async def _chunk_sent(_session: aiohttp.ClientSession, context: SimpleNamespace, _params: Any) -> None:
+    if context.on_sent is not None:
+        context.on_sent()
 
 
 class PacedAiohttpTransport(AiohttpTransport):
+    """The SDK's aiohttp transport, its responses read paced (`pacer`), a refused
+    connection a connection error, and each request's `ON_REQUEST_SENT` callback called
+    as its bytes go out (through aiohttp's request tracing: aiohttp makes a request's
+    trace context in the task that sends it, where `_sending` names its callback)."""
+
     def __init__(self, *args: Any, pacer: ReadPacer = PACER, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pacer = pacer
+        self._sending: dict[asyncio.Task[Any] | None, Callable[[], None]] = {}
+        # aiohttp calls the factory as it would a class: `factory(trace_request_ctx=...)`.
+        factory = cast(type[SimpleNamespace], self._trace_context)
+        self._trace = aiohttp.TraceConfig(trace_config_ctx_factory=factory)
+        self._trace.on_request_chunk_sent.append(_chunk_sent)
+        self._trace.freeze()
+
+    def _trace_context(self, trace_request_ctx: Any = None) -> SimpleNamespace:
+        return SimpleNamespace(on_sent=self._sending.get(asyncio.current_task()), trace_request_ctx=trace_request_ctx)
 
     def get_client(self) -> aiohttp.ClientSession:
         session = super().get_client()
-        if _SENT_TRACE not in session.trace_configs:
-            session.trace_configs.append(_SENT_TRACE)  # read by aiohttp for each request
+        if self._trace not in session.trace_configs:
+            session.trace_configs.append(self._trace)  # read by aiohttp for each request
         return session
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        on_sent = request.extensions.get(ON_REQUEST_SENT)
+        task = asyncio.current_task()
+        if on_sent is not None:
+            self._sending[task] = on_sent
         try:
             response = await super().handle_async_request(request)
         except httpx2.ConnectTimeout as exc:
@@ -187,16 +199,16 @@ class PacedAiohttpTransport(AiohttpTransport):
             if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, TimeoutError):
                 raise httpx2.ConnectError(str(exc), request=request) from cause
             raise
+        finally:
+            if on_sent is not None:
+                self._sending.pop(task, None)
         if isinstance(response.stream, AiohttpResponseStream):
-            response.stream = PacedResponseStream(response.stream._aiohttp_response, self.pacer)
+            response.stream = PacedResponseStream(aiohttp_response_of(response.stream), self.pacer)
         return response
 
 
-class PacedAioHttpClient(openai.DefaultAioHttpClient):
+class PacedAioHttpClient(AioHttpClientHooks):
     """`openai.DefaultAioHttpClient` whose transports (direct and through proxies) pace."""
 
-    def _init_transport(self, *args: Any, transport: httpx2.AsyncBaseTransport | None = None, **kwargs: Any) -> Any:
-        return transport if transport is not None else PacedAiohttpTransport(*args, **kwargs)
-
-    def _init_proxy_transport(self, proxy: httpx2.Proxy, *args: Any, **kwargs: Any) -> Any:
-        return PacedAiohttpTransport(*args, proxy=proxy, **kwargs)
+    def make_transport(self, **options: Any) -> httpx2.AsyncBaseTransport:
+        return PacedAiohttpTransport(**options)
