@@ -124,12 +124,17 @@ async def our_answer(port: int, token: str, nonce: str, expected: str) -> float:
 
 
 async def measure(args: argparse.Namespace, fake: Server, ours: Server, api_key: str) -> dict[str, float]:
-    status, session = await request_json(
-        ours.port, SESSION_PATH, api_key, {"userId": "bench-tools", "workflowId": "assistant"}
-    )
-    if status != 201:
-        raise BenchError(f"session: status {status}: {session}")
-    token = str(session["token"])
+    # One user per answer of ours, as many users would ask: each user's message limit
+    # (CHATKIT_LIMIT_MESSAGES_PER_MINUTE) stays out of the measurement.
+    answers = 2 + args.rounds * args.sequential
+    tokens: list[str] = []
+    for index in range(answers):
+        payload = {"userId": f"bench-tools-{index}", "workflowId": "assistant"}
+        status, session = await request_json(ours.port, SESSION_PATH, api_key, payload)
+        if status != 201:
+            raise BenchError(f"session: status {status}: {session}")
+        tokens.append(str(session["token"]))
+    next_token = iter(tokens)
     runs: dict[str, list[float]] = {"floor": [], "ours": []}
 
     async def one(name: str) -> float:
@@ -137,7 +142,7 @@ async def measure(args: argparse.Namespace, fake: Server, ours: Server, api_key:
         expected = fake_text(nonce, args.tokens)
         if name == "floor":
             return await asyncio.wait_for(floor_answer(fake.port, nonce, expected), STREAM_TIMEOUT_S)
-        return await asyncio.wait_for(our_answer(ours.port, token, nonce, expected), STREAM_TIMEOUT_S)
+        return await asyncio.wait_for(our_answer(ours.port, next(next_token), nonce, expected), STREAM_TIMEOUT_S)
 
     for name in ("floor", "ours", "floor", "ours"):  # warm-up
         await one(name)
