@@ -43,6 +43,18 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def model_settings(tmp_path: Path, base_url: str, api: str = "responses", **overrides: Any) -> Settings:
+    """Settings of a site whose assistant runs a model at `base_url` (the loopback fake)
+    over `api` (`responses` or `chat_completions`)."""
+    values: dict[str, Any] = {
+        "openai_api_key": "sk-test-" + "x" * 20,
+        "openai_base_url": base_url,
+        "chatkit_openai_api": api,
+        "chatkit_upstream_timeout_seconds": 5,
+    }
+    return make_settings(tmp_path, **{**values, **overrides})
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)

@@ -17,7 +17,7 @@ from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.services import build_services
 from chatkit_app.workflows.registry import ModelChoice, Workflow, WorkflowRegistry, bind, build_registry
 from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
-from tests.conftest import api_key_headers, create_session, make_settings
+from tests.conftest import api_key_headers, create_session, model_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 
@@ -43,11 +43,10 @@ WORKFLOWS = [
 
 @pytest.fixture(params=["responses", "chat_completions"])
 async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(
+    settings = model_settings(
         tmp_path,
-        openai_api_key="sk-test-" + "x" * 20,
-        openai_base_url=fake.base_url,
-        chatkit_openai_api=request.param,
+        fake.base_url,
+        request.param,
         chatkit_upstream_timeout_seconds=3,
     )
     registry = build_registry(settings)

@@ -13,7 +13,7 @@ import pytest
 from chatkit_app.api.app import create_api
 from chatkit_app.services import build_services
 from tests.api.chatkit_client import ChatKitClient, done_items, reply_text, user_input
-from tests.conftest import make_settings
+from tests.conftest import model_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 
@@ -24,11 +24,10 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(params=["responses", "chat_completions"])
 async def alice(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[ChatKitClient]:
-    settings = make_settings(
+    settings = model_settings(
         tmp_path,
-        openai_api_key="sk-test-" + "x" * 20,
-        openai_base_url=fake.base_url,
-        chatkit_openai_api=request.param,
+        fake.base_url,
+        request.param,
         chatkit_upstream_timeout_seconds=3,
     )
     services = build_services(settings, production=False)

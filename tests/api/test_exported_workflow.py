@@ -24,7 +24,7 @@ from chatkit_app.workflows import modules
 from chatkit_app.workflows.registry import Workflow, bind, build_registry
 from examples.agent_builder_export.support_workflow import billing_agent
 from tests.api.chatkit_client import ChatKitClient, reply_text
-from tests.conftest import create_session, make_settings
+from tests.conftest import create_session, model_settings
 from tests.fakes.openai_server import TOOL_OUTPUT, FakeBehavior, FakeOpenAI, ToolRule, running_fake
 
 EXPORT = "support=examples.agent_builder_export.support_workflow:triage_agent"
@@ -70,11 +70,10 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(params=["responses", "chat_completions"])
 async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(
+    settings = model_settings(
         tmp_path,
-        openai_api_key="sk-test-" + "x" * 20,
-        openai_base_url=fake.base_url,
-        chatkit_openai_api=request.param,
+        fake.base_url,
+        request.param,
         chatkit_upstream_timeout_seconds=5,
         chatkit_workflow_modules=EXPORT,
     )

@@ -22,7 +22,7 @@ from chatkit_app.ui.native import protocol
 from chatkit_app.ui.native.protocol import input_message
 from tests.api.chatkit_client import ChatKitClient, done_items, reply_text, user_input
 from tests.api.conftest import asgi_client
-from tests.conftest import LIMITS_OFF, api_key_headers, bearer, make_settings
+from tests.conftest import LIMITS_OFF, api_key_headers, bearer, model_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake, split_tokens
 
 
@@ -177,11 +177,10 @@ def fake() -> Iterator[FakeOpenAI]:
 async def model_app(
     request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path
 ) -> AsyncIterator[tuple[Services, httpx.AsyncClient]]:
-    settings = make_settings(
+    settings = model_settings(
         tmp_path,
-        openai_api_key="sk-test-" + "x" * 20,
-        openai_base_url=fake.base_url,
-        chatkit_openai_api=request.param,
+        fake.base_url,
+        request.param,
         chatkit_upstream_timeout_seconds=5,
         chatkit_limit_model_tokens_per_day=25,
     )

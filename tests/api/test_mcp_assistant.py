@@ -17,7 +17,7 @@ from chatkit_app.api.app import create_api
 from chatkit_app.fast_paths import close_shared_clients
 from chatkit_app.services import build_services
 from tests.api.chatkit_client import ChatKitClient, reply_text
-from tests.conftest import make_settings
+from tests.conftest import model_settings
 from tests.fakes.mcp_server import FakeMcpHttp
 from tests.fakes.openai_server import TOOL_OUTPUT, FakeBehavior, FakeOpenAI, ToolRule, running_fake
 
@@ -39,11 +39,10 @@ async def http(
     request: pytest.FixtureRequest, fake: FakeOpenAI, tools_server: FakeMcpHttp, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     servers = [{"name": "shop", "url": tools_server.url, "tools": ["lookup_order", "slow_tool"]}]
-    settings = make_settings(
+    settings = model_settings(
         tmp_path,
-        openai_api_key="sk-test-" + "x" * 20,
-        openai_base_url=fake.base_url,
-        chatkit_openai_api=request.param,
+        fake.base_url,
+        request.param,
         chatkit_upstream_timeout_seconds=5,
         chatkit_mcp_servers=json.dumps(servers),
     )
