@@ -109,6 +109,16 @@ def test_history_shows_finished_blocks_and_thoughts_and_never_a_spinner() -> Non
     assert settled(live)["tasks"][0]["status"] == "none"  # a stopped reply stops its spinners
 
 
+def test_a_handoff_counts_as_a_handoff_not_as_a_tool() -> None:
+    handoff = _task("Handed over to Billing agent", "complete", icon="agent")
+    used = _task("Used lookup order", "complete")
+    [both] = shown([_workflow([handoff, used])])
+    assert [t["kind"] for t in both["tasks"]] == ["handoff", "custom"]
+    assert both["header"] == "Used 1 tool · 1 handoff"
+    [alone] = shown([_workflow([handoff])])
+    assert alone["header"] == "Handed over to Billing agent"
+
+
 def test_the_picker_offers_enabled_models_and_sends_only_those() -> None:
     ui = {
         "composer": {

@@ -66,6 +66,8 @@ def task_row(task: dict[str, Any]) -> dict[str, str]:
         status = "none"
     if status == "complete" and (task.get("icon") in FAILED_ICONS or _FAILED_TITLE.search(title)):
         status = "failed"
+    if kind == "custom" and task.get("icon") == "agent" and title.startswith("Handed over to "):
+        kind = "handoff"  # the runner's task for an agent handing the conversation on
     return {"kind": kind, "title": title, "content": _clip(_detail(kind, task), MAX_CONTENT), "status": status}
 
 
@@ -98,11 +100,16 @@ def with_header(message: dict[str, Any]) -> dict[str, Any]:
             header = "Thinking…" if message["kind"] == "reasoning" or not tasks else "Working…"
         return {**message, "header": header, "failed": failed}
     seconds = f"{message['duration']} s" if message["duration"] >= 0 else ""
-    tools = sum(1 for t in tasks if t["kind"] != "thought")
+    tools = sum(1 for t in tasks if t["kind"] not in ("thought", "handoff"))
+    handoffs = sum(1 for t in tasks if t["kind"] == "handoff")
     if message["summary_title"]:
         parts = [message["summary_title"]]
-    elif tools:
-        parts = [f"Used {tools} tool{'s' if tools != 1 else ''}", seconds]
+    elif tools or handoffs:
+        if tools:
+            handed = f"{handoffs} handoff{'s' if handoffs != 1 else ''}" if handoffs else ""
+            parts = [f"Used {tools} tool{'s' if tools != 1 else ''}", handed, seconds]
+        else:  # only handoffs: the last says where the conversation went
+            parts = [next(t["title"] for t in reversed(tasks) if t["kind"] == "handoff"), seconds]
     else:
         parts = [f"Thought for {seconds}" if seconds else "Thought"]
     if failed:
