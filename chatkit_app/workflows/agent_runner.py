@@ -53,6 +53,7 @@ from chatkit.types import (
     Page,
     ThreadItem,
     ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
     UserMessageItem,
@@ -180,9 +181,18 @@ class AgentRunner:
                     for closing in partial.close():
                         yield closing
                     raise
-                except (InputGuardrailTripwireTriggered, OutputGuardrailTripwireTriggered) as exc:
+                except InputGuardrailTripwireTriggered as exc:
                     name = exc.guardrail_result.guardrail.get_name()
-                    logger.info("guardrail %r tripped in workflow %r", name, self.workflow.id)
+                    logger.info("input guardrail %r tripped in workflow %r", name, self.workflow.id)
+                    title = None  # nor does it name the thread
+                    if turn.message is not None:
+                        # The refused message leaves the thread: kept, it would reach the
+                        # model with the history of the next turn.
+                        yield ThreadItemRemovedEvent(item_id=turn.message.id)
+                    raise CustomStreamError(_REFUSED_MESSAGE, allow_retry=False) from None
+                except OutputGuardrailTripwireTriggered as exc:
+                    name = exc.guardrail_result.guardrail.get_name()
+                    logger.info("output guardrail %r tripped in workflow %r", name, self.workflow.id)
                     raise CustomStreamError(_GUARDRAIL_MESSAGE, allow_retry=False) from None
                 except MaxTurnsExceeded:
                     for closing in partial.close():
@@ -302,7 +312,11 @@ class AgentRunner:
         yield ThreadItemDoneEvent(item=item)
 
 
-_GUARDRAIL_MESSAGE = "The assistant's safety check stopped this message. Rephrase it and try again."
+_REFUSED_MESSAGE = (
+    "The assistant's safety check refused your message, so it was not sent and was removed "
+    "from the chat. Rephrase it (without the sensitive details) and try again."
+)
+_GUARDRAIL_MESSAGE = "The assistant's safety check stopped its answer. Try asking differently."
 _TOO_MANY_STEPS = f"The assistant took more than {MAX_TURNS} steps without finishing its answer. Try again."
 _UNKNOWN_MODEL = "That model is not offered for this chat. Pick one from the list."
 

@@ -23,7 +23,7 @@ from chatkit_app.services import build_services
 from chatkit_app.workflows import modules
 from chatkit_app.workflows.registry import Workflow, bind, build_registry
 from examples.agent_builder_export.support_workflow import billing_agent
-from tests.api.chatkit_client import ChatKitClient, reply_text
+from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
 from tests.conftest import create_session, model_settings
 from tests.fakes.openai_server import TOOL_OUTPUT, FakeBehavior, FakeOpenAI, ToolRule, running_fake
 
@@ -136,10 +136,18 @@ async def test_the_guardrail_stops_a_card_number_before_any_model_call(
     calls = len(fake.requests)
     thread_id, events = await support.new_thread("My card is 4111 1111 1111 1111, please charge it")
     errors = [e for e in events if e["type"] == "error"]
-    assert errors and "safety check" in errors[0]["message"] and errors[0]["allow_retry"] is False
+    assert errors and "safety check refused your message" in errors[0]["message"]
+    assert errors[0]["allow_retry"] is False
     assert len(fake.requests) == calls
+    # The refused message is gone, so the next turn's history cannot carry it to a model.
     items = await support.call("items.list", thread_id=thread_id, limit=20, order="asc")
-    assert [i["type"] for i in items["data"]] == ["user_message"]
+    assert items["data"] == []
+    thread = await support.call("threads.get_by_id", thread_id=thread_id)
+    assert "4111" not in str(thread.get("title")), "nor does it name the thread"
+    fake.behavior = FakeBehavior(text="Happy to help.")
+    later = await support.stream("threads.add_user_message", thread_id=thread_id, input=user_input("hello"))
+    assert reply_text(later) == "Happy to help."
+    assert "4111" not in str(fake.requests[-1].body)
 
 
 async def test_a_failing_tool_shows_as_failed_and_the_model_answers(http: httpx.AsyncClient, fake: FakeOpenAI) -> None:

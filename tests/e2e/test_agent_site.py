@@ -113,6 +113,21 @@ def test_native_ui_the_export_hands_off_and_shows_its_tool(native_site: str, bro
         page.close()
 
 
+def test_native_ui_a_refused_message_is_said_so_and_leaves_the_chat(native_site: str, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    try:
+        _ask(page, f"{native_site}/embed/support", "Charge my card 4111 1111 1111 1111 please")
+        expect(page.get_by_text("safety check refused your message")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("4111 1111 1111 1111")).to_have_count(0)
+        page.reload()
+        page.get_by_test_id("composer-input").wait_for(timeout=30_000)
+        expect(page.get_by_text("4111 1111 1111 1111")).to_have_count(0)
+    finally:
+        page.close()
+
+
 def test_native_ui_an_mcp_tool_shows_its_progress_then_its_task(
     native_site: str, browser: Any, mcp: FakeMcpHttp
 ) -> None:

@@ -109,6 +109,12 @@ def test_history_shows_finished_blocks_and_thoughts_and_never_a_spinner() -> Non
     assert settled(live)["tasks"][0]["status"] == "none"  # a stopped reply stops its spinners
 
 
+def test_a_removed_item_leaves_the_window() -> None:
+    messages = [{"id": "msg_1", "role": "user", "text": "my card is …"}, {"id": "msg_2", "role": "user", "text": "hi"}]
+    assert apply_event(messages, {"type": "thread.item.removed", "item_id": "msg_1"}) == [messages[1]]
+    assert apply_event(messages, {"type": "thread.item.removed", "item_id": "msg_9"}) is None
+
+
 def test_a_handoff_counts_as_a_handoff_not_as_a_tool() -> None:
     handoff = _task("Handed over to Billing agent", "complete", icon="agent")
     used = _task("Used lookup order", "complete")

@@ -37,6 +37,9 @@ def apply_event(messages: list[dict[str, Any]], event: dict[str, Any]) -> list[d
     if item_type == "widget" and kind in ("thread.item.done", "thread.item.replaced"):
         widget = message_of(item)
         return _put(messages, cut(widget)) if widget is not None else None
+    if kind == "thread.item.removed":
+        index = _find(messages, str(event.get("item_id", "")))
+        return [*messages[:index], *messages[index + 1 :]] if index is not None else None
     if kind == "thread.item.updated":
         update = event.get("update")
         update = update if isinstance(update, dict) else {}
