@@ -38,6 +38,7 @@ class PartialAnswer:
         self.ids: dict[str, str] = {}  # model item id -> store item id
         self.texts: dict[str, dict[int, str]] = {}  # model item id -> content index -> text
         self.finished: set[str] = set()  # model item ids whose done event reached the client
+        self.saved: dict[str, str] = {}  # model item id -> store item id, of finished messages
 
     @property
     def has_output(self) -> bool:
@@ -61,7 +62,13 @@ class PartialAnswer:
         if isinstance(event, ThreadItemDoneEvent) and isinstance(event.item, AssistantMessageItem):
             self.finished.add(event.item.id)
             new_id = self.ids.pop(event.item.id, None) or self.turn.new_id("message")
+            self.saved[event.item.id] = new_id
             return ThreadItemDoneEvent(item=event.item.model_copy(update={"id": new_id}))
+        if isinstance(event, ThreadItemRemovedEvent):
+            # An answer withdrawn (an output guardrail tripped): under the id it was stored with.
+            stored = self.ids.get(event.item_id) or self.saved.get(event.item_id)
+            if stored is not None:
+                return ThreadItemRemovedEvent(item_id=stored)
         return event
 
     def close(self) -> list[ThreadStreamEvent]:

@@ -52,6 +52,7 @@ class ModelChoice:
     label: str = ""
     description: str | None = None
     default: bool = False
+    disabled: bool = False  # shown, greyed out, never run
 
     def public(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"id": self.id, "label": self.label or self.id}
@@ -59,6 +60,8 @@ class ModelChoice:
             shown["description"] = self.description
         if self.default:
             shown["default"] = True
+        if self.disabled:
+            shown["disabled"] = True
         return shown
 
 
@@ -88,15 +91,17 @@ class Workflow:
 
     @property
     def model_ids(self) -> frozenset[str]:
-        return frozenset(choice.id for choice in self.model_choices())
+        """The models a user may pick (a disabled one is only shown)."""
+        return frozenset(choice.id for choice in self.model_choices() if not choice.disabled)
 
     def model_choices(self) -> tuple[ModelChoice, ...]:
         return tuple(m for m in self.models if isinstance(m, ModelChoice))
 
     def default_model(self) -> str | None:
         choices = self.model_choices()
-        marked = [choice.id for choice in choices if choice.default]
-        return marked[0] if marked else (choices[0].id if choices else None)
+        usable = [choice for choice in choices if not choice.disabled]
+        marked = [choice.id for choice in usable if choice.default]
+        return marked[0] if marked else (usable[0].id if usable else None)
 
     def public(self) -> dict[str, Any]:
         """What any client may read: never instructions, models or keys."""
@@ -185,7 +190,9 @@ def bind(workflow: Workflow) -> Workflow:
         ui = {**ui, "composer": {**composer, "models": [choice.public() for choice in models]}}
     elif not models and composer.get("models"):
         models = tuple(
-            ModelChoice(m["id"], m.get("label", ""), m.get("description"), bool(m.get("default")))
+            ModelChoice(
+                m["id"], m.get("label", ""), m.get("description"), bool(m.get("default")), bool(m.get("disabled"))
+            )
             for m in composer["models"]
         )
     return dataclasses.replace(workflow, ui=ui, models=models)

@@ -35,7 +35,11 @@ WORKFLOWS = [
         id="picker",
         name="Picker",
         agent=Agent(name="Picker", instructions="Answer briefly."),
-        models=[ModelChoice("small-model", "Small"), ModelChoice("large-model", "Large", default=True)],
+        models=[
+            ModelChoice("small-model", "Small"),
+            ModelChoice("large-model", "Large", default=True),
+            ModelChoice("future-model", "Soon", disabled=True),
+        ],
     ),
     Workflow(id="concierge", name="Concierge", agent_factory=_per_user_agent),
 ]
@@ -78,6 +82,7 @@ async def test_the_workflows_models_are_public_and_the_picked_one_runs(
     assert described.json()["ui"]["composer"]["models"] == [
         {"id": "small-model", "label": "Small"},
         {"id": "large-model", "label": "Large", "default": True},
+        {"id": "future-model", "label": "Soon", "disabled": True},
     ]
     picker = await _client(http, "ann", "picker")
     events = await picker.stream("threads.create", input=_with_model("hi", "small-model"))
@@ -98,6 +103,8 @@ async def test_a_model_outside_the_list_is_refused_before_any_model_call(
     errors = [e for e in events if e["type"] == "error"]
     assert errors and "not offered" in errors[0]["message"] and errors[0]["allow_retry"] is False
     assert len(fake.requests) == calls, "no model call for a refused model"
+    events = await picker.stream("threads.create", input=_with_model("hi", "future-model"))
+    assert [e for e in events if e["type"] == "error"] and len(fake.requests) == calls, "disabled: shown, not run"
 
     assistant = await _client(http, "ann", "assistant")  # no list: no choice at all
     events = await assistant.stream("threads.create", input=_with_model("hi", "small-model"))

@@ -12,7 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from agents import Agent, RunContextWrapper, StopAtTools, function_tool
+from agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    RunContextWrapper,
+    StopAtTools,
+    function_tool,
+    output_guardrail,
+)
 from agents.handoffs import Handoff
 from chatkit.agents import AgentContext, ClientToolCall
 from chatkit.widgets import Card, Text
@@ -51,6 +58,17 @@ async def switch_theme(ctx: RunContextWrapper[AgentContext[Any]], theme: str) ->
     return "asked the browser"
 
 
+@output_guardrail
+def no_secrets(context: RunContextWrapper[Any], agent: Agent[Any], output: str) -> GuardrailFunctionOutput:
+    return GuardrailFunctionOutput(output_info=None, tripwire_triggered="SECRET" in output)
+
+
+GUARDED = Workflow(
+    id="guarded",
+    name="Guarded",
+    agent=Agent(name="Guarded", instructions="Answer.", output_guardrails=[no_secrets]),
+)
+
 TOOLS = Workflow(
     id="tools",
     name="Tools",
@@ -80,6 +98,7 @@ async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path)
     modules._load.cache_clear()
     registry = build_registry(settings)
     registry.register(bind(TOOLS))
+    registry.register(bind(GUARDED))
     services = build_services(settings, registry=registry, production=False)
     transport = httpx.ASGITransport(app=create_api(lambda: services))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
@@ -183,3 +202,18 @@ async def test_a_client_tool_goes_to_the_browser_and_its_output_continues(
     assert not [e for e in after if e["type"] == "error"]
     assert reply_text(after) == "Switched."
     assert '"ok": true' in str(fake.requests[-1].body).lower() or "'ok': True" in str(fake.requests[-1].body)
+
+
+async def test_an_answer_an_output_guardrail_refuses_is_withdrawn(http: httpx.AsyncClient, fake: FakeOpenAI) -> None:
+    fake.behavior = FakeBehavior(text="The SECRET is 42.")
+    guarded = await _client(http, "guarded")
+    thread_id, events = await guarded.new_thread("tell me the secret")
+    [answer] = [
+        e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
+    ]
+    removed = [e["item_id"] for e in events if e["type"] == "thread.item.removed"]
+    assert answer["id"] in removed, "withdrawn under the id it was shown and stored with"
+    errors = [e for e in events if e["type"] == "error"]
+    assert errors and "safety check stopped its answer" in errors[0]["message"]
+    items = await guarded.call("items.list", thread_id=thread_id, limit=20, order="asc")
+    assert [i["type"] for i in items["data"]] == ["user_message"]
