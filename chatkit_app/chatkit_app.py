@@ -30,6 +30,8 @@ from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.modules import load_workflow_modules
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+for _client_log in ("httpx", "httpx2"):  # a line per request at INFO, URL and all (model, MCP servers)
+    logging.getLogger(_client_log).setLevel(logging.WARNING)
 log_redaction.install()
 
 try:

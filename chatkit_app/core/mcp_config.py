@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
@@ -47,6 +48,13 @@ class McpServerConfig(BaseModel):
         if self.url is not None:
             if not URL_PATTERN.match(self.url):
                 raise ValueError("url: not an http(s) URL like https://tools.example.com/mcp")
+            parts = urlsplit(self.url)
+            if parts.username or parts.password or parts.query:
+                # HTTP clients log request URLs: a key in one would reach the logs.
+                raise ValueError(
+                    "url: no user:password@ and no ?query in it (request URLs are logged); "
+                    'send a key in headers, e.g. {"Authorization": "Bearer …"}'
+                )
             if self.args or self.env is not None or self.cwd is not None:
                 raise ValueError("args, env and cwd are for a stdio server (command), not a url")
         elif self.headers or self.connections is not None:

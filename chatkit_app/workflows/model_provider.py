@@ -4,7 +4,9 @@ Every agent of a run (the first one and those it hands off to) whose model is a 
 none, is served through the site's model server (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, the
 Responses or Chat Completions API of `CHATKIT_OPENAI_API`), on the client this answer
 streams with; each model records what it reads (`PartialAnswer`), so an answer cut off
-mid-way is kept. An agent that brings its own `Model` object keeps it (its author chose it).
+mid-way is kept. An agent that brings its own `Model` object keeps it (its author chose it),
+unless the user picked a model from the workflow's list: the Agents SDK then runs every
+agent of the run on the pick.
 """
 
 from __future__ import annotations

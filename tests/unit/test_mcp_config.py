@@ -60,6 +60,8 @@ def test_unset_or_blank_means_no_servers(monkeypatch: pytest.MonkeyPatch) -> Non
         ('[{"name": "a", "url": "http://a/mcp", "args": ["x"]}]', "args, env and cwd are for a stdio server"),
         ('[{"name": "a", "command": "x"}, {"name": "A", "command": "y"}]', "two servers are named 'A'"),
         ('[{"name": "a", "command": "x"}, {"name": "b"}]', "entry 2 ('b'):"),
+        ('[{"name": "a", "url": "https://u:pw@a/mcp"}]', "url: no user:password@ and no ?query in it"),
+        ('[{"name": "a", "url": "https://a/mcp?api_key=k"}]', "url: no user:password@ and no ?query in it"),
     ],
 )
 def test_a_bad_value_is_refused_with_the_entry_and_the_problem(value: str, expected: str) -> None:
