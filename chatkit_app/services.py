@@ -149,7 +149,14 @@ def build_services(
         clock=clock,
         limits=limits,
     )
-    chatkit = AppChatKitServer(store, registry, attachments, limits=limits, fast_paths=fast_paths.enabled(settings))
+    chatkit = AppChatKitServer(
+        store,
+        registry,
+        attachments,
+        limits=limits,
+        fast_paths=fast_paths.enabled(settings),
+        answers_in_flight=settings.chatkit_limit_answers_in_flight,
+    )
     return Services(
         settings,
         secret,

@@ -52,6 +52,7 @@ from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
 from chatkit_app.fast_paths import process_parsed, stream_parsed, write_text_deltas_directly
 from chatkit_app.limits import LimitPolicy
+from chatkit_app.limits.in_flight import AnswersInFlight
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
 
@@ -92,6 +93,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         *,
         limits: LimitPolicy | None = None,
         fast_paths: bool = True,
+        answers_in_flight: int = 0,
     ) -> None:
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
@@ -99,6 +101,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self.registry = registry
         self.limits = limits
         self.fast_paths = fast_paths
+        self.in_flight = AnswersInFlight(answers_in_flight)
         self.head_start = HeadStart()
         if fast_paths:
             write_text_deltas_directly(self)
@@ -126,6 +129,26 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         429 before streaming and the native UI shows its message."""
         if self.limits is not None:
             await _check_limits(self.limits, request, context.user_id)
+        if not isinstance(request, _ANSWERING):
+            return await self._process_checked(request, context, arrival, raw)
+        release = self.in_flight.enter(context.user_id)
+        try:
+            result = await self._process_checked(request, context, arrival, raw)
+        except BaseException:
+            release()
+            raise
+        if isinstance(result, StreamingResult):
+            return StreamingResult(self.in_flight.holding(result.json_events, release))
+        release()
+        return result
+
+    async def _process_checked(
+        self,
+        request: ChatKitReq,
+        context: RequestContext,
+        arrival: Arrival | None,
+        raw: str | bytes | bytearray | None,
+    ) -> StreamingResult | NonStreamingResult:
         if isinstance(request, ThreadsCreateReq):
             context = dataclasses.replace(context, creates_thread=True)
         if not self.fast_paths:

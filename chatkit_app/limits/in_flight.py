@@ -1,0 +1,66 @@
+"""Answers being written at once, per user, in this process.
+
+Each answer holds memory while it runs (its history, the bytes of the files it sends to the
+model, base64 and the request body: up to ~4x `CHATKIT_MODEL_MAX_TURN_MB`) and a model
+stream. The rate limits count messages per minute, not answers still running, so without
+this one user could keep dozens of slow answers open. Counted per backend process (with
+several workers, each counts its own: at most `workers x limit` per user).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+
+from chatkit_app.errors import RateLimited
+
+
+class AnswersInFlight:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # 0: no limit
+        self._running: dict[str, int] = {}
+
+    def running(self, user_id: str) -> int:
+        return self._running.get(user_id, 0)
+
+    def enter(self, user_id: str) -> Callable[[], None]:
+        """One more answer of `user_id`, or `RateLimited`; call the result (once or more)
+        when it ends."""
+        count = self._running.get(user_id, 0)
+        if self.limit and count >= self.limit:
+            answers = "answer" if self.limit == 1 else f"{self.limit} answers"
+            raise RateLimited(
+                f"You already have {answers} being written; wait until one is finished.",
+                retry_after=5,
+                code="too_many_answers",
+            )
+        self._running[user_id] = count + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            left = self._running.get(user_id, 1) - 1
+            if left > 0:
+                self._running[user_id] = left
+            else:
+                self._running.pop(user_id, None)
+
+        return release
+
+    def holding(self, stream: AsyncIterator[bytes], release: Callable[[], None]) -> AsyncGenerator[bytes, None]:
+        """`stream`, releasing its answer when it ends, fails or is closed, or when it is
+        dropped without ever being read (a client gone before the response started)."""
+
+        async def held() -> AsyncGenerator[bytes, None]:
+            try:
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                release()
+
+        wrapped = held()
+        weakref.finalize(wrapped, release)
+        return wrapped
