@@ -22,7 +22,7 @@ import functools
 import gc
 import logging
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -190,6 +190,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         )
         if self.limits is not None:
             turn.record_usage = functools.partial(self.limits.record_tokens, context.user_id, thread.id)
+            turn.check_tokens = _tokens_checker(self.limits, context.user_id)
         events = self._agent(context).respond(turn)
         # Only a message with files gets notices (`Turn.notices`): other answers skip the layer.
         return _notices_first(turn, events) if input_user_message and input_user_message.attachments else events
@@ -224,6 +225,13 @@ _ANSWERING = (
     ThreadsAddClientToolOutputReq,
     ThreadsCustomActionReq,
 )
+
+
+def _tokens_checker(limits: LimitPolicy, user_id: str) -> Callable[[int], Awaitable[None]]:
+    async def check(spent: int) -> None:
+        await limits.answer(user_id, spent=spent)
+
+    return check
 
 
 async def _check_limits(limits: LimitPolicy, request: ChatKitReq, user_id: str) -> None:

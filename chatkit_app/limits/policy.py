@@ -154,15 +154,16 @@ class LimitPolicy:
         )
 
     # --- model tokens ------------------------------------------------------------------
-    async def answer(self, user_id: str) -> None:
-        """Before an answer starts: the user's model tokens over the last 24 hours are
-        under the daily quota."""
+    async def answer(self, user_id: str, *, spent: int = 0) -> None:
+        """Before an answer starts, and before each further model call of it (tool rounds,
+        handoffs): the user's model tokens over the last 24 hours, plus the `spent` tokens
+        of the answer so far (not stored yet), are under the daily quota."""
         quota = self.quotas.model_tokens_per_day
         if quota <= 0:
             return
         now = int(self._clock())
         since = now - WINDOW_SECONDS
-        if await self.ledger.tokens_since(user_id, since) < quota:
+        if await self.ledger.tokens_since(user_id, since) + spent < quota:
             return
         seconds = max(1, await self.ledger.frees_at(user_id, since, quota) - now)
         raise QuotaExceeded(

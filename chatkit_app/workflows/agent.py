@@ -36,6 +36,9 @@ class Turn:
     # Where an agent reports the model tokens an answer cost (item id, tokens), for the
     # daily token quota; None when nothing counts them.
     record_usage: Callable[[str | None, int], Awaitable[None]] | None = None
+    # Raises the app's `QuotaExceeded` when the day's model tokens plus `spent` (this
+    # answer's so far) reach the quota: checked before each further model call of an answer.
+    check_tokens: Callable[[int], Awaitable[None]] | None = None
     # The attachment storage, to hand attachments' bytes to a model; None when there is none.
     files: AttachmentReader | None = None
     # What the user is told before the answer's next event (e.g. that a file of the message

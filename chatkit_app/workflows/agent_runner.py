@@ -61,6 +61,7 @@ from chatkit.types import (
 )
 
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import ChatKitAppError
 from chatkit_app.fast_paths import ModelClient, shared_client
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
@@ -194,6 +195,10 @@ class AgentRunner:
                     name = exc.guardrail_result.guardrail.get_name()
                     logger.info("output guardrail %r tripped in workflow %r", name, self.workflow.id)
                     raise CustomStreamError(_GUARDRAIL_MESSAGE, allow_retry=False) from None
+                except ChatKitAppError as exc:  # the day's model tokens ran out mid-answer
+                    for closing in partial.close():
+                        yield closing
+                    raise CustomStreamError(exc.message, allow_retry=False) from None
                 except MaxTurnsExceeded:
                     for closing in partial.close():
                         yield closing
@@ -286,7 +291,12 @@ class AgentRunner:
             # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
             config.model_settings = ModelSettings(include_usage=True)
         result = Runner.run_streamed(
-            agent, model_input, context=context, run_config=config, hooks=ToolProgress(), max_turns=MAX_TURNS
+            agent,
+            model_input,
+            context=context,
+            run_config=config,
+            hooks=ToolProgress(turn.check_tokens),
+            max_turns=MAX_TURNS,
         )
         item_id: str | None = None
         try:

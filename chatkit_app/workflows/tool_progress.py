@@ -15,9 +15,10 @@ tools); a tool with its own `failure_error_function` reports its failures in its
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agents import Agent, RunContextWrapper, RunHooks, Tool
+from agents import Agent, RunContextWrapper, RunHooks, Tool, TResponseInputItem
 from agents.tool import default_tool_error_function
 from chatkit.agents import AgentContext
 from chatkit.types import CustomTask, ProgressUpdateEvent
@@ -46,11 +47,26 @@ class ToolContext(AgentContext[RequestContext]):
 
 
 class ToolProgress(RunHooks[AgentContext[RequestContext]]):
-    """Run hooks that stream one workflow task per tool call, per run."""
+    """Run hooks that stream one workflow task per tool call, per run; and before each
+    model call after the first, ask `check_tokens` (with the run's tokens so far) whether
+    the user's daily token quota allows it (an answer may make several)."""
 
-    def __init__(self) -> None:
+    def __init__(self, check_tokens: Callable[[int], Awaitable[None]] | None = None) -> None:
+        self._check_tokens = check_tokens
+        self._model_calls = 0
         # Where the tasks still running are, by tool call id (or tool name, without one).
         self._running: dict[str, int] = {}
+
+    async def on_llm_start(
+        self,
+        context: RunContextWrapper[AgentContext[RequestContext]],
+        agent: Agent[Any],
+        system_prompt: str | None,
+        input_items: list[TResponseInputItem],
+    ) -> None:
+        self._model_calls += 1
+        if self._model_calls > 1 and self._check_tokens is not None:
+            await self._check_tokens(context.usage.total_tokens)
 
     async def on_tool_start(
         self, context: RunContextWrapper[AgentContext[RequestContext]], agent: Agent[Any], tool: Tool
