@@ -31,6 +31,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 from agents import (
@@ -279,17 +280,7 @@ class AgentRunner:
                 await asyncio.sleep(0)  # the early call's request goes out now
         store = ReadOnce(turn.store, turn.thread.id, newest)
         context = ToolContext(thread=turn.thread, store=store, request_context=turn.context)
-        config = RunConfig(
-            model=chosen,
-            model_provider=SiteModels(self.settings, client, partial),
-            tracing_disabled=True,
-            trace_include_sensitive_data=False,
-            workflow_name=f"chatkit:{self.workflow.id}",
-        )
-        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
-            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
-            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
-            config.model_settings = ModelSettings(include_usage=True)
+        config = self._run_config(agent, chosen, SiteModels(self.settings, client, partial))
         result = Runner.run_streamed(
             agent,
             model_input,
@@ -310,6 +301,25 @@ class AgentRunner:
             await client.responses.close_early()
             await _record_usage(turn, item_id, result.context_wrapper.usage.total_tokens)
 
+    def _run_config(self, agent: Agent[Any], chosen: str | None, models: SiteModels) -> RunConfig:
+        config = RunConfig(
+            model=chosen,
+            model_provider=models,
+            tracing_disabled=True,
+            trace_include_sensitive_data=False,
+            workflow_name=f"chatkit:{self.workflow.id}",
+        )
+        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
+            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
+            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
+            config.model_settings = ModelSettings(include_usage=True)
+        elif _is_openai(self.settings) and "prompt_cache_key" not in (agent.model_settings.extra_args or {}):
+            # Against OpenAI itself the Agents SDK adds a prompt cache key new to every run,
+            # which no early call could predict (each would be sent twice); one per workflow
+            # instead, which also lets its users' calls share the instructions' cache.
+            config.model_settings = ModelSettings(extra_args={"prompt_cache_key": f"chatkit-{self.workflow.id}"})
+        return config
+
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
     ) -> AsyncIterator[ThreadStreamEvent]:
@@ -329,6 +339,12 @@ _REFUSED_MESSAGE = (
 _GUARDRAIL_MESSAGE = "The assistant's safety check stopped its answer. Try asking differently."
 _TOO_MANY_STEPS = f"The assistant took more than {MAX_TURNS} steps without finishing its answer. Try again."
 _UNKNOWN_MODEL = "That model is not offered for this chat. Pick one from the list."
+
+
+def _is_openai(settings: Settings) -> bool:
+    """Whether the models are OpenAI's own (no `OPENAI_BASE_URL`, or OpenAI's)."""
+    base = settings.openai_base_url or ""
+    return not base or urlsplit(base).hostname == "api.openai.com"
 
 
 def _picked(message: UserMessageItem | None) -> str | None:
