@@ -7,6 +7,7 @@ connection free at that moment, a new one opened when all are busy, up to the co
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ class LaneSet:
         self._limit = limit
         self._links = [head]
         self._busy: dict[int, int] = {}  # id(server) -> calls in flight
+        self._freed = asyncio.Event()  # set when a connection has no call left
 
     @property
     def open(self) -> int:
@@ -31,8 +33,13 @@ class LaneSet:
         return len(self._links)
 
     async def acquire(self) -> MCPServer:
-        """A connected server object for one call; `release` it when the call ends."""
-        for link in self._candidates():
+        """A connected server object for one call; `release` it when the call ends. With
+        every connection busy and no more allowed, waits until one is released (the caller
+        bounds the wait: `PooledStreamableHttp.call_tool`)."""
+        while not (candidates := self._candidates()):
+            self._freed.clear()
+            await self._freed.wait()
+        for link in candidates:
             self._take(link.server)
             try:
                 await link.ready()
@@ -52,6 +59,7 @@ class LaneSet:
             self._busy[id(server)] = left
         else:
             self._busy.pop(id(server), None)
+            self._freed.set()
 
     async def aclose(self) -> None:
         extra, self._links = self._links[1:], [self._head]
@@ -66,7 +74,7 @@ class LaneSet:
             lane = self._open_lane()
             self._links.append(lane)
             return [lane]
-        return [min(self._links, key=lambda link: self._busy.get(id(link.server), 0))]
+        return []  # all busy: wait for one (`acquire`)
 
     def _take(self, server: MCPServer) -> None:
         self._busy[id(server)] = self._busy.get(id(server), 0) + 1

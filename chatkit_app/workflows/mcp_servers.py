@@ -17,6 +17,7 @@ of up to `connections - 1` more, opened when all are busy.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Protocol
 
@@ -108,7 +109,14 @@ class PooledStreamableHttp(_Watched, MCPServerStreamableHttp):
     ) -> CallToolResult:
         if self.lanes is None:
             return await self._watched_call(super().call_tool(tool_name, arguments, meta), meta)
-        lane = await self.lanes.acquire()
+        try:
+            # Waiting for a free connection counts against the call's timeout too: other
+            # users' slow calls must not hold this one up for longer.
+            async with asyncio.timeout(self.client_session_timeout_seconds):
+                lane = await self.lanes.acquire()
+        except TimeoutError:
+            self.router.done(meta)
+            raise MCPError(REQUEST_TIMEOUT, "no connection to the server came free in time") from None
         try:
             if lane is self:
                 return await self._watched_call(super().call_tool(tool_name, arguments, meta), meta)

@@ -15,7 +15,7 @@ from chatkit.errors import CustomStreamError
 from chatkit_app.core.mcp_config import McpServerConfig
 from chatkit_app.workflows.mcp_connections import McpConnections, McpUnavailable
 from tests.fakes.mcp_server import TOOL_NAMES, FakeMcpHttp, SilentPort, free_port
-from tests.mcp_helpers import TurnContext, agent_tools, call
+from tests.mcp_helpers import TurnContext, agent_tools, call, wait_until
 
 TOKEN = "Bearer mcp-header-s3cr3t"
 MakePool = Callable[..., McpConnections]
@@ -274,3 +274,26 @@ async def test_an_authors_configs_built_anew_each_turn_share_one_connection(fake
     assert first[0] is again[0] and fake.connections == 1
     other = await pool.ready([McpServerConfig(name="mine", url=fake.url, headers={"X-Key": "b"})])
     assert other[0] is not first[0] and fake.connections == 2
+
+
+async def test_a_call_waiting_for_a_free_connection_waits_no_longer_than_its_timeout(
+    fake: FakeMcpHttp, pools: MakePool
+) -> None:
+    """One user's slow calls fill every connection, and more wait: another call waits for
+    a connection at most `timeout`, then runs at most `timeout` (without the bound on the
+    wait it queued behind all twelve, ~6 s)."""
+    pool = pools(files(fake.url, connections=2, timeout=1))
+    tools = await agent_tools(await pool.ready())
+    slow = [asyncio.create_task(call(tools["slow_tool"], None, {})) for _ in range(12)]
+    await wait_until(lambda: fake.hooks.calls.count("slow_tool") >= 2)
+    started = time.monotonic()
+    answer = await call(tools["lookup_order"], None, {"order_id": "V"})
+    assert time.monotonic() - started < 3.5
+    assert answer in (
+        "The tool server “files” took longer than 1 seconds to answer; the call was stopped.",
+        "Order V: shipped, arriving Tuesday.",
+    )
+    fake.release_slow()
+    await asyncio.gather(*slow)
+    tools = await agent_tools(await pool.ready())
+    assert await call(tools["lookup_order"], None, {"order_id": "5"}) == "Order 5: shipped, arriving Tuesday."
