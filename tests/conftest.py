@@ -3,6 +3,7 @@ FastAPI app driven over httpx's ASGI transport. Nothing of ours is mocked."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -18,6 +19,7 @@ from sqlalchemy import create_engine, text
 from chatkit_app.api.app import create_api
 from chatkit_app.services import Services, build_services
 from chatkit_app.settings import Settings
+from chatkit_app.workflows.registry import Workflow, bind, build_registry
 
 # Every limit off (0), for tests of other things that legitimately make many requests.
 LIMITS_OFF = {
@@ -54,6 +56,25 @@ def model_settings(tmp_path: Path, base_url: str, api: str = "responses", **over
         "chatkit_upstream_timeout_seconds": 5,
     }
     return make_settings(tmp_path, **{**values, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def api_with_workflows(settings: Settings, *workflows: Workflow) -> AsyncIterator[httpx.AsyncClient]:
+    """The JSON API of a site with `settings` and `workflows` registered besides the
+    built-in ones; its model clients and services closed after."""
+    from chatkit_app.fast_paths import close_shared_clients
+
+    registry = build_registry(settings)
+    for workflow in workflows:
+        registry.register(bind(workflow))
+    services = build_services(settings, registry=registry, production=False)
+    try:
+        transport = httpx.ASGITransport(app=create_api(lambda: services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+    finally:
+        await close_shared_clients()
+        services.close()
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ import httpx
 import pytest
 from agents import Agent
 
-from chatkit_app.api.app import create_api
 from chatkit_app.core.context import RequestContext
-from chatkit_app.fast_paths import close_shared_clients
-from chatkit_app.services import build_services
-from chatkit_app.workflows.registry import ModelChoice, Workflow, WorkflowRegistry, bind, build_registry
+from chatkit_app.workflows.registry import ModelChoice, Workflow, WorkflowRegistry
 from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
-from tests.conftest import api_key_headers, create_session, model_settings
+from tests.conftest import api_key_headers, api_with_workflows, create_session, model_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 
@@ -53,15 +50,8 @@ async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path)
         request.param,
         chatkit_upstream_timeout_seconds=3,
     )
-    registry = build_registry(settings)
-    for workflow in WORKFLOWS:
-        registry.register(bind(workflow))
-    services = build_services(settings, registry=registry, production=False)
-    transport = httpx.ASGITransport(app=create_api(lambda: services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with api_with_workflows(settings, *WORKFLOWS) as client:
         yield client
-    await close_shared_clients()
-    services.close()
 
 
 async def _client(http: httpx.AsyncClient, user: str, workflow_id: str) -> ChatKitClient:

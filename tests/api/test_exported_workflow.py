@@ -24,14 +24,11 @@ from agents.handoffs import Handoff
 from chatkit.agents import AgentContext, ClientToolCall
 from chatkit.widgets import Card, Text
 
-from chatkit_app.api.app import create_api
-from chatkit_app.fast_paths import close_shared_clients
-from chatkit_app.services import build_services
 from chatkit_app.workflows import modules
-from chatkit_app.workflows.registry import Workflow, bind, build_registry
+from chatkit_app.workflows.registry import Workflow
 from examples.agent_builder_export.support_workflow import billing_agent
 from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
-from tests.conftest import create_session, model_settings
+from tests.conftest import api_with_workflows, create_session, model_settings
 from tests.fakes.openai_server import TOOL_OUTPUT, FakeBehavior, FakeOpenAI, ToolRule, running_fake
 
 EXPORT = "support=examples.agent_builder_export.support_workflow:triage_agent"
@@ -96,15 +93,8 @@ async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path)
         chatkit_workflow_modules=EXPORT,
     )
     modules._load.cache_clear()
-    registry = build_registry(settings)
-    registry.register(bind(TOOLS))
-    registry.register(bind(GUARDED))
-    services = build_services(settings, registry=registry, production=False)
-    transport = httpx.ASGITransport(app=create_api(lambda: services))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with api_with_workflows(settings, TOOLS, GUARDED) as client:
         yield client
-    await close_shared_clients()
-    services.close()
 
 
 async def _client(http: httpx.AsyncClient, workflow_id: str) -> ChatKitClient:

@@ -10,12 +10,9 @@ import httpx
 import pytest
 from agents import Agent, function_tool
 
-from chatkit_app.api.app import create_api
-from chatkit_app.fast_paths import close_shared_clients
-from chatkit_app.services import build_services
-from chatkit_app.workflows.registry import Workflow, bind, build_registry
+from chatkit_app.workflows.registry import Workflow
 from tests.api.chatkit_client import ChatKitClient, reply_text
-from tests.conftest import create_session, model_settings
+from tests.conftest import api_with_workflows, create_session, model_settings
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, ToolRule, running_fake
 
 calls: list[str] = []
@@ -41,15 +38,8 @@ async def http(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp_path: Path)
     # Every model call of the fake reports 10 input tokens and more: a quota of 5 lets an
     # answer start (nothing used today) but not make its second call.
     settings = model_settings(tmp_path, fake.base_url, request.param, chatkit_limit_model_tokens_per_day=5)
-    registry = build_registry(settings)
-    registry.register(bind(STOCK))
-    services = build_services(settings, registry=registry, production=False)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_api(lambda: services)), base_url="http://t"
-    ) as client:
+    async with api_with_workflows(settings, STOCK) as client:
         yield client
-    await close_shared_clients()
-    services.close()
 
 
 async def test_an_answer_stops_at_the_quota_between_its_model_calls(http: httpx.AsyncClient, fake: FakeOpenAI) -> None:

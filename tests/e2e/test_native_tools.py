@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.prod_site import copy_site, running_site, wait_until
+from tests.e2e.test_native_ui import _open_chat, _send
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
@@ -45,17 +46,6 @@ def tools_site(tools_root: Path) -> Iterator[str]:
     env = _env(root / "data", CHATKIT_SECRET=secrets.token_urlsafe(48), CHATKIT_UI_MODE="native")
     with running_site(root, env) as url:
         yield url
-
-
-def _open_chat(page: Any, url: str) -> Any:
-    page.goto(url)
-    page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-    return page.get_by_test_id("composer-input")
-
-
-def _send(composer: Any, text: str) -> None:
-    composer.fill(text)
-    composer.press("Enter")
 
 
 def _open_first_thread(page: Any) -> None:
