@@ -198,11 +198,13 @@ async def test_an_answer_an_output_guardrail_refuses_is_withdrawn(http: httpx.As
     fake.behavior = FakeBehavior(text="The SECRET is 42.")
     guarded = await _client(http, "guarded")
     thread_id, events = await guarded.new_thread("tell me the secret")
-    [answer] = [
-        e["item"] for e in events if e["type"] == "thread.item.done" and e["item"]["type"] == "assistant_message"
-    ]
-    removed = [e["item_id"] for e in events if e["type"] == "thread.item.removed"]
-    assert answer["id"] in removed, "withdrawn under the id it was shown and stored with"
+    shown = {
+        e["item"]["id"]
+        for e in events
+        if e["type"] in ("thread.item.added", "thread.item.done") and e["item"]["type"] == "assistant_message"
+    }
+    removed = {e["item_id"] for e in events if e["type"] == "thread.item.removed"}
+    assert shown and shown <= removed, "withdrawn under the id it was shown (and stored) with"
     errors = [e for e in events if e["type"] == "error"]
     assert errors and "safety check stopped its answer" in errors[0]["message"]
     items = await guarded.call("items.list", thread_id=thread_id, limit=20, order="asc")
