@@ -238,21 +238,22 @@ class AgentRunner:
         """The run's agent: a copy of the workflow's (the Agents SDK tracks the runs that
         share an Agent, at a cost growing with their number), or the factory's."""
         if self.workflow.agent is not None:
-            agent = self.workflow.agent.clone()
+            base = self.workflow.agent
         else:
             assert self.workflow.agent_factory is not None
             made = self.workflow.agent_factory(context)
-            agent = await made if inspect.isawaitable(made) else made
-            if not isinstance(agent, Agent):
-                raise TypeError(f"workflow {self.workflow.id!r}: agent_factory returned a {type(agent).__name__}")
-        if agent.model is None:
-            agent.model = self.settings.chatkit_model
+            base = await made if inspect.isawaitable(made) else made
+            if not isinstance(base, Agent):
+                raise TypeError(f"workflow {self.workflow.id!r}: agent_factory returned a {type(base).__name__}")
+        changes: dict[str, Any] = {}  # on a copy: a factory may hand out a shared agent too
+        if base.model is None:
+            changes["model"] = self.settings.chatkit_model
         if self.workflow.mcp_servers:
             # Connected (once per process) and checked; a server that is down ends the turn
             # here with a message naming it (`McpUnavailable`), before any model call.
             servers = await self.mcp.ready(self.workflow.mcp_servers)
-            agent.mcp_servers = [*agent.mcp_servers, *servers]
-        return agent
+            changes["mcp_servers"] = [*base.mcp_servers, *servers]
+        return base.clone(**changes)
 
     async def _attempt(
         self,

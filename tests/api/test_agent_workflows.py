@@ -27,6 +27,13 @@ def _per_user_agent(context: RequestContext) -> Agent[Any]:
     return Agent(name="Concierge", instructions=f"You serve {context.user_id} only.", model="concierge-model")
 
 
+SHARED = Agent(name="Shared")  # handed out by a factory to everyone: never changed by a run
+
+
+def _shared_agent(context: RequestContext) -> Agent[Any]:
+    return SHARED
+
+
 WORKFLOWS = [
     Workflow(
         id="picker",
@@ -39,6 +46,7 @@ WORKFLOWS = [
         ],
     ),
     Workflow(id="concierge", name="Concierge", agent_factory=_per_user_agent),
+    Workflow(id="shared", name="Shared", agent_factory=_shared_agent),
 ]
 
 
@@ -117,3 +125,10 @@ def test_a_workflow_takes_one_kind_of_agent() -> None:
     with pytest.raises(ValueError, match="listed twice"):
         Workflow(id="x", name="X", agent=Agent(name="a"), models=["m", "m"])
     assert WorkflowRegistry().find("x") is None
+
+
+async def test_a_factorys_shared_agent_is_never_changed_by_a_run(http: httpx.AsyncClient, fake: FakeOpenAI) -> None:
+    shared = await _client(http, "ann", "shared")
+    _, events = await shared.new_thread("hello")
+    assert reply_text(events) == "Ahoy from the fake model."
+    assert SHARED.model is None and SHARED.mcp_servers == []
