@@ -27,7 +27,7 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.workflows.mcp_progress import McpProgress
 
 _FAILED_OUTPUT = default_tool_error_function(RunContextWrapper(context=None), RuntimeError())
-_MAX_DETAIL = 200  # characters of a call's arguments shown under its title
+_MAX_DETAIL = 200  # characters of a call's arguments (or a tool server's progress line) shown
 
 
 class ToolContext(AgentContext[RequestContext]):
@@ -35,15 +35,16 @@ class ToolContext(AgentContext[RequestContext]):
     as the running task's detail line (kept with the task) and as a progress update."""
 
     async def on_mcp_progress(self, update: McpProgress) -> None:
+        text = update.text if len(update.text) <= _MAX_DETAIL else update.text[: _MAX_DETAIL - 1] + "…"
         item = self.workflow_item
         running = f"Using {_label(update.tool)}…"
         if item is not None:
             for index in range(len(item.workflow.tasks) - 1, -1, -1):
                 task = item.workflow.tasks[index]
                 if isinstance(task, CustomTask) and task.status_indicator == "loading" and task.title == running:
-                    await self.update_workflow_task(task.model_copy(update={"content": update.text}), index)
+                    await self.update_workflow_task(task.model_copy(update={"content": text}), index)
                     break
-        await self.stream(ProgressUpdateEvent(icon="bolt", text=update.text))
+        await self.stream(ProgressUpdateEvent(icon="bolt", text=text))
 
 
 class ToolProgress(RunHooks[AgentContext[RequestContext]]):
