@@ -126,8 +126,9 @@ class AgentRunner:
         """For a thread this request creates, whose history is `message` alone: the model
         call goes out now, before ChatKit saves the thread and the message, and is taken
         over by this request's answer (`drop_early` closes it if there is none)."""
-        key = self._early_key(_picked(message))
-        if key is None or (_picked(message) and _picked(message) not in self.workflow.model_ids):
+        picked = _picked(message)
+        key = self._early_key(picked)
+        if key is None or (picked is not None and picked not in self.workflow.model_ids):
             return
         if self.workflow.mcp_servers:
             try:  # no model call for a turn that cannot run: `respond` says why

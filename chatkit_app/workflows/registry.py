@@ -97,12 +97,6 @@ class Workflow:
     def model_choices(self) -> tuple[ModelChoice, ...]:
         return tuple(m for m in self.models if isinstance(m, ModelChoice))
 
-    def default_model(self) -> str | None:
-        choices = self.model_choices()
-        usable = [choice for choice in choices if not choice.disabled]
-        marked = [choice.id for choice in usable if choice.default]
-        return marked[0] if marked else (usable[0].id if usable else None)
-
     def public(self) -> dict[str, Any]:
         """What any client may read: never instructions, models or keys."""
         return {"id": self.id, "name": self.name, "mode": self.mode, "ui": self.ui}
