@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import mimetypes
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import reflex as rx
@@ -19,36 +18,26 @@ import reflex as rx
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
+from chatkit_app.ui.native.attach_state import AttachState
+from chatkit_app.ui.native.history_state import HistoryState
 from chatkit_app.ui.native.item_events import PENDING, apply_event, is_text
 from chatkit_app.ui.native.model_choice import allowed_model, offered_models
 from chatkit_app.ui.native.protocol import call, input_message, stream
 from chatkit_app.ui.native.theme import color_scheme, theme_style
-from chatkit_app.ui.native.window import MessageWindow, chip
+from chatkit_app.ui.native.window import MessageWindow
 from chatkit_app.ui.native.workflow_items import settled
 from chatkit_app.ui.state import ChatSessionState, remember_visitor
 
 FLUSH_SECONDS = 0.05
 THEME_TOOL = "switch_theme"
 MAX_TOOL_ROUNDS = 3
-UPLOAD_CHUNK = 64 * 1024
-MAX_TITLE = 120
 MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
-THREAD_PAGE = 50
 
 
-async def _chunks(file: rx.UploadFile) -> AsyncIterator[bytes]:
-    """The file in pieces: the size limit is enforced while reading, never after
-    loading a whole (possibly huge) upload into memory."""
-    while chunk := await file.read(UPLOAD_CHUNK):
-        yield chunk
-
-
-class NativeChatState(MessageWindow, rx.State):
-    threads: list[dict[str, str]] = []
+class NativeChatState(HistoryState, AttachState, MessageWindow, rx.State):
     streaming: bool = False
     progress: str = ""
-    error: str = ""
     _stop_requested: bool = False
     _tool_call: dict[str, Any] = {}
     notice: str = ""  # an agent's notice (info / warning / danger), shown until the next message
@@ -56,19 +45,12 @@ class NativeChatState(MessageWindow, rx.State):
     notice_title: str = ""
     color_scheme: str = ""  # "light" / "dark" from the theme or the agent's tool; "" = system
     theme_style: dict[str, str] = {}
-    pending: list[dict[str, str]] = []  # attachments uploaded for the next message
-    uploading: bool = False
-    upload_percent: int = 0
     models: list[dict[str, str]] = []  # the workflow's `composer.models`, for the picker
     model: str = ""  # the picked model's id, sent with each message ("" when none offered)
 
     @rx.var
     def has_messages(self) -> bool:
         return bool(self.messages)
-
-    @rx.var
-    def has_pending(self) -> bool:
-        return bool(self.pending)
 
     @rx.var
     def last_message_id(self) -> str:
@@ -96,8 +78,7 @@ class NativeChatState(MessageWindow, rx.State):
             self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
             self.models = offered_models(ui)
             self.model = allowed_model(self.models, self.model)
-            page = await call(services, context, "threads.list", limit=THREAD_PAGE, order="desc")
-            self.threads = [{"id": t["id"], "title": t.get("title") or "New chat"} for t in page.get("data", [])]
+            await self._load_threads(services, context)
             if thread_id or self.thread_id:
                 await self._open(services, context, thread_id or self.thread_id)
         except ChatKitAppError as exc:
@@ -124,31 +105,9 @@ class NativeChatState(MessageWindow, rx.State):
         self._clear_window()
         self.error, self.progress = "", ""
 
-    @rx.event
-    async def delete_thread(self, thread_id: str) -> None:
-        try:
-            services, context = await self._context()
-            await call(services, context, "threads.delete", thread_id=thread_id)
-        except ChatKitAppError as exc:
-            self.error = exc.message
-            return
-        self.threads = [t for t in self.threads if t["id"] != thread_id]
+    def _thread_gone(self, thread_id: str) -> None:
         if self.thread_id == thread_id:
             self._clear_window()
-
-    @rx.event
-    async def rename_thread(self, form: dict[str, Any]) -> None:
-        thread_id = str(form.get("thread_id", ""))
-        title = " ".join(str(form.get("title", "")).split())[:MAX_TITLE]
-        if not title or not thread_id:
-            return
-        try:
-            services, context = await self._context()
-            await call(services, context, "threads.update", thread_id=thread_id, title=title)
-        except ChatKitAppError as exc:
-            self.error = exc.message
-            return
-        self.threads = [{**t, "title": title} if t["id"] == thread_id else t for t in self.threads]
 
     @rx.event
     def stop(self) -> None:
@@ -241,56 +200,6 @@ class NativeChatState(MessageWindow, rx.State):
         await self._follow(
             stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action)
         )
-
-    @rx.event
-    async def attach(self, files: list[rx.UploadFile]) -> None:
-        """Files picked or dropped in the composer: created and uploaded through the same
-        two phases as ChatKit's (size limit and type sniffing included), kept for the
-        next message."""
-        self.uploading = False
-        try:
-            services, context = await self._context()
-        except ChatKitAppError as exc:
-            self.error = exc.message
-            return
-        problems = []
-        for file in files:
-            name = str(file.name or file.filename or "file")
-            mime = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-            size = file.size if file.size is not None else 0
-            created: dict[str, Any] = {}
-            try:
-                created = await call(services, context, "attachments.create", name=name, size=size, mime_type=mime)
-                stored = await services.attachments.store_upload(
-                    created["id"], _chunks(file), "application/octet-stream", context
-                )
-            except ChatKitAppError as exc:
-                problems.append(f"{name}: {exc.message}")
-                if created:
-                    await call(services, context, "attachments.delete", attachment_id=created["id"])
-                continue
-            self.pending = [*self.pending, chip(stored.model_dump(mode="json"))]
-        self.error = " ".join(problems)
-        self.uploading = False
-
-    @rx.event
-    def upload_progress(self, progress: dict[str, Any]) -> None:
-        fraction = float(progress.get("progress", 0))
-        self.uploading, self.upload_percent = fraction < 1, int(fraction * 100)
-
-    @rx.event
-    def upload_rejected(self, files: list[Any]) -> None:
-        """The browser refused files before uploading them (size or type limits)."""
-        self.error = f"Not attached: {len(files)} file(s) over the size limit or of a type that is not allowed."
-
-    @rx.event
-    async def remove_attachment(self, attachment_id: str) -> None:
-        self.pending = [a for a in self.pending if a["id"] != attachment_id]
-        try:
-            services, context = await self._context()
-            await call(services, context, "attachments.delete", attachment_id=attachment_id)
-        except ChatKitAppError:
-            pass  # never sent: the hourly sweep removes it anyway
 
     @rx.event
     async def feedback(self, item_id: str, kind: str) -> None:
@@ -408,9 +317,9 @@ class NativeChatState(MessageWindow, rx.State):
         if kind == "thread.created":
             created = event.get("thread") or {}
             self.thread_id = created["id"]
-            self.threads = [{"id": created["id"], "title": created.get("title") or "New chat"}, *self.threads]
+            self._thread_created(created)
         if kind == "thread.updated" and (title := (event.get("thread") or {}).get("title")):
-            self.threads = [{**t, "title": title} if t["id"] == self.thread_id else t for t in self.threads]
+            self._thread_titled(self.thread_id, title)
         if kind == "notice":
             self.notice = str(event.get("message", ""))[:500]
             self.notice_level = str(event.get("level", "info"))

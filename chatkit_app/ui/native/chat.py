@@ -1,0 +1,51 @@
+"""`native_chat()`: the whole native chat, `thread_sidebar()` + `message_list()` +
+`composer()` with the start screen and banners. Each piece is a public function an app
+author can reuse or replace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from chatkit_app.ui.native.banners import banners
+from chatkit_app.ui.native.composer_view import composer
+from chatkit_app.ui.native.history_view import history_drawer, thread_sidebar
+from chatkit_app.ui.native.look import scheme_class, ui_option
+from chatkit_app.ui.native.message_view import message_list
+from chatkit_app.ui.native.start_view import start_screen
+from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.state import ChatSessionState
+
+
+def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | str = "", **props: Any) -> rx.Component:
+    """The whole native chat; on mount it keeps a session of `workflow_id` (default: the
+    site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
+    disclaimer = ui_option("disclaimer", "text").to(str)
+    return rx.hstack(
+        thread_sidebar(),
+        rx.vstack(
+            history_drawer(),
+            banners(),
+            rx.cond(NativeChatState.has_messages, message_list(), start_screen()),
+            composer(),
+            rx.cond(disclaimer, rx.text(disclaimer, size="1", color_scheme="gray", text_align="center", width="100%")),
+            flex="1",
+            min_width="0",
+            max_width="820px",
+            margin_x="auto",
+            height="100%",
+            padding="12px",
+            spacing="3",
+        ),
+        on_mount=[ChatSessionState.ensure_session(workflow_id), NativeChatState.load(thread_id)],
+        class_name=scheme_class(),
+        style=NativeChatState.theme_style,
+        background="var(--color-background)",
+        color="var(--gray-12)",
+        width="100%",
+        height="100%",
+        spacing="0",
+        data_testid="native-chat",
+        **props,
+    )
