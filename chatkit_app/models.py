@@ -42,6 +42,8 @@ class ChatKitThread(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=128)
     user_id: str = Field(max_length=128)  # indexed as the leading column of ix_chatkit_thread_user_order
+    # The workflow the thread was made in (its history and agent); None: made before this was kept.
+    workflow_id: str | None = Field(default=None, max_length=128)
     created_at: int = Field(sa_column=Column(BigInteger, nullable=False))
     seq: int = Field(sa_column=Column(BigInteger, Identity(), nullable=False))
     title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

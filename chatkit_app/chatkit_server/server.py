@@ -32,6 +32,8 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     ChatKitReq,
     FeedbackKind,
+    ItemsFeedbackReq,
+    ItemsListReq,
     ThreadItem,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
@@ -129,6 +131,10 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         429 before streaming and the native UI shows its message."""
         if self.limits is not None:
             await _check_limits(self.limits, request, context.user_id)
+        if isinstance(request, ItemsListReq | ItemsFeedbackReq):
+            # The SDK reads these items without loading their thread: another workflow's
+            # thread (or someone else's) is not found here, as everywhere else.
+            await self.store.load_thread(request.params.thread_id, context)
         if not isinstance(request, _ANSWERING):
             return await self._process_checked(request, context, arrival, raw)
         release = self.in_flight.enter(context.user_id)

@@ -114,7 +114,8 @@ class SQLModelStore(Store[RequestContext]):
     # --- threads -----------------------------------------------------------------------
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         def work(conn: Connection) -> ThreadMetadata:
-            data = conn.execute(self._thread_get, {"tid": thread_id, "uid": context.user_id}).scalar()
+            params = {"tid": thread_id, "uid": context.user_id, "wf": context.workflow_id}
+            data = conn.execute(self._thread_get, params).scalar()
             if data is None:
                 raise NotFoundError(f"thread {thread_id} not found")
             return ThreadMetadata.model_validate(data)
@@ -124,6 +125,7 @@ class SQLModelStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         data = thread.model_dump(mode="json", exclude={"items"} if isinstance(thread, Thread) else None)
         params = {"tid": thread.id, "uid": context.user_id, "at": _micros(thread.created_at), "title": thread.title}
+        params["wf"] = context.workflow_id  # set when the thread is made, never changed
         params["data"] = data
         await self._write_one(self._thread_upsert, params, f"thread {thread.id}")
 
@@ -132,7 +134,13 @@ class SQLModelStore(Store[RequestContext]):
     ) -> Page[ThreadMetadata]:
         def work(conn: Connection) -> Page[ThreadMetadata]:
             rows, more = self._page(
-                conn, self._thread_cursor, self._thread_pages, {"uid": context.user_id}, after, limit, order
+                conn,
+                self._thread_cursor,
+                self._thread_pages,
+                {"uid": context.user_id, "wf": context.workflow_id},
+                after,
+                limit,
+                order,
             )
             threads = [ThreadMetadata.model_validate(data) for data in rows]
             return Page(data=threads, has_more=more, after=threads[-1].id if more else None)
@@ -140,11 +148,11 @@ class SQLModelStore(Store[RequestContext]):
         return await self._tx(work)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        params = {"tid": thread_id, "uid": context.user_id}
+        params = {"tid": thread_id, "uid": context.user_id, "wf": context.workflow_id}
 
         def work(conn: Connection) -> list[str]:
-            conn.execute(self._items_delete, params)  # also done by ON DELETE CASCADE
             self._write(conn, self._thread_delete, params, f"thread {thread_id}")
+            conn.execute(self._items_delete, params)  # also done by ON DELETE CASCADE
             files = [name for name in conn.execute(self._att_thread_files, params).scalars() if name]
             conn.execute(self._att_thread_delete, params)
             return files
@@ -306,7 +314,7 @@ class SQLModelStore(Store[RequestContext]):
             raise NotFoundError(f"{what} not found")
 
     def _check_thread(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        if conn.execute(self._thread_get, params).first() is None:
+        if conn.execute(self._thread_owned, params).first() is None:
             raise NotFoundError(f"thread {params['tid']} not found")
 
     @staticmethod
@@ -354,19 +362,30 @@ class SQLModelStore(Store[RequestContext]):
             return out
 
         thread_scope = (thread.c.id == _p("tid")) & (thread.c.user_id == uid)
-        self._thread_get = sa.select(thread.c.data).where(thread_scope)
+        # A thread belongs to the workflow it was made in: another workflow's session
+        # neither lists nor opens it (threads from before workflows were recorded: any).
+        in_workflow = thread.c.workflow_id.is_(None) | (thread.c.workflow_id == _p("wf"))
+        self._thread_owned = sa.select(thread.c.id).where(thread_scope)
+        self._thread_get = sa.select(thread.c.data).where(thread_scope, in_workflow)
         self._thread_cursor = sa.select(thread.c.created_at, thread.c.seq).where(
-            thread.c.id == _p("cid"), thread.c.user_id == uid
+            thread.c.id == _p("cid"), thread.c.user_id == uid, in_workflow
         )
-        self._thread_pages = pages(thread, thread.c.user_id == uid)
-        self._thread_delete = sa.delete(thread).where(thread_scope)
+        self._thread_pages = pages(thread, (thread.c.user_id == uid) & in_workflow)
+        self._thread_delete = sa.delete(thread).where(thread_scope, in_workflow)
         t_ins = insert(thread).values(
-            id=_p("tid"), user_id=uid, created_at=_p("at"), title=_p("title"), data=_p("data"), **seq(thread)
+            id=_p("tid"),
+            user_id=uid,
+            workflow_id=_p("wf"),
+            created_at=_p("at"),
+            title=_p("title"),
+            data=_p("data"),
+            **seq(thread),
         )
         self._thread_upsert = t_ins.on_conflict_do_update(
             index_elements=[thread.c.id],
             set_={"title": t_ins.excluded.title, "data": t_ins.excluded.data},
-            where=thread.c.user_id == t_ins.excluded.user_id,
+            where=(thread.c.user_id == t_ins.excluded.user_id)
+            & (thread.c.workflow_id.is_(None) | (thread.c.workflow_id == t_ins.excluded.workflow_id)),
         ).execution_options(preserve_rowcount=True)
 
         item_scope = (item.c.thread_id == _p("tid")) & (item.c.user_id == uid)

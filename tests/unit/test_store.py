@@ -382,6 +382,34 @@ async def test_threads_are_isolated_per_user(store: SQLModelStore) -> None:
     assert (await store.load_thread_items(thread.id, None, 10, "asc", A)).data == [item]
 
 
+async def test_threads_belong_to_the_workflow_they_were_made_in(store: SQLModelStore, engine: Engine) -> None:
+    """Another workflow's session of the same user neither lists, opens, renames nor
+    deletes the thread; a thread from before workflows were recorded shows in every one."""
+    other = RequestContext(user_id=A.user_id, session_id="cks_a2", workflow_id="support")
+    thread = await new_thread(store, A, title="assistant's")
+    with pytest.raises(NotFoundError):
+        await store.load_thread(thread.id, other)
+    assert (await store.load_threads(10, None, "desc", other)).data == []
+    with pytest.raises(NotFoundError):
+        await store.delete_thread(thread.id, other)
+    renamed = thread.model_copy(update={"title": "moved?"})
+    with pytest.raises(NotFoundError):
+        await store.save_thread(renamed, other)
+    assert (await store.load_thread(thread.id, A)).title == "assistant's"
+    assert [t.id for t in (await store.load_threads(10, None, "desc", A)).data] == [thread.id]
+
+    legacy = await new_thread(store, A, title="from before")
+    with engine.begin() as conn:
+        conn.execute(
+            SQLModel.metadata.tables["chatkit_thread"]
+            .update()
+            .values(workflow_id=None)
+            .where(SQLModel.metadata.tables["chatkit_thread"].c.id == legacy.id)
+        )
+    assert [t.id for t in (await store.load_threads(10, None, "desc", other)).data] == [legacy.id]
+    assert (await store.load_thread(legacy.id, other)).title == "from before"
+
+
 async def test_items_are_isolated_per_user(store: SQLModelStore, engine: Engine) -> None:
     thread = await new_thread(store, A)
     item = message(store, thread, "A's")
