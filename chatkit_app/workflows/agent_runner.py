@@ -74,6 +74,7 @@ from chatkit_app.workflows.model_provider import SiteModels
 from chatkit_app.workflows.partial_answer import PartialAnswer
 from chatkit_app.workflows.registry import Workflow
 from chatkit_app.workflows.tool_progress import ToolContext, ToolProgress
+from chatkit_app.workflows.widget_actions import action_note
 
 logger = logging.getLogger("chatkit_app.workflows.agent_runner")
 EARLY_SEND_WAIT = 0.05  # seconds an answer waits for its early call's request to go out
@@ -325,13 +326,26 @@ class AgentRunner:
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
     ) -> AsyncIterator[ThreadStreamEvent]:
-        item = AssistantMessageItem(
-            id=turn.new_id("message"),
-            thread_id=turn.thread.id,
-            created_at=datetime.now(),
-            content=[AssistantMessageContent(text=f"This assistant does not handle the action `{action.type}`.")],
-        )
-        yield ThreadItemDoneEvent(item=item)
+        """A widget's button: the workflow's handler for its type, else the agent answers
+        the click, written into the thread as hidden context (`widget_actions.py`)."""
+        handler = self.workflow.actions.get(action.type)
+        if handler is not None:
+            async for event in handler(turn, action, sender):
+                yield event
+            return
+        if not self.workflow.actions_to_agent:
+            text = f"This assistant does not handle the action `{action.type}`."
+            item = AssistantMessageItem(
+                id=turn.new_id("message"),
+                thread_id=turn.thread.id,
+                created_at=datetime.now(),
+                content=[AssistantMessageContent(text=text)],
+            )
+            yield ThreadItemDoneEvent(item=item)
+            return
+        await turn.store.add_thread_item(turn.thread.id, action_note(turn, action, sender), turn.context)
+        async for event in self.respond(turn):
+            yield event
 
 
 _REFUSED_MESSAGE = (

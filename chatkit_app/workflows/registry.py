@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from chatkit_app.workflows.agent import ChatAgent
     from chatkit_app.workflows.mcp_connections import McpConnections
+    from chatkit_app.workflows.widget_actions import ActionHandler
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class Workflow:
     # MCP servers for the agent: names from CHATKIT_MCP_SERVERS, `McpServerConfig`s, or your
     # own `agents.mcp.MCPServer` objects; connected once per process and shared (`McpConnections`).
     mcp_servers: Sequence[Any] = ()
+    # Widget actions of an agent workflow (`widget_actions.py`): a handler per action type;
+    # any other type goes to the agent as hidden context, unless `actions_to_agent` is off.
+    actions: Mapping[str, ActionHandler] = field(default_factory=dict)
+    actions_to_agent: bool = True
 
     def __post_init__(self) -> None:
         if not WORKFLOW_ID_PATTERN.match(self.id):
