@@ -13,7 +13,7 @@ from chatkit_app.api.app import create_api
 from chatkit_app.api.security_headers import security_headers
 from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
-from chatkit_app.fast_paths import close_shared_clients
+from chatkit_app.fast_paths import FastPathsUnavailable, check_available, close_shared_clients
 from chatkit_app.housekeeping import sweep_hourly
 from chatkit_app.services import close_mcp_connections, get_services
 from chatkit_app.settings import (
@@ -38,10 +38,11 @@ try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
     settings_or_exit()
     load_workflow_modules(get_settings())  # CHATKIT_WORKFLOW_MODULES: a bad entry stops the start, named
+    check_available(get_settings())  # a private name the fast paths use is gone: say to turn them off
     if is_production():
         resolve_secret(get_settings(), production=True)
         check_production(get_settings())
-except (ConfigError, WorkflowConfigError) as exc:
+except (ConfigError, WorkflowConfigError, FastPathsUnavailable) as exc:
     print(f"chatkit_app: {exc}", file=sys.stderr)
     raise SystemExit(2) from None
 

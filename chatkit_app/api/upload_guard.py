@@ -22,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatkit_app.fast_paths.internals import connected_token_check
+from chatkit_app.fast_paths.plain_internals import connected_token_check
 
 MULTIPART_ALLOWANCE = 64 * 1024  # boundaries, part headers, Reflex's own small form fields
 
@@ -33,7 +33,7 @@ async def is_connected_client(event_namespace: Any, token: str) -> bool:
     """Whether `token` is a client with an open websocket (on any worker, with Redis).
 
     Reflex has no public way to ask: its token manager is a private name
-    (`internals.connected_token_check`). Fails closed: without it, no upload is allowed."""
+    (`plain_internals.connected_token_check`). Fails closed: without it, no upload is allowed."""
     check = connected_token_check(event_namespace)
     if check is None or not token:
         return False

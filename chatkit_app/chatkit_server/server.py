@@ -48,11 +48,11 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter
 
+from chatkit_app import fast_paths as fast
 from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
-from chatkit_app.fast_paths import process_parsed, stream_parsed, write_text_deltas_directly
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.limits.in_flight import AnswersInFlight
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
@@ -106,7 +106,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self.in_flight = AnswersInFlight(answers_in_flight)
         self.head_start = HeadStart()
         if fast_paths:
-            write_text_deltas_directly(self)
+            fast.write_text_deltas_directly(self)
         _freeze_startup_objects()
 
     async def process(
@@ -177,8 +177,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
                 if arrival is not None:
                     arrival.done()
                     await self.head_start.wait_turn()
-                return StreamingResult(_then_drop_early(stream_parsed(self, request, context), agent))
-        return await process_parsed(self, request, context)
+                return StreamingResult(_then_drop_early(fast.stream_parsed(self, request, context), agent))
+        return await fast.process_parsed(self, request, context)
 
     def _agent(self, context: RequestContext) -> ChatAgent:
         """The workflow's agent; made per call (agents may keep per-answer state), unless

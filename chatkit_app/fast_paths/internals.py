@@ -4,17 +4,17 @@ Each name below says what we assume of it. tests/unit/test_fast_path_internals.p
 every assumption, by name, at the pinned versions (openai 3.57, openai-agents 0.24,
 openai-chatkit 1.6.5, aiohttp 3.14, reflex 0.10): an upgrade that renames or changes one
 fails there first, and `CHATKIT_FAST_PATHS=off` runs the app without the speed-ups that
-use them (the few uses that are not speed-ups, Reflex's token manager and the hosted
-client's retry rule, say what happens when their name goes away).
+use them, and never imports this module (`plain_internals` holds the private names used
+on every path, looked up so that their absence cannot stop an import).
 
 Private methods we replace are replaced by subclasses here (`ClientHooks`,
-`AioHttpClientHooks`, `SSEDecoderFields`, `RetryFilteringClient`) or per instance
+`AioHttpClientHooks`, `SSEDecoderFields`) or per instance
 (`write_frames_with`), each routing to a hook with a public name that the fast paths fill in.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
@@ -35,13 +35,11 @@ __all__ = [
     "AiohttpResponseStream",
     "AiohttpTransport",
     "ClientHooks",
-    "RetryFilteringClient",
     "SSEDecoder",
     "SSEDecoderFields",
     "ServerSentEvent",
     "agents_responses_headers",
     "aiohttp_response_of",
-    "connected_token_check",
     "is_given",
     "make_request_options",
     "map_aiohttp_exceptions",
@@ -186,17 +184,6 @@ def _options(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     return {**dict(zip(_TRANSPORT_OPTIONS, args, strict=False)), **kwargs}
 
 
-class RetryFilteringClient(openai.AsyncOpenAI):
-    """`openai.AsyncOpenAI` whose `_should_retry(response)` (asked after each failed
-    attempt while retries are left) says no for the statuses in `never_retried`. Were the
-    name gone, those statuses would be retried like the SDK's others (slower, not wrong)."""
-
-    never_retried: frozenset[int] = frozenset()
-
-    def _should_retry(self, response: httpx2.Response) -> bool:
-        return response.status_code not in self.never_retried and super()._should_retry(response)
-
-
 # --- aiohttp -----------------------------------------------------------------------------
 
 
@@ -251,15 +238,3 @@ async def process_parsed(
     if is_streaming_req(request):
         return StreamingResult(stream_parsed(server, request, context))
     return NonStreamingResult(await server._process_non_streaming(request, context))
-
-
-# --- reflex ------------------------------------------------------------------------------
-
-
-def connected_token_check(event_namespace: object) -> Callable[[str], Awaitable[bool]] | None:
-    """`reflex.app.EventNamespace._token_manager.is_token_connected(token)`: whether a
-    client token has an open websocket (on any worker, with Redis). Reflex has no public
-    way to ask; None when the names are gone (the caller then fails closed)."""
-    manager = getattr(event_namespace, "_token_manager", None)
-    check: Callable[[str], Awaitable[bool]] | None = getattr(manager, "is_token_connected", None)
-    return check

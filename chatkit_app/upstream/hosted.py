@@ -24,7 +24,7 @@ from openai.types.beta.chatkit.chat_session_chatkit_configuration_param import F
 from pydantic import SecretStr
 
 from chatkit_app.errors import ChatKitAppError, RateLimited, UpstreamFailed, UpstreamTimeout
-from chatkit_app.fast_paths.internals import RetryFilteringClient
+from chatkit_app.fast_paths.plain_internals import RetryFilteringClient
 
 logger = logging.getLogger("chatkit_app.upstream")
 

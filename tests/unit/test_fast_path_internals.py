@@ -22,7 +22,7 @@ from openai.types.responses import ResponseStreamEvent
 from openai.types.shared import Reasoning
 from reflex.app import EventNamespace
 
-from chatkit_app.fast_paths import internals
+from chatkit_app.fast_paths import internals, plain_internals
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI, running_fake
 
 
@@ -172,7 +172,7 @@ async def test_retry_filtering_client() -> None:
     request = httpx2.Request("POST", "http://x/v1/chatkit/sessions")
     busy, failed = httpx2.Response(429, request=request), httpx2.Response(500, request=request)
 
-    class No429(internals.RetryFilteringClient):
+    class No429(plain_internals.RetryFilteringClient):
         never_retried = frozenset({429})
 
     async with openai.AsyncOpenAI(api_key="k") as sdk, No429(api_key="k") as ours:
@@ -247,9 +247,9 @@ def test_chatkit_process_steps() -> None:
 
 async def test_reflex_token_manager() -> None:
     namespace = EventNamespace("/_event", app=None)  # type: ignore[arg-type]
-    check = internals.connected_token_check(namespace)
+    check = plain_internals.connected_token_check(namespace)
     assert check is not None, "Reflex renamed EventNamespace._token_manager.is_token_connected"
     assert await check("made-up") is False
     await namespace._token_manager.link_token_to_sid("tab-token", "sid-1")
     assert await check("tab-token") is True
-    assert internals.connected_token_check(object()) is None
+    assert plain_internals.connected_token_check(object()) is None
