@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     chatkit_model_inputs: str = "text,image,file"
     chatkit_model_max_file_mb: float = Field(default=10, gt=0)  # the most of one attachment
     chatkit_model_max_turn_mb: float = Field(default=20, gt=0)  # the most of all, per model call
+    # The most file bytes all answers of this process hold for their model calls at once (0: no cap).
+    chatkit_model_files_in_flight_mb: float = Field(default=200, ge=0)
     # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, README "MCP servers").
     chatkit_mcp_servers: Annotated[list[McpServerConfig], NoDecode] = Field(default_factory=list)
 

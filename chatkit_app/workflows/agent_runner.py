@@ -61,6 +61,7 @@ from chatkit.types import (
     WidgetItem,
 )
 
+from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.fast_paths import ModelClient, shared_client
@@ -93,10 +94,12 @@ class AgentRunner:
         retry_backoff: float = 0.5,
         history_limit: int = 50,
         mcp: McpConnections | None = None,
+        file_bytes: ByteBudget | None = None,
     ) -> None:
         self.settings = settings
         self.workflow = workflow
         self.mcp = mcp if mcp is not None else McpConnections()
+        self.file_bytes = file_bytes  # shared by the process's answers (`core.byte_budget`)
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.history_limit = history_limit
@@ -166,7 +169,24 @@ class AgentRunner:
         # not one more database write before the first token, but while the model writes.
         title = _title(text) if turn.thread.title is None and text else None
         newest = await turn.newest(self.history_limit)
-        model_input = await converter_for(turn, self.settings).to_agent_input(list(reversed(newest.data)))
+        converter = converter_for(turn, self.settings, self.file_bytes)
+        try:
+            model_input = await converter.to_agent_input(list(reversed(newest.data)))
+            async for event in self._answer(turn, agent, chosen, title, newest, model_input):
+                yield event
+        finally:
+            converter.release()  # the files' bytes are no longer held
+
+    async def _answer(
+        self,
+        turn: Turn,
+        agent: Agent[Any],
+        chosen: str | None,
+        title: str | None,
+        newest: Page[ThreadItem],
+        model_input: list[Any],
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """The run, retried while nothing was streamed, with its failures as ChatKit errors."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget
         attempt = 0

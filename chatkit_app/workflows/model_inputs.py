@@ -10,7 +10,9 @@ is described by name instead, with a note saying why, so the model can say so to
 of the user's new message over a cap is also named in a notice to the user, before the
 answer; the stored message keeps the file either way. Earlier messages' files go to the
 model again, as ChatKit's own converter sends them, within the caps: the newest message's
-files first, so an old upload never crowds out the one the user just sent.
+files first, so an old upload never crowds out the one the user just sent. All answers of
+the process together hold at most `CHATKIT_MODEL_FILES_IN_FLIGHT_MB` of file bytes
+(`core.byte_budget`): a file that does not fit then is named instead, and the user told.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
+from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.errors import PayloadTooLarge
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn
@@ -79,19 +82,22 @@ class ModelInputPolicy:
         )
 
 
-def converter_for(turn: Turn | None, settings: Settings) -> ModelInputConverter:
+def converter_for(turn: Turn | None, settings: Settings, budget: ByteBudget | None = None) -> ModelInputConverter:
     """The converter for one turn: it reads the turn's user's files (each once) and tells
     the turn's user about those of their message that the model was not sent. Without a
-    turn (a message that has no attachments), attachments would be described only."""
-    return ModelInputConverter(ModelInputPolicy.from_settings(settings), turn)
+    turn (a message that has no attachments), attachments would be described only. The
+    bytes it read count in `budget` until `release()`."""
+    return ModelInputConverter(ModelInputPolicy.from_settings(settings), turn, budget)
 
 
 class ModelInputConverter(Converter):
     """`Converter` that sends attachments' content within `policy`; one per turn."""
 
-    def __init__(self, policy: ModelInputPolicy, turn: Turn | None) -> None:
+    def __init__(self, policy: ModelInputPolicy, turn: Turn | None, budget: ByteBudget | None = None) -> None:
         self.policy = policy
         self.turn = turn
+        self.budget = budget
+        self._held = 0  # bytes counted in `budget`
         self._contents: dict[str, ResponseInputContentParam] = {}  # by attachment id
         self._sent_bytes = 0
         self._refused: list[str] = []  # lines of the notice to the user
@@ -126,20 +132,47 @@ class ModelInputConverter(Converter):
         policy = self.policy
         limit = min(policy.max_file_bytes, policy.max_turn_bytes - self._sent_bytes)
         size = _stored_size(attachment)
-        try:
-            if limit <= 0 or (size is not None and size > limit):
-                raise PayloadTooLarge("over the model's caps")
-            data = await turn.files.read_bytes(attachment.id, turn.context, limit=limit)
-        except NotFoundError:
-            return describe(attachment, "The file is no longer available")
-        except PayloadTooLarge:
+        if limit <= 0 or (size is not None and size > limit):
             per_file = size > policy.max_file_bytes if size is not None else limit == policy.max_file_bytes
             return self._too_large(attachment, size, per_file=per_file)
-        except OSError:
-            logger.warning("could not read an attachment for the model", exc_info=True)
-            return describe(attachment, "Its content could not be read")
+        reserved = size if size is not None else limit
+        if self.budget is not None and not self.budget.take(reserved):
+            return self._server_busy(attachment)
+        try:
+            data = await turn.files.read_bytes(attachment.id, turn.context, limit=limit)
+        except Exception as exc:
+            if self.budget is not None:
+                self.budget.give(reserved)
+            if isinstance(exc, NotFoundError):
+                return describe(attachment, "The file is no longer available")
+            if isinstance(exc, PayloadTooLarge):
+                return self._too_large(attachment, size, per_file=limit == policy.max_file_bytes)
+            if isinstance(exc, OSError):
+                logger.warning("could not read an attachment for the model", exc_info=True)
+                return describe(attachment, "Its content could not be read")
+            raise
+        if self.budget is not None:
+            self.budget.give(reserved - len(data))  # the stored size may differ from the bytes
+            self._held += len(data)
         self._sent_bytes += len(data)
         return await _encoded(kind, attachment, data)
+
+    def release(self) -> None:
+        """The answer is over: its files' bytes no longer count in the budget."""
+        held, self._held = self._held, 0
+        if self.budget is not None and held:
+            self.budget.give(held)
+
+    def _server_busy(self, attachment: Attachment) -> ResponseInputTextParam:
+        if self._is_new(attachment):
+            self._refused.append(
+                f"**{_markdown_escape(attachment.name)}** was not passed on: the server is busy passing "
+                "other files to the assistant right now. Send it again in a minute."
+            )
+            return describe(
+                attachment, "The server was too busy to pass it on, so you saw its name only; the user knows"
+            )
+        return describe(attachment, "The server was too busy to pass it on again, so you were given its name only")
 
     def _too_large(self, attachment: Attachment, size: int | None, *, per_file: bool) -> ResponseInputTextParam:
         """The description in its place; for a file of the new message, a line for the user."""

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import NotFound
 from chatkit_app.settings import Settings, get_settings
@@ -118,6 +119,9 @@ class WorkflowRegistry:
         self.default_id = default_id
         self.settings = settings  # for the runner of Agents SDK workflows
         self.mcp = mcp if mcp is not None else McpConnections()  # their MCP connections
+        # The file bytes all their answers hold for model calls at once (core/byte_budget.py).
+        in_flight_mb = (settings or get_settings()).chatkit_model_files_in_flight_mb
+        self.file_bytes = ByteBudget(round(in_flight_mb * 1024 * 1024))
 
     def chat_agent(self, workflow_id: str) -> ChatAgent:
         """What answers a turn of the workflow; made per call (it may keep per-answer state)."""
@@ -128,7 +132,7 @@ class WorkflowRegistry:
             raise RuntimeError(f"workflow {workflow.id!r} has no agent")
         from chatkit_app.workflows.agent_runner import AgentRunner
 
-        return AgentRunner(self.settings or get_settings(), workflow, mcp=self.mcp)
+        return AgentRunner(self.settings or get_settings(), workflow, mcp=self.mcp, file_bytes=self.file_bytes)
 
     def register(self, workflow: Workflow) -> Workflow:
         with self._lock:

@@ -5,6 +5,7 @@ and the user is told when a file of their message was not sent."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -307,3 +308,42 @@ def test_model_inputs_setting_is_checked(tmp_path: Path) -> None:
     for bad in ("text,video", "", "none,text"):
         with pytest.raises(ValidationError, match="chatkit_model_inputs"):
             make_settings(tmp_path, chatkit_model_inputs=bad)
+
+
+async def test_files_in_flight_are_capped_for_the_whole_process(site: Site, fake: FakeOpenAI) -> None:
+    """Room for one image at a time: while one answer holds its image, another user's image
+    is named instead (and that user told); once the first answer ends, images go again."""
+    cap = {"chatkit_model_files_in_flight_mb": 1000 / MB}  # one 616-byte image fits, two do not
+    alice, services = await site("alice", **cap)
+    bob, _ = await site("bob", **cap)
+    budget = services.registry.file_bytes
+    held, free = png(), png()
+
+    fake.behavior = FakeBehavior(text=ANSWER, hang_after=1)  # alice's answer stays open
+    holding = asyncio.create_task(send(alice, "Hold this", [await attach(alice, "held.png", "image/png", held)]))
+    await wait_until(lambda: len(fake.requests) == 1)
+    assert budget.used == len(held)
+    fake.behavior = FakeBehavior(text=ANSWER)
+
+    events = await send(bob, "Look", [await attach(bob, "busy.png", "image/png", png())])
+    [notice] = notices(events)
+    assert notice["message"] == (
+        "**busy.png** was not passed on: the server is busy passing other files to the assistant right now. "
+        "Send it again in a minute."
+    )
+    assert texts(fake.requests[-1].body)[-1].startswith("[The user attached a file: busy.png (image/png). The server")
+    assert budget.used == len(held), "bob's answer held nothing"
+
+    holding.cancel()  # alice leaves: her answer ends, and its bytes are given back
+    await asyncio.gather(holding, return_exceptions=True)
+    await wait_until(lambda: budget.used == 0)
+    events = await send(bob, "Again", [await attach(bob, "free.png", "image/png", free)])
+    assert not notices(events)
+    assert data_url(user_parts(fake.requests[-1].body)[-1]["image_url"]) == ("image/png", free)
+    assert budget.used == 0
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
