@@ -32,9 +32,11 @@ from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     ChatKitReq,
     FeedbackKind,
+    StructuredInputItem,
     ThreadItem,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
@@ -50,6 +52,7 @@ from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import BadRequest
 from chatkit_app.fast_paths import process_parsed, stream_parsed, write_text_deltas_directly
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.limits.in_flight import AnswersInFlight
@@ -129,6 +132,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         429 before streaming and the native UI shows its message."""
         if self.limits is not None:
             await _check_limits(self.limits, request, context.user_id)
+        if isinstance(request, ThreadsAddStructuredInputReq):
+            await _check_question_open(self.store, request, context)
         if not isinstance(request, _ANSWERING):
             return await self._process_checked(request, context, arrival, raw)
         release = self.in_flight.enter(context.user_id)
@@ -223,6 +228,7 @@ _ANSWERING = (
     ThreadsAddUserMessageReq,
     ThreadsRetryAfterItemReq,
     ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsCustomActionReq,
 )
 
@@ -242,6 +248,16 @@ async def _check_limits(limits: LimitPolicy, request: ChatKitReq, user_id: str) 
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq):
         await limits.message(user_id, starts_thread=isinstance(request, ThreadsCreateReq))
     await limits.answer(user_id)
+
+
+async def _check_question_open(
+    store: SQLModelStore, request: ThreadsAddStructuredInputReq, context: RequestContext
+) -> None:
+    """Answers go to a pending question only: refused up front (400) rather than failing
+    the stream (the SDK raises once streaming has begun)."""
+    item = await store.load_item(request.params.thread_id, request.params.item_id, context)
+    if not isinstance(item, StructuredInputItem) or item.status != "pending":
+        raise BadRequest("This question has been answered already.", code="question_closed")
 
 
 def _new_message(user_input: UserMessageInput) -> UserMessageItem:

@@ -89,6 +89,7 @@ const STREAMING_REQUESTS = new Set([
   "threads.retry_after_item",
   "threads.custom_action",
   "threads.add_client_tool_output",
+  "threads.add_structured_input",
 ]);
 
 function isStreamingRequest(body) {
