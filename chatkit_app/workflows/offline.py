@@ -32,6 +32,8 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
+    UserMessageItem,
+    UserMessageTagContent,
     WidgetItem,
     Workflow,
     WorkflowItem,
@@ -40,7 +42,7 @@ from chatkit.types import (
 )
 from chatkit.widgets import WidgetTemplate
 
-from chatkit_app.workflows.agent import Turn, message_text
+from chatkit_app.workflows.agent import Turn
 from chatkit_app.workflows.offline_questions import ASK_PROMPT, answers_reply, demo_questions
 
 COUNTER = WidgetTemplate.from_file(str(Path(__file__).parent / "widgets" / "counter.widget"))
@@ -70,7 +72,7 @@ class OfflineAgent:
         self._tool_seconds = tool_seconds  # each demo tool "runs" this long: its spinner shows
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
-        text = message_text(turn.message)
+        text = _message_text(turn.message)
         if turn.thread.title is None and text:
             turn.thread.title = _title(text)
         if turn.message is None:
@@ -193,6 +195,14 @@ class OfflineAgent:
                 await asyncio.sleep(self._delay)
         item.content = [AssistantMessageContent(text=text)]
         yield ThreadItemDoneEvent(item=item)
+
+
+def _message_text(message: UserMessageItem | None) -> str:
+    """The message's text, a tag (an entity picked from the "/" menu) as "@title"."""
+    if message is None:
+        return ""
+    parts = [f"@{part.text}" if isinstance(part, UserMessageTagContent) else part.text for part in message.content]
+    return " ".join(p.strip() for p in parts if p.strip())
 
 
 def _counter_item(turn: Turn, count: int) -> WidgetItem:
