@@ -17,6 +17,8 @@ from tests.e2e.test_native_ui import _open_chat, _send
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
+ANSWERS = ["Dark", "Widgets, Attachments, Themes", "Skipped"]
+COMMANDS = ["Ask me questions", "Tools demo", "Show a widget", "Topic"]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def test_a_structured_question_is_answered_stored_and_shown_after_a_reload(parit
 
         expect(block).to_have_attribute("data-status", "answered", timeout=20_000)
         answers = block.get_by_test_id("question-answer")
-        expect(answers).to_have_text(["Dark", "Widgets, Attachments, Themes", "Skipped"])
+        expect(answers).to_have_text(ANSWERS)
         reply = page.get_by_test_id("assistant-message").last
         expect(reply).to_contain_text("Thanks! Your answers", timeout=20_000)
         expect(reply).to_contain_text("Widgets, Attachments, Themes")
@@ -71,7 +73,7 @@ def test_a_structured_question_is_answered_stored_and_shown_after_a_reload(parit
         entry.get_by_role("button").first.click()
         block = page.get_by_test_id("questions")
         expect(block).to_have_attribute("data-status", "answered", timeout=15_000)
-        expect(block.get_by_test_id("question-answer")).to_have_text(["Dark", "Widgets, Attachments, Themes", "Skipped"])
+        expect(block.get_by_test_id("question-answer")).to_have_text(ANSWERS)
         expect(block.get_by_role("button", name="Send answers")).to_have_count(0)
     finally:
         page.close()
@@ -107,9 +109,7 @@ def test_the_slash_menu_filters_moves_picks_and_closes(parity_site: str, browser
         menu = page.get_by_test_id("command-menu")
         options = menu.get_by_role("option")
         composer.fill("/")
-        expect(options).to_have_text(
-            [re.compile("^Ask me questions"), re.compile("^Tools demo"), re.compile("^Show a widget"), re.compile("^Topic")]
-        )
+        expect(options).to_have_text([re.compile(f"^{label}") for label in COMMANDS])
         composer.press_sequentially("wid")  # filters as one types
         expect(options).to_have_count(1)
         expect(options.first).to_contain_text("Show a widget")
