@@ -23,7 +23,8 @@ CHOICE_STYLE = {
     "font_size": "var(--font-size-2)",
     "min_height": "36px",
     "overflow_wrap": "anywhere",
-    "_has_checked": {"border_color": "var(--accent-8)", "background": "var(--accent-a3)"},
+    "&:has(input:checked)": {"border_color": "var(--accent-8)", "background": "var(--accent-a3)"},
+    "&:has(input:focus-visible)": {"outline": "2px solid var(--focus-8)", "outline_offset": "1px"},
     "& input": {"accent_color": "var(--accent-9)", "width": "16px", "height": "16px", "flex_shrink": "0"},
 }
 
@@ -56,6 +57,7 @@ def _pending_question(question: Any) -> rx.Component:
                 name=question["field"].to(str),
                 rows="2",
                 resize="vertical",
+                width="100%",
                 aria_label=question["question"].to(str),
                 data_testid="question-text",
             ),
@@ -71,6 +73,7 @@ def _pending_question(question: Any) -> rx.Component:
                 ),
                 spacing="2",
                 width="100%",
+                align="stretch",
             ),
         ),
         display="flex",
