@@ -117,6 +117,8 @@ export function CommandMenu({ commands = [], inputName = "message", tagsName = "
     input.addEventListener("input", onInput);
     form.addEventListener("keydown", onKey, true);
     form.addEventListener("submit", onSubmit);
+    // This component loads after the box: a "/" typed before it came opens the menu now.
+    if (input.value.startsWith("/")) onInput();
     return () => {
       input.removeEventListener("input", onInput);
       form.removeEventListener("keydown", onKey, true);
