@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatkit_app.api import attachments, auth_routes, chatkit, sessions, workflows
+from chatkit_app.api import attachments, auth_routes, chatkit, entities, sessions, workflows
 from chatkit_app.errors import ChatKitAppError, error_envelope
 from chatkit_app.services import Services, get_services
 
@@ -30,7 +30,14 @@ def create_api(services_provider: Callable[[], Services] = get_services) -> Fast
     api = FastAPI(title="chatkit_app", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.services_provider = services_provider
     api.router.routes.extend(
-        [*sessions.routes, *workflows.routes, *chatkit.routes, *attachments.routes, *auth_routes.routes]
+        [
+            *sessions.routes,
+            *workflows.routes,
+            *chatkit.routes,
+            *entities.routes,
+            *attachments.routes,
+            *auth_routes.routes,
+        ]
     )
     api.add_exception_handler(ChatKitAppError, _app_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

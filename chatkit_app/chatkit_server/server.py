@@ -34,9 +34,11 @@ from chatkit.types import (
     FeedbackKind,
     ItemsFeedbackReq,
     ItemsListReq,
+    StructuredInputItem,
     ThreadItem,
     ThreadMetadata,
     ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsAddUserMessageReq,
     ThreadsCreateReq,
     ThreadsCustomActionReq,
@@ -53,6 +55,7 @@ from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import BadRequest
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.limits.in_flight import AnswersInFlight
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
@@ -135,6 +138,8 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             # The SDK reads these items without loading their thread: another workflow's
             # thread (or someone else's) is not found here, as everywhere else.
             await self.store.load_thread(request.params.thread_id, context)
+        if isinstance(request, ThreadsAddStructuredInputReq):
+            await _check_question_open(self.store, request, context)
         if not isinstance(request, _ANSWERING):
             return await self._process_checked(request, context, arrival, raw)
         release = self.in_flight.enter(context.user_id)
@@ -229,6 +234,7 @@ _ANSWERING = (
     ThreadsAddUserMessageReq,
     ThreadsRetryAfterItemReq,
     ThreadsAddClientToolOutputReq,
+    ThreadsAddStructuredInputReq,
     ThreadsCustomActionReq,
 )
 
@@ -248,6 +254,16 @@ async def _check_limits(limits: LimitPolicy, request: ChatKitReq, user_id: str) 
     if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq):
         await limits.message(user_id, starts_thread=isinstance(request, ThreadsCreateReq))
     await limits.answer(user_id)
+
+
+async def _check_question_open(
+    store: SQLModelStore, request: ThreadsAddStructuredInputReq, context: RequestContext
+) -> None:
+    """Answers go to a pending question only: refused up front (400) rather than failing
+    the stream (the SDK raises once streaming has begun)."""
+    item = await store.load_item(request.params.thread_id, request.params.item_id, context)
+    if not isinstance(item, StructuredInputItem) or item.status != "pending":
+        raise BadRequest("This question has been answered already.", code="question_closed")
 
 
 def _new_message(user_input: UserMessageInput) -> UserMessageItem:

@@ -10,9 +10,39 @@ from typing import Any
 import reflex as rx
 from reflex.event import EventSpec
 
+from chatkit_app.core.context import RequestContext
+from chatkit_app.core.entity_handlers import EntityRef
 from chatkit_app.ui.chatkit.methods import focus_composer, set_thread
 
 THEME_TOOL = "switch_theme"
+TOPICS = {"topic-billing": "Billing", "topic-support": "Support", "topic-docs": "Docs"}
+
+
+def topic_search(query: str, context: RequestContext) -> list[dict[str, Any]]:
+    """ChatKit's "@" tag search, answered in Python: the demo's topics matching `query`."""
+    needle = query.strip().lower()
+    return [
+        {"id": key, "title": title, "group": "Topics", "interactive": True, "data": {"topic": title.lower()}}
+        for key, title in TOPICS.items()
+        if needle in title.lower()
+    ]
+
+
+def topic_preview(entity: EntityRef, context: RequestContext) -> dict[str, Any] | None:
+    """A tag's preview card (ChatKit shows it on hover), built on the server for the
+    session's user; None for anything that is not one of the demo's topics."""
+    if entity.id not in TOPICS:
+        return None
+    return {
+        "type": "Basic",
+        "direction": "col",
+        "gap": 2,
+        "children": [
+            {"type": "Title", "value": TOPICS[entity.id], "size": "sm"},
+            {"type": "Text", "value": f"Messages tagged {TOPICS[entity.id]} reach that team.", "size": "sm"},
+            {"type": "Caption", "value": f"Preview for {context.user_id}"},
+        ],
+    }
 
 
 class ChatEventsState(rx.State):
@@ -23,6 +53,7 @@ class ChatEventsState(rx.State):
     last_error: str = ""
     last_effect: str = ""
     last_action: str = ""
+    last_command: str = ""
     script_status: str = "loading"
     script_url: str = ""
     color_scheme: str = ""
@@ -61,6 +92,11 @@ class ChatEventsState(rx.State):
     def on_widget_action(self, detail: dict[str, Any]) -> None:
         action = detail.get("action")
         self.last_action = str(action.get("type", "")) if isinstance(action, dict) else ""
+
+    @rx.event
+    def on_command(self, detail: dict[str, Any]) -> None:
+        """A command picked from ChatKit's "/" menu (it also does what its config says)."""
+        self.last_command = str(detail.get("id", ""))[:64]
 
     @rx.event
     def on_client_tool(self, call: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chatkit_app.settings import get_settings
-from chatkit_app.ui.chat_state import ChatEventsState
+from chatkit_app.ui.chat_state import ChatEventsState, topic_preview, topic_search
 from chatkit_app.ui.chatkit import chatkit_widget
 from chatkit_app.ui.native import NativeChatState, native_chat
 from chatkit_app.ui.state import ChatSessionState
@@ -238,6 +238,9 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
             on_widget_action=ChatEventsState.on_widget_action,
             on_client_tool=ChatEventsState.on_client_tool,
             on_script_status=ChatEventsState.on_script_status,
+            on_command=ChatEventsState.on_command,
+            entity_preview=topic_preview,
+            tag_search=topic_search,
         ),
         flex="1",
         width="100%",
@@ -249,6 +252,7 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
         data_ready=rx.cond(ChatEventsState.ready, "true", "false"),
         data_thread=ChatEventsState.thread_id,
         data_responses=ChatEventsState.responses,
+        data_command=ChatEventsState.last_command,
         data_color_scheme=ChatEventsState.color_scheme,
         data_script_status=ChatEventsState.script_status,
     )

@@ -25,12 +25,15 @@ from chatkit.types import (
     DurationSummary,
     NoticeEvent,
     ProgressUpdateEvent,
+    StructuredInputItem,
     ThoughtTask,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
+    UserMessageItem,
+    UserMessageTagContent,
     WidgetItem,
     Workflow,
     WorkflowItem,
@@ -39,7 +42,8 @@ from chatkit.types import (
 )
 from chatkit.widgets import WidgetTemplate
 
-from chatkit_app.workflows.agent import Turn, message_text
+from chatkit_app.workflows.agent import Turn
+from chatkit_app.workflows.offline_questions import ASK_PROMPT, answers_reply, demo_questions
 
 COUNTER = WidgetTemplate.from_file(str(Path(__file__).parent / "widgets" / "counter.widget"))
 THEME_TOOL = "switch_theme"
@@ -51,6 +55,7 @@ Try:
 - **dark mode** / **light mode**: I call a client tool that switches the colour scheme
 - **notice**: I send a notice, shown above the composer until your next message
 - **tools** (or **/tools**): I make two demo tool calls, shown as they run: one works, one fails
+- **ask me** (or **/ask**): I ask you three questions (one choice, several choices, free text) and sum up your answers
 - attach a file: I tell you its name, type and size
 - anything else: I echo it back (and name the model picked in the composer, if the workflow offers models)
 
@@ -67,7 +72,7 @@ class OfflineAgent:
         self._tool_seconds = tool_seconds  # each demo tool "runs" this long: its spinner shows
 
     async def respond(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
-        text = message_text(turn.message)
+        text = _message_text(turn.message)
         if turn.thread.title is None and text:
             turn.thread.title = _title(text)
         if turn.message is None:
@@ -84,6 +89,10 @@ class OfflineAgent:
             yield NoticeEvent(level="info", title="Notice", message=NOTICE)
             async for event in self._say(turn, "I sent you a notice: it stays until your next message."):
                 yield event
+        elif ASK_PROMPT.search(lowered):
+            async for event in self._say(turn, "A few questions for you (answer, or skip them):"):
+                yield event
+            yield ThreadItemDoneEvent(item=demo_questions(turn))
         elif TOOLS_PROMPT.search(lowered):
             async for event in self._tools_demo(turn):
                 yield event
@@ -116,7 +125,12 @@ class OfflineAgent:
         yield ThreadItemReplacedEvent(item=updated)
 
     async def _after_tool(self, turn: Turn) -> AsyncIterator[ThreadStreamEvent]:
+        """No new message: the answers to a question (the newest item) or a client tool's output."""
         items = await turn.history(limit=5)
+        if items and isinstance(items[-1], StructuredInputItem):
+            async for event in self._say(turn, answers_reply(items[-1])):
+                yield event
+            return
         call = next((i for i in reversed(items) if isinstance(i, ClientToolCallItem)), None)
         if call is None or call.name != THEME_TOOL:
             reply = "Done."
@@ -181,6 +195,14 @@ class OfflineAgent:
                 await asyncio.sleep(self._delay)
         item.content = [AssistantMessageContent(text=text)]
         yield ThreadItemDoneEvent(item=item)
+
+
+def _message_text(message: UserMessageItem | None) -> str:
+    """The message's text, a tag (an entity picked from the "/" menu) as "@title"."""
+    if message is None:
+        return ""
+    parts = [f"@{part.text}" if isinstance(part, UserMessageTagContent) else part.text for part in message.content]
+    return " ".join(p.strip() for p in parts if p.strip())
 
 
 def _counter_item(turn: Turn, count: int) -> WidgetItem:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -166,6 +166,48 @@ class Entities(_Option):
     show_composer_menu: bool | None = None
 
 
+class Command(_Option):
+    """One entry of the "/" menu (ChatKit 1.9's `Command`) and what picking it does, as
+    ChatKit's `onSelect` would answer: insert `entity` as a tag in the composer, open the
+    sub-menu `commands`, or send `prompt` as the user's message (an effect)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=300)
+    icon: str | None = Field(default=None, max_length=64)
+    group: str | None = Field(default=None, max_length=64)
+    entity: Entity | None = None
+    commands: list[Command] | None = Field(default=None, min_length=1, max_length=50)
+    prompt: str | None = Field(default=None, min_length=1, max_length=4000)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Command:
+        given = [name for name in ("entity", "commands", "prompt") if getattr(self, name) is not None]
+        if len(given) != 1:
+            got = ", ".join(given) or "none"
+            raise ValueError(f"command {self.id!r} needs exactly one of entity, commands, prompt (got {got})")
+        return self
+
+
+class Commands(_Option):
+    """The composer's "/" menu (ChatKit's `commands` option): its commands come from here."""
+
+    enabled: bool = True
+    items: list[Command] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Commands:
+        seen: set[str] = set()
+        pending = list(self.items)
+        while pending:
+            command = pending.pop()
+            if command.id in seen:
+                raise ValueError(f"command id {command.id!r} is used twice")
+            seen.add(command.id)
+            pending.extend(command.commands or [])
+        return self
+
+
 class ThreadOptions(_Option):
     auto_scroll: bool | None = None
 
@@ -184,6 +226,7 @@ class ChatKitUI(_Option):
     disclaimer: Disclaimer | None = None
     thread_item_actions: ThreadItemActions | None = None
     entities: Entities | None = None
+    commands: Commands | None = None
     thread: ThreadOptions | None = None
 
 
@@ -199,5 +242,6 @@ OPTION_FIELDS: dict[str, type[_Option] | None] = {
     "disclaimer": Disclaimer,
     "thread_item_actions": ThreadItemActions,
     "entities": Entities,
+    "commands": Commands,
     "thread": ThreadOptions,
 }

@@ -89,6 +89,7 @@ const STREAMING_REQUESTS = new Set([
   "threads.retry_after_item",
   "threads.custom_action",
   "threads.add_client_tool_output",
+  "threads.add_structured_input",
 ]);
 
 function isStreamingRequest(body) {
@@ -111,6 +112,25 @@ async function limitAsErrorEvent(response) {
     status: 200,
     headers: { "Content-Type": "text/event-stream", "Retry-After": response.headers.get("Retry-After") ?? "" },
   });
+}
+
+// The configured commands by id (sub-menus included), for ChatKit's `commands.onSelect`.
+function commandIndex(items, index = new Map()) {
+  for (const command of items ?? []) {
+    index.set(command.id, command);
+    commandIndex(command.commands, index);
+  }
+  return index;
+}
+
+// What ChatKit is shown of a command: no outcome fields.
+function asCommand({ id, label, description, icon, group }) {
+  return Object.fromEntries(Object.entries({ id, label, description, icon, group }).filter(([, v]) => v != null));
+}
+
+function commandMatches(command, needle) {
+  return [command.label, command.id, command.description, command.group]
+    .some((text) => String(text ?? "").toLowerCase().includes(needle));
 }
 
 function errorDetail(detail) {
@@ -149,6 +169,9 @@ export function ChatKitBridge({
   onClientTool,
   onHeaderAction,
   onEntityClick,
+  onCommand,
+  entityHandler = "",
+  entityHandlerOps = [],
   className,
   id,
 }) {
@@ -160,8 +183,9 @@ export function ChatKitBridge({
   handlers.current = {
     onTokenRefresh, onScriptStatus, onReady, onError, onResponseStart, onResponseEnd, onThreadChange,
     onThreadLoadStart, onThreadLoadEnd, onLog, onEffect, onToolChange, onHistoryOpen, onHistoryClose,
-    onDeeplink, onWidgetAction, onClientTool, onHeaderAction, onEntityClick,
+    onDeeplink, onWidgetAction, onClientTool, onHeaderAction, onEntityClick, onCommand,
   };
+  const control = useRef(null); // the chat's methods, once useChatKit made them
   // Reflex event props are new functions on every render; ChatKit gets stable ones that
   // call the latest prop.
   const emit = (name, value) => handlers.current[name]?.(value);
@@ -229,8 +253,23 @@ export function ChatKitBridge({
     [refresh],
   );
 
+  // The Python handler of this page's entity callbacks (`chatkit_widget(entity_preview=…,
+  // tag_search=…)`), behind an authenticated route scoped to the session's user.
+  const askEntities = useCallback(
+    async (op, params) => {
+      const response = await authorisedFetch(`${backendOrigin()}${apiPath}/entities`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ handler: entityHandler, op, ...params }),
+      });
+      if (!response.ok) throw new Error(`entity ${op} failed (HTTP ${response.status})`);
+      return response.json();
+    },
+    [authorisedFetch, apiPath, entityHandler],
+  );
+
   const chatkitOptions = useMemo(() => {
-    const { entities, header, ...rest } = deepMerge(baseOptions ?? {}, options ?? {});
+    const { entities, header, commands, ...rest } = deepMerge(baseOptions ?? {}, options ?? {});
     const built = {
       ...rest,
       api:
@@ -274,22 +313,55 @@ export function ChatKitBridge({
         }
       }
     }
-    if (entities) {
-      const { tags = [], ...entityOptions } = entities;
+    const handled = new Set(entityHandler ? entityHandlerOps : []);
+    if (entities || handled.size) {
+      const { tags = [], ...entityOptions } = entities ?? {};
       built.entities = {
         ...entityOptions,
         onTagSearch: async (query) => {
+          if (handled.has("search")) {
+            return (await askEntities("search", { query: String(query ?? "") })).entities ?? [];
+          }
           const needle = String(query ?? "").toLowerCase();
           return tags.filter((tag) => tag.title.toLowerCase().includes(needle));
         },
         onClick: (entity) => emit("onEntityClick", entity),
       };
+      if (handled.has("preview")) {
+        built.entities.onRequestPreview = async (entity) => {
+          const answer = await askEntities("preview", { entity });
+          return { preview: answer.preview ?? null };
+        };
+      }
+    }
+    if (commands) {
+      const { items = [], enabled = true } = commands;
+      const byId = commandIndex(items);
+      built.commands = {
+        enabled,
+        onSearch: async (query) => {
+          const needle = String(query ?? "").trim().toLowerCase();
+          return items.filter((c) => commandMatches(c, needle)).map(asCommand);
+        },
+        // What ChatKit does with the command's configured outcome: a tag, a sub-menu,
+        // or an effect (the prompt sent as the user's message).
+        onSelect: async (picked) => {
+          const command = byId.get(picked?.id);
+          emit("onCommand", { id: picked?.id ?? "" });
+          if (!command) return undefined;
+          if (command.entity) return { type: "entity", entity: command.entity };
+          if (command.commands) return { type: "menu", commands: command.commands.map(asCommand) };
+          if (command.prompt) await control.current?.sendUserMessage({ text: command.prompt });
+          return undefined;
+        },
+      };
     }
     return built;
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [baseOptions, options, mode, apiPath, domainKey, authorisedFetch, getClientSecret]);
+  }, [baseOptions, options, mode, apiPath, domainKey, authorisedFetch, getClientSecret, askEntities, entityHandler, entityHandlerOps]);
 
   const chatkit = useChatKit(chatkitOptions);
+  control.current = chatkit;
 
   useEffect(() => {
     const apps = registry();

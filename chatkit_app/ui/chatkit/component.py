@@ -13,6 +13,7 @@ from typing import Any
 import reflex as rx
 from reflex.event import no_args_event_spec, passthrough_event_spec
 
+from chatkit_app.core.entity_handlers import PreviewHandler, SearchHandler, register
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.state import ChatSessionState
 from chatkit_app.workflows.registry import build_registry
@@ -43,6 +44,8 @@ class ChatKitBridge(rx.NoSSRComponent):
     script_timeout_ms: rx.Var[int]
     base_options: rx.Var[dict[str, Any]]
     options: rx.Var[dict[str, Any]]
+    entity_handler: rx.Var[str]
+    entity_handler_ops: rx.Var[list[str]]
 
     on_token_refresh: rx.EventHandler[_Payload]
     on_script_status: rx.EventHandler[_Payload]
@@ -63,6 +66,7 @@ class ChatKitBridge(rx.NoSSRComponent):
     on_client_tool: rx.EventHandler[_Payload]
     on_header_action: rx.EventHandler[_Payload]
     on_entity_click: rx.EventHandler[_Payload]
+    on_command: rx.EventHandler[_Payload]
 
 
 EVENT_NAMES = (
@@ -85,6 +89,7 @@ EVENT_NAMES = (
     "on_client_tool",
     "on_header_action",
     "on_entity_click",
+    "on_command",
 )
 
 
@@ -131,14 +136,19 @@ def chatkit_widget(
     *,
     element_id: str = "chatkit",
     style: dict[str, Any] | None = None,
+    entity_preview: PreviewHandler | None = None,
+    tag_search: SearchHandler | None = None,
     **options: Any,
 ) -> rx.Component:
     """The ChatKit chat for `workflow_id` (default: the site's default workflow).
 
     Keyword arguments are ChatKit's options (`theme`, `locale`, `header`, `history`,
     `start_screen`, `composer`, `disclaimer`, `thread_item_actions`, `entities`,
-    `initial_thread`, `frame_title`, `thread`) and its events (`on_ready`, `on_error`,
-    `on_thread_change`, ... see `EVENT_NAMES`), which take Reflex event handlers.
+    `initial_thread`, `frame_title`, `thread`, `commands`) and its events (`on_ready`,
+    `on_error`, `on_thread_change`, `on_command`, ... see `EVENT_NAMES`), which take Reflex
+    event handlers. `entity_preview(entity, context)` answers ChatKit's entity previews with
+    a widget (or None), `tag_search(query, context)` its tag search with entities: plain
+    Python functions (sync or async), called on the server for the session's user.
     `workflow_id` may be a Var (e.g. a route argument); `user_id`, when given, must be
     the server-resolved user.
     """
@@ -151,6 +161,7 @@ def chatkit_widget(
         raise TypeError(f"chatkit_widget() got unknown events {sorted(unknown)}; known: {sorted(EVENT_NAMES)}")
     own_refresh = handlers.pop("on_token_refresh", None)
     handlers["on_token_refresh"] = [ChatSessionState.adopt_refreshed_session] + ([own_refresh] if own_refresh else [])
+    entity_key = register(entity_preview, tag_search) if entity_preview or tag_search else ""
     bridge = ChatKitBridge.create(
         element_id=element_id,
         mode=ChatSessionState.session_data["mode"].to(str),
@@ -163,6 +174,8 @@ def chatkit_widget(
         script_timeout_ms=SCRIPT_TIMEOUT_MS,
         base_options=ChatSessionState.workflow_ui,
         options=chatkit_options(options),
+        entity_handler=entity_key,
+        entity_handler_ops=[op for op, f in (("preview", entity_preview), ("search", tag_search)) if f],
         width="100%",
         height="100%",
         **handlers,

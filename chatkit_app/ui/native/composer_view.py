@@ -9,6 +9,7 @@ import reflex as rx
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.attachment_view import attachment_chip
+from chatkit_app.ui.native.command_menu import command_menu
 from chatkit_app.ui.native.look import scheme_class, ui_option
 from chatkit_app.ui.native.message_view import LIST_END
 from chatkit_app.ui.native.model_picker import model_picker
@@ -73,6 +74,7 @@ def pending_attachments() -> rx.Component:
 
 def composer() -> rx.Component:
     return rx.form(
+        command_menu(),
         pending_attachments(),
         model_picker(portal_class=scheme_class(), portal_style=NativeChatState.theme_style),
         rx.hstack(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatkit_app.ui.native.protocol import item_text
+from chatkit_app.ui.native.questions import questions_message
 from chatkit_app.ui.native.window import cut, message_of
 from chatkit_app.ui.native.workflow_items import apply_task_update, workflow_message
 
@@ -34,6 +35,8 @@ def apply_event(messages: list[dict[str, Any]], event: dict[str, Any]) -> list[d
             return _put_answer(messages, item, done=kind == "thread.item.done")
     if item_type == "workflow" and kind in ("thread.item.added", "thread.item.done", "thread.item.replaced"):
         return _put(messages, workflow_message(item, done=kind != "thread.item.added"))
+    if item_type == "structured_input" and kind in ("thread.item.done", "thread.item.replaced"):
+        return _put(messages, questions_message(item))
     if item_type == "widget" and kind in ("thread.item.done", "thread.item.replaced"):
         widget = message_of(item)
         return _put(messages, cut(widget)) if widget is not None else None

@@ -9,6 +9,7 @@ import reflex as rx
 from chatkit_app.ui.native.attachment_view import attachment_chip
 from chatkit_app.ui.native.look import small_icon_button
 from chatkit_app.ui.native.markdown import safe_markdown
+from chatkit_app.ui.native.questions_view import questions_block
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.widget_view import widget
 from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
@@ -20,6 +21,7 @@ def message(msg: Any) -> rx.Component:
         msg["role"],
         ("widget", widget(msg)),
         ("workflow", workflow_block(msg)),
+        ("questions", questions_block(msg)),
         _text_message(msg),
     )
 

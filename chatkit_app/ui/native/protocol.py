@@ -47,16 +47,20 @@ async def stream(
         await chunks.aclose()
 
 
-def input_message(text: str, attachments: list[str] | None = None, model: str = "") -> dict[str, Any]:
+def input_message(
+    text: str, attachments: list[str] | None = None, model: str = "", tags: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """A user message; `model` (the composer's choice) goes in its inference options, as
-    ChatKit's model picker sends it, and stays with the stored message (a retry reuses it)."""
+    ChatKit's model picker sends it, and stays with the stored message (a retry reuses it);
+    `tags` (`input_tag` contents, from the "/" menu) go before the text, as ChatKit sends them."""
     return {
-        "content": [{"type": "input_text", "text": text}],
+        "content": [*(tags or []), {"type": "input_text", "text": text}],
         "attachments": attachments or [],
         "inference_options": {"model": model} if model else {},
     }
 
 
 def item_text(item: dict[str, Any]) -> str:
-    """The text of a user or assistant message item."""
-    return "".join(part.get("text", "") for part in item.get("content", []) if isinstance(part, dict))
+    """The text of a user or assistant message item (a tag's text and a space first)."""
+    parts = [part for part in item.get("content", []) if isinstance(part, dict)]
+    return "".join(str(p.get("text", "")) + (" " if p.get("type") == "input_tag" else "") for p in parts)

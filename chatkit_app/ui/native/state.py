@@ -19,10 +19,12 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.attach_state import AttachState
+from chatkit_app.ui.native.command_tags import TAGS_FIELD, message_tags
 from chatkit_app.ui.native.history_state import HistoryState
 from chatkit_app.ui.native.item_events import PENDING, apply_event, is_text
 from chatkit_app.ui.native.model_choice import allowed_model, offered_models
 from chatkit_app.ui.native.protocol import call, input_message, stream
+from chatkit_app.ui.native.question_state import QuestionState
 from chatkit_app.ui.native.theme import color_scheme, theme_style
 from chatkit_app.ui.native.window import MessageWindow
 from chatkit_app.ui.native.workflow_items import settled
@@ -35,7 +37,7 @@ MESSAGE_TYPES = ("user_message", "assistant_message")
 QUEUE_POLL_SECONDS = 0.05
 
 
-class NativeChatState(HistoryState, AttachState, MessageWindow, rx.State):
+class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, rx.State):
     streaming: bool = False
     progress: str = ""
     _stop_requested: bool = False
@@ -135,23 +137,29 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, rx.State):
     async def send(self, form: dict[str, Any]) -> None:
         await remember_visitor(self)
         text = str(form.get("message", "")).strip()
+        tags = message_tags(form.get(TAGS_FIELD))  # entities picked from the "/" menu
         async with self:
             attached, self.pending = self.pending, []
             model = allowed_model(self.models, self.model)
-        if not text and not attached:
+        if not text and not attached and not tags:
             return
         await self._take_turn()  # sent while a reply streams (the composer was cleared): queued
         async with self:
             self.messages = [
                 *self.messages,
-                {"id": f"local-user-{time.monotonic_ns()}", "role": "user", "text": text, "attachments": attached},
+                {
+                    "id": f"local-user-{time.monotonic_ns()}",
+                    "role": "user",
+                    "text": "".join(t["text"] + " " for t in tags) + text,
+                    "attachments": attached,
+                },
             ]
             thread_id = self.thread_id
             opened = await self._open_reply()
         if opened is None:
             return
         services, context = opened
-        message = input_message(text, [a["id"] for a in attached], model)
+        message = input_message(text, [a["id"] for a in attached], model, tags)
         if thread_id:
             events = stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
         else:

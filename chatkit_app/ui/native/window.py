@@ -18,6 +18,7 @@ import reflex as rx
 from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 from chatkit_app.ui.native.protocol import call, item_text
+from chatkit_app.ui.native.questions import questions_message
 from chatkit_app.ui.native.widgets import widget_blocks
 from chatkit_app.ui.native.workflow_items import workflow_message
 
@@ -47,6 +48,8 @@ def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
         }
     if kind == "workflow":
         return workflow_message(item)
+    if kind == "structured_input":
+        return questions_message(item)
     return None
 
 

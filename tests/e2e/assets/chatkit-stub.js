@@ -179,6 +179,31 @@
       stub.calls.push({ method: "sendCustomAction", params: { action, itemId } });
     }
 
+    // ChatKit's callbacks, called as ChatKit calls them; what they answered is recorded.
+    async searchCommands(query) {
+      const result = await this.options.commands.onSearch(query);
+      stub.commandSearches = (stub.commandSearches ?? []).concat([{ query, result }]);
+      return result;
+    }
+
+    async selectCommand(command) {
+      const result = (await this.options.commands.onSelect(command)) ?? null;
+      stub.commandSelections = (stub.commandSelections ?? []).concat([{ command, result }]);
+      return result;
+    }
+
+    async searchTags(query) {
+      const result = await this.options.entities.onTagSearch(query);
+      stub.tagSearches = (stub.tagSearches ?? []).concat([{ query, result }]);
+      return result;
+    }
+
+    async previewEntity(entity) {
+      const result = await this.options.entities.onRequestPreview(entity);
+      stub.previews = (stub.previews ?? []).concat([{ entity, result }]);
+      return result;
+    }
+
     async showHistory() {
       stub.calls.push({ method: "showHistory" });
     }

@@ -1,0 +1,68 @@
+"""The native chat's answers to an agent's structured question: sent with
+`threads.add_structured_input`, the request ChatKit's UI sends, and streamed back like any
+turn (the server replaces the item with its answered copy, then the agent goes on).
+`NativeChatState` mixes it in and supplies the turn machinery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
+
+import reflex as rx
+
+from chatkit_app.core.context import RequestContext
+from chatkit_app.services import Services
+from chatkit_app.ui.native.protocol import stream
+from chatkit_app.ui.native.questions import ITEM_FIELD, skip_all, submission
+from chatkit_app.ui.state import remember_visitor
+
+
+class QuestionState(rx.State, mixin=True):
+    answering: str = ""  # the id of the question whose answers are on their way
+
+    @rx.event(background=True)
+    async def answer_questions(self, form: dict[str, Any]) -> None:
+        """The question's form, sent: its item is named in the form itself."""
+        await self._send_answers(str(form.get(ITEM_FIELD, "")), form)
+
+    @rx.event(background=True)
+    async def skip_questions(self, item_id: str) -> None:
+        await self._send_answers(item_id, None)
+
+    async def _send_answers(self, item_id: str, form: dict[str, Any] | None) -> None:
+        await remember_visitor(self)
+        async with self:
+            asked = next((m for m in self.messages if m["id"] == item_id and m["role"] == "questions"), None)
+            if asked is None or asked["status"] != "pending" or self.answering:
+                return
+            self.answering = item_id
+        try:
+            answers = skip_all() if form is None else submission(asked, form)
+            await self._take_turn()
+            async with self:
+                thread_id = self.thread_id
+                opened = await self._open_reply() if thread_id else None
+                if not thread_id:
+                    self.streaming = False
+            if opened is None:
+                return
+            services, context = opened
+            request = {"thread_id": thread_id, "item_id": item_id, "input": answers}
+            await self._follow(stream(services, context, "threads.add_structured_input", **request))
+        finally:
+            async with self:
+                self.answering = ""
+
+    if TYPE_CHECKING:  # NativeChatState's (the window and the turn)
+        messages: list[dict[str, Any]]
+        thread_id: str
+        streaming: bool
+
+    async def _take_turn(self) -> None:
+        raise NotImplementedError
+
+    async def _open_reply(self) -> tuple[Services, RequestContext] | None:
+        raise NotImplementedError
+
+    async def _follow(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
+        raise NotImplementedError
