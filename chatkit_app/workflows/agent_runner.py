@@ -16,11 +16,8 @@ short human message, and an answer cut off mid-way is kept as a finished item fi
 nothing has been streamed yet, all inside one budget of `CHATKIT_UPSTREAM_TIMEOUT_SECONDS`.
 A guardrail that trips ends the turn with a message saying so.
 
-Time to first token (`start_early`, fast paths only): for a workflow whose agent is the same
-for every user and asks the site's Responses model, the model call goes out before the
-Agents SDK sets the run up, for a new thread even before ChatKit saves it; the SDK's own
-call takes it over only if its parameters are the same (`fast_paths.client.FastResponses`), so an
-agent whose calls cannot be predicted simply gets no head start.
+Time to first token: `agent_early.EarlyStart` (fast paths only) sends the model call before
+the Agents SDK sets the run up.
 """
 
 from __future__ import annotations
@@ -31,22 +28,18 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 from agents import (
     Agent,
     InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
-    ModelSettings,
     OutputGuardrailTripwireTriggered,
-    RunConfig,
     Runner,
 )
 from chatkit.actions import Action
 from chatkit.agents import stream_agent_response
 from chatkit.errors import CustomStreamError
-from chatkit.server import agents_sdk_user_agent_override
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageContentPartTextDelta,
@@ -57,7 +50,6 @@ from chatkit.types import (
     ThreadItemRemovedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
-    UserMessageItem,
     WidgetItem,
 )
 
@@ -67,6 +59,7 @@ from chatkit_app.errors import ChatKitAppError
 from chatkit_app.fast_paths import ModelClient, shared_client
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
+from chatkit_app.workflows.agent_early import EarlyStart
 from chatkit_app.workflows.failures import describe_failure, failure_kind
 from chatkit_app.workflows.history import ReadOnce
 from chatkit_app.workflows.mcp_connections import McpConnections
@@ -74,15 +67,15 @@ from chatkit_app.workflows.model_inputs import converter_for
 from chatkit_app.workflows.model_provider import SiteModels
 from chatkit_app.workflows.partial_answer import PartialAnswer
 from chatkit_app.workflows.registry import Workflow
+from chatkit_app.workflows.run_config import picked_model, run_config
 from chatkit_app.workflows.tool_progress import ToolContext, ToolProgress
 from chatkit_app.workflows.widget_actions import action_note
 
 logger = logging.getLogger("chatkit_app.workflows.agent_runner")
-EARLY_SEND_WAIT = 0.05  # seconds an answer waits for its early call's request to go out
 MAX_TURNS = 12  # model calls per answer (tool rounds and handoffs included)
 
 
-class AgentRunner:
+class AgentRunner(EarlyStart):
     """A `ChatAgent` (and `EarlyStarting`) for one request of an agent workflow."""
 
     def __init__(
@@ -106,56 +99,6 @@ class AgentRunner:
         self.budget = settings.chatkit_upstream_timeout_seconds
         # The client whose model call `start_early` sent, until the answer takes it over.
         self._started: ModelClient | None = None
-
-    # -- the early model call --------------------------------------------------------------
-
-    def _early_key(self, chosen: str | None) -> tuple[str, str, str | None] | None:
-        """What identifies this workflow's model calls for an early call, or None when they
-        cannot be predicted from the user's message alone (an agent per request, dynamic
-        instructions or tools, a `Model` object of its own, Chat Completions), or must not be
-        sent before the run starts: an input guardrail decides first whether the message
-        may reach a model at all."""
-        agent = self.workflow.agent
-        if agent is None or self.settings.chatkit_openai_api != "responses" or agent.prompt is not None:
-            return None
-        if agent.input_guardrails:
-            return None
-        if not isinstance(agent.instructions, str | None) or not isinstance(agent.model, str | None):
-            return None
-        if any(not isinstance(getattr(tool, "is_enabled", True), bool) for tool in agent.tools):
-            return None
-        return (self.workflow.id, chosen or agent.model or self.settings.chatkit_model, agent.instructions)
-
-    async def start_early(self, message: UserMessageItem) -> None:
-        """For a thread this request creates, whose history is `message` alone: the model
-        call goes out now, before ChatKit saves the thread and the message, and is taken
-        over by this request's answer (`drop_early` closes it if there is none)."""
-        picked = _picked(message)
-        key = self._early_key(picked)
-        if key is None or (picked is not None and picked not in self.workflow.model_ids):
-            return
-        if self.workflow.mcp_servers:
-            try:  # no model call for a turn that cannot run: `respond` says why
-                await self.mcp.ready(self.workflow.mcp_servers)
-            except Exception:
-                return
-        model_input = await converter_for(None, self.settings).to_agent_input([message])
-        client = shared_client(self.settings).with_options(timeout=self.budget)
-        with agents_sdk_user_agent_override():  # as when ChatKit runs the agent
-            client.responses.start_early(key, model_input)
-        self._started = client
-        # Its request goes out before this answer's setup: when many arrive at once, the
-        # server then sends their model calls first (`HeadStart`), not behind their setups.
-        try:
-            await client.responses.early_call_sent(EARLY_SEND_WAIT)
-        except asyncio.CancelledError:  # the request is gone: its model call goes too
-            await self.drop_early()
-            raise
-
-    async def drop_early(self) -> None:
-        client, self._started = self._started, None
-        if client is not None:
-            await client.responses.close_early()
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -249,7 +192,7 @@ class AgentRunner:
 
     def _chosen_model(self, turn: Turn) -> str | None:
         """The user's pick from the workflow's models; any other is refused."""
-        picked = _picked(turn.message)
+        picked = picked_model(turn.message)
         if picked is None:
             return None
         if picked not in self.workflow.model_ids:
@@ -303,7 +246,7 @@ class AgentRunner:
                 await asyncio.sleep(0)  # the early call's request goes out now
         store = ReadOnce(turn.store, turn.thread.id, newest)
         context = ToolContext(thread=turn.thread, store=store, request_context=turn.context)
-        config = self._run_config(agent, chosen, SiteModels(self.settings, client, partial))
+        config = run_config(self.settings, self.workflow.id, agent, chosen, SiteModels(self.settings, client, partial))
         result = Runner.run_streamed(
             agent,
             model_input,
@@ -323,25 +266,6 @@ class AgentRunner:
             result.cancel()
             await client.responses.close_early()
             await _record_usage(turn, item_id, result.context_wrapper.usage.total_tokens)
-
-    def _run_config(self, agent: Agent[Any], chosen: str | None, models: SiteModels) -> RunConfig:
-        config = RunConfig(
-            model=chosen,
-            model_provider=models,
-            tracing_disabled=True,
-            trace_include_sensitive_data=False,
-            workflow_name=f"chatkit:{self.workflow.id}",
-        )
-        if self.settings.chatkit_openai_api == "chat_completions" and self.settings.chatkit_limit_model_tokens_per_day:
-            # The token quota needs the usage, which the Agents SDK asks of OpenAI itself
-            # only; OpenAI-compatible servers (vLLM, Ollama, llama.cpp) report it when asked.
-            config.model_settings = ModelSettings(include_usage=True)
-        elif _is_openai(self.settings) and "prompt_cache_key" not in (agent.model_settings.extra_args or {}):
-            # Against OpenAI itself the Agents SDK adds a prompt cache key new to every run,
-            # which no early call could predict (each would be sent twice); one per workflow
-            # instead, which also lets its users' calls share the instructions' cache.
-            config.model_settings = ModelSettings(extra_args={"prompt_cache_key": f"chatkit-{self.workflow.id}"})
-        return config
 
     async def action(
         self, turn: Turn, action: Action[str, Any], sender: WidgetItem | None
@@ -375,17 +299,6 @@ _REFUSED_MESSAGE = (
 _GUARDRAIL_MESSAGE = "The assistant's safety check stopped its answer. Try asking differently."
 _TOO_MANY_STEPS = f"The assistant took more than {MAX_TURNS} steps without finishing its answer. Try again."
 _UNKNOWN_MODEL = "That model is not offered for this chat. Pick one from the list."
-
-
-def _is_openai(settings: Settings) -> bool:
-    """Whether the models are OpenAI's own (no `OPENAI_BASE_URL`, or OpenAI's)."""
-    base = settings.openai_base_url or ""
-    return not base or urlsplit(base).hostname == "api.openai.com"
-
-
-def _picked(message: UserMessageItem | None) -> str | None:
-    options = message.inference_options if message is not None else None
-    return options.model if options is not None and options.model else None
 
 
 async def _record_usage(turn: Turn, item_id: str | None, tokens: int) -> None:

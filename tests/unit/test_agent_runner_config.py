@@ -9,14 +9,12 @@ from pathlib import Path
 from agents import Agent, ModelSettings
 
 from chatkit_app.settings import Settings
-from chatkit_app.workflows.agent_runner import AgentRunner
 from chatkit_app.workflows.model_provider import SiteModels
-from chatkit_app.workflows.registry import Workflow
+from chatkit_app.workflows.run_config import run_config
 
 
 def _config_extras(settings: Settings, agent: Agent[None]) -> dict[str, object] | None:
-    runner = AgentRunner(settings, Workflow(id="shop", name="Shop", agent=agent))
-    config = runner._run_config(agent, None, SiteModels(settings, None, None))  # type: ignore[arg-type]
+    config = run_config(settings, "shop", agent, None, SiteModels(settings, None, None))  # type: ignore[arg-type]
     return config.model_settings.extra_args if config.model_settings else None
 
 
