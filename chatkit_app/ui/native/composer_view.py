@@ -39,6 +39,11 @@ class LimitedUpload(Upload):  # type: ignore[misc]
 
     validator: rx.Var[Any]
 
+    @classmethod
+    def create(cls, *children: Any, **props: Any) -> rx.Component:
+        Upload.is_used = True  # what makes Reflex serve its upload route (set on `cls` otherwise)
+        return super().create(*children, **props)
+
 
 def _rejections(rejected: rx.Var[Any]) -> rx.Var[list[dict[str, Any]]]:
     """What the server needs of react-dropzone's rejections (a `File`'s name, size and
