@@ -112,12 +112,15 @@ def test_refused_files_say_why_with_the_limit(branded_site: str, browser: Any, t
         page.get_by_test_id("refused-files").get_by_role("button", name="Dismiss").click()
         expect(page.get_by_test_id("refused-files")).to_have_count(0)
 
-        # Refused by the server (its bytes are no text), the good file of the same pick attached.
+        # One pick: refused by the server (its bytes are no text) and by the browser, the
+        # good file attached; the last pick's lines are gone.
         with page.expect_file_chooser() as chooser:
             attach.click()
-        chooser.value.set_files([str(binary_text), str(ok)])
-        expect(refused).to_have_text([f"notes.txt: this type is not allowed {KINDS}"], timeout=20_000)
-        expect(page.get_by_test_id("attachment-chip")).to_have_text(["ok.txt"])
+        chooser.value.set_files([str(binary_text), str(ok), str(exe)])
+        expect(page.get_by_test_id("attachment-chip")).to_have_text(["ok.txt"], timeout=20_000)
+        expect(refused).to_have_count(2)
+        expect(page.get_by_test_id("refused-files")).to_contain_text(f"notes.txt: this type is not allowed {KINDS}")
+        expect(page.get_by_test_id("refused-files")).to_contain_text(f"report.exe: this type is not allowed {KINDS}")
 
         # Dropped on the composer: the same checks.
         transfer = page.evaluate_handle(

@@ -83,7 +83,7 @@ class AttachState(ChatBase, mixin=True):
                     await call(services, context, "attachments.delete", attachment_id=created["id"])
                 continue
             self.pending = [*self.pending, chip(stored.model_dump(mode="json"))]
-        self.refused = bounded(problems)
+        self.refused = bounded([*self.refused, *problems])
         self.uploading = False
 
     @rx.event
@@ -94,7 +94,7 @@ class AttachState(ChatBase, mixin=True):
     @rx.event
     async def upload_rejected(self, rejections: list[Any]) -> None:
         """The browser refused files before uploading them (type, size, count)."""
-        self.refused = browser_refusals(rejections, await self._limits())
+        self.refused = bounded([*self.refused, *browser_refusals(rejections, await self._limits())])
 
     @rx.event
     async def remove_attachment(self, attachment_id: str) -> None:

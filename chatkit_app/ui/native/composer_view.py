@@ -196,9 +196,14 @@ def composer_box() -> rx.Component:
         ),
         accept=NativeChatState.attach_accept,
         validator=rx.Var(f"{_PER_TYPE_CHECK}({NativeChatState.attach_sizes})"),
-        on_drop=NativeChatState.attach(
-            rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=NativeChatState.upload_progress)  # type: ignore[arg-type]
-        ),
+        # A new pick clears the last one's refusals; this pick's come from the browser
+        # (`upload_rejected`) and from the server (`attach`), in either order.
+        on_drop=[
+            NativeChatState.dismiss_refused(),
+            NativeChatState.attach(
+                rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=NativeChatState.upload_progress)  # type: ignore[arg-type]
+            ),
+        ],
         on_drop_rejected=lambda rejected: NativeChatState.upload_rejected(_rejections(rejected)),
         drag_active_style={"border_color": "var(--accent-9)", "background": "var(--accent-a2)"},
         width="100%",
