@@ -73,5 +73,5 @@ app: ChatApp = ChatApp(api_transformer=[create_api(), upload_guard(_reflex_app),
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)
-app.add_page(index, route="/", title="chatkit_app")
-app.add_page(embed, route="/embed/[workflow_id]", title="Chat")
+app.add_page(index, route="/", title=get_settings().chatkit_site_title)
+app.add_page(embed, route="/embed/[workflow_id]", title=get_settings().chatkit_site_title)

@@ -25,6 +25,7 @@ from chatkit_app.auth.tokens import TokenCodec
 from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.attachment_limits import attachment_limits
 from chatkit_app.db import make_engine, migrate, on_loop_else_waiting
 from chatkit_app.limits import LimitPolicy, build_policy
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
@@ -148,6 +149,11 @@ def build_services(
         preview_ttl_seconds=settings.chatkit_token_ttl_seconds,
         clock=clock,
         limits=limits,
+        limits_for=lambda workflow_id: attachment_limits(
+            registry.get(workflow_id).ui if workflow_id in registry else {},
+            settings.chatkit_max_upload_bytes,
+            settings.upload_size_limits,
+        ),
     )
     chatkit = AppChatKitServer(
         store,

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from chatkit_app.core.attachment_limits import parse_size_limits
 from chatkit_app.core.mcp_config import McpServerConfig, parse_mcp_servers
 
 logger = logging.getLogger("chatkit_app.settings")
@@ -75,6 +76,15 @@ class Settings(BaseSettings):
     chatkit_domain_key: str | None = None
     chatkit_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     chatkit_max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Per type, within the cap above: "image/*=5MB, application/pdf=20MB, text/csv=0" (0: refused).
+    chatkit_upload_limits: str = ""
+    # The site's brand: page title and top bar, a logo and a favicon (a path under assets/,
+    # or a URL of an allowed image domain). The accent colour is the workflow theme's.
+    chatkit_site_title: str = Field(default="Chat", min_length=1, max_length=80)
+    chatkit_site_logo: str = "/brand-logo.svg"
+    chatkit_site_favicon: str = "/brand-favicon.svg"
+    # The session panel (ids, token refresh, validate): unset, in development only.
+    chatkit_debug_panel: bool | None = None
     chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
     # What the model is sent of attachments (README "Attachments"): a subset of text (text
     # files' content), image (images), file (PDFs), or "none"; the rest is described by name.
@@ -141,6 +151,20 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a list of text, image, file (or none)")
         return value
 
+    @field_validator("chatkit_upload_limits", mode="after")
+    @classmethod
+    def _upload_limits(cls, value: str) -> str:
+        parse_size_limits(value)
+        return value
+
+    @field_validator("chatkit_site_logo", "chatkit_site_favicon", mode="after")
+    @classmethod
+    def _site_image(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.match(r"^(/[^\s?#]*|https?://[^\s\"'<>]+)$", value):
+            raise ValueError(f"{value!r} is neither a path like /logo.svg nor an http(s) URL")
+        return value
+
     @field_validator("chatkit_public_url", mode="after")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
@@ -168,6 +192,16 @@ class Settings(BaseSettings):
         if self.chatkit_auth == "header" and not self.chatkit_trusted_proxies.strip():
             raise ValueError("CHATKIT_AUTH=header needs CHATKIT_TRUSTED_PROXIES (the proxies that set the header)")
         return self
+
+    @property
+    def upload_size_limits(self) -> dict[str, int]:
+        """`CHATKIT_UPLOAD_LIMITS` as MIME pattern -> bytes."""
+        return parse_size_limits(self.chatkit_upload_limits)
+
+    @property
+    def debug_panel(self) -> bool:
+        """Whether the session panel shows: as set, else only in development."""
+        return not is_production() if self.chatkit_debug_panel is None else self.chatkit_debug_panel
 
     @property
     def cors_origins(self) -> list[str]:

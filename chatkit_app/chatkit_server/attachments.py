@@ -34,7 +34,6 @@ from chatkit.types import (
 from pydantic import AnyUrl
 
 from chatkit_app.chatkit_server.files import (
-    ALLOWED_TYPES,
     IMAGE_TYPES,
     UnsupportedMediaType,
     normalize_mime,
@@ -43,6 +42,7 @@ from chatkit_app.chatkit_server.files import (
     sniff,
 )
 from chatkit_app.chatkit_server.store import SQLModelStore
+from chatkit_app.core.attachment_limits import AttachmentLimits, attachment_limits, refused_file, size_text
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge
 from chatkit_app.limits import LimitPolicy
@@ -72,11 +72,14 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         preview_ttl_seconds: int = 3600,
         clock: Callable[[], float] = time.time,
         limits: LimitPolicy | None = None,
+        limits_for: Callable[[str], AttachmentLimits] | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.directory = directory
         self.max_bytes = max_bytes
+        # A workflow's types and sizes (its `composer.attachments`, the site's limits).
+        self.limits_for = limits_for or (lambda _workflow_id: attachment_limits({}, max_bytes))
         self.preview_ttl_seconds = preview_ttl_seconds
         self._clock = clock
         self._key = hashlib.sha256(b"chatkit-preview:" + signing_key).digest()
@@ -97,10 +100,10 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
 
     async def create_attachment(self, input: AttachmentCreateParams, context: RequestContext) -> Attachment:
         mime = normalize_mime(input.mime_type)
-        if mime not in ALLOWED_TYPES:
-            raise UnsupportedMediaType(f"Files of type {mime or 'unknown'} are not allowed.")
-        if input.size > self.max_bytes:
-            raise PayloadTooLarge(f"Files may be at most {self.max_bytes} bytes.")
+        allowed = self.limits_for(context.workflow_id)
+        refused = refused_file(_display_name(input.name), input.size, mime, allowed)
+        if refused:
+            raise (PayloadTooLarge if allowed.limit_for(mime) is not None else UnsupportedMediaType)(refused)
         if self.limits is not None:  # unsent uploads under the cap; the declared size fits today's bytes
             await self.limits.new_upload(context.user_id, input.size)
         attachment_id = self.generate_attachment_id(mime, context)
@@ -142,14 +145,24 @@ class DiskAttachmentStore(AttachmentStore[RequestContext]):
         if row.uploaded:
             raise Conflict("This attachment already has its file.", code="already_uploaded")
         temp = self.path_of("." + random_storage_name())
+        allowed = self.limits_for(context.workflow_id)
+        name, declared = row.attachment.name, row.attachment.mime_type
+        limit = allowed.limit_for(declared) or self.max_bytes
         try:
             if self.limits is not None:
                 chunks = _counted(chunks, self.limits, context.user_id)
-            size = await receive_upload(chunks, content_type, temp, self.max_bytes)
-            mime = sniff(temp, row.attachment.mime_type)
-            declared = row.attachment.mime_type
+            try:
+                size = await receive_upload(chunks, content_type, temp, limit)
+            except PayloadTooLarge:
+                raise PayloadTooLarge(f"{name}: the file is over the {size_text(limit)} limit") from None
+            try:
+                mime = sniff(temp, declared)
+            except UnsupportedMediaType:
+                raise UnsupportedMediaType(f"{name}: this type is not allowed ({allowed.kinds()})") from None
             if declared in IMAGE_TYPES and mime != declared and mime not in IMAGE_TYPES:
-                raise UnsupportedMediaType("The file's content does not match its declared image type.")
+                raise UnsupportedMediaType(f"{name}: the file's content does not match its declared image type")
+            if refused := refused_file(name, size, mime, allowed):  # its real type has its own limit
+                raise (PayloadTooLarge if allowed.limit_for(mime) is not None else UnsupportedMediaType)(refused)
             storage_name = random_storage_name()
             os.replace(temp, self.path_of(storage_name))
         finally:

@@ -13,11 +13,13 @@ from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from chatkit_app.core.attachment_limits import SUPPORTED
 from chatkit_app.errors import BadRequest, ChatKitAppError, PayloadTooLarge
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 TEXT_TYPES = {"text/plain", "text/csv", "application/json", "text/markdown"}
 ALLOWED_TYPES = IMAGE_TYPES | TEXT_TYPES | {"application/pdf"}
+assert ALLOWED_TYPES == set(SUPPORTED), "every type sniffed here has its name and extensions there"
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),

@@ -1,98 +1,26 @@
-"""Pages: the chat site. `/` is ChatKit's chat over our own server, with the session's
-status and details one click away."""
+"""Pages: the chat site. `/` is the chat (ChatKit's UI over our own server, or the native
+one) under a top bar with the site's brand; in development (or with CHATKIT_DEBUG_PANEL)
+the session's status and details are one click away."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from chatkit_app.settings import get_settings
+from chatkit_app.ui.brand import (
+    SCRIPT_FAILED,
+    brand_mark,
+    chat_skeleton,
+    favicon,
+    page_accent_style,
+    page_scheme_class,
+)
 from chatkit_app.ui.chat_state import ChatEventsState, topic_preview, topic_search
 from chatkit_app.ui.chatkit import chatkit_widget
 from chatkit_app.ui.native import NativeChatState, native_chat
+from chatkit_app.ui.session_panel import error_callout, session_indicator
 from chatkit_app.ui.state import ChatSessionState
 from chatkit_app.urls import backend_base
-
-
-def _detail(label: str, value: rx.Var[str] | str, testid: str) -> rx.Component:
-    return rx.data_list.item(
-        rx.data_list.label(label),
-        rx.data_list.value(rx.code(value, data_testid=testid, variant="ghost")),
-    )
-
-
-def session_details() -> rx.Component:
-    data = ChatSessionState.session_data
-    return rx.data_list.root(
-        _detail("User", data["userId"].to(str), "session-user"),
-        _detail("Session", data["sessionId"].to(str), "session-id"),
-        _detail("Workflow", data["workflowId"].to(str), "session-workflow"),
-        _detail("Agent", ChatSessionState.agent_label, "session-agent"),
-        _detail("Token expires", data["expiresAt"].to(str), "session-expires"),
-        size="2",
-    )
-
-
-def status_badge() -> rx.Component:
-    return rx.match(
-        ChatSessionState.status,
-        ("active", rx.badge("Session active", color_scheme="green", size="2")),
-        ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
-        ("error", rx.badge("Session error", color_scheme="red", size="2")),
-        rx.badge("No session", color_scheme="gray", size="2"),
-    )
-
-
-def error_callout() -> rx.Component:
-    return rx.cond(
-        ChatSessionState.error != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("triangle-alert")),
-            rx.callout.text(ChatSessionState.error, data_testid="session-error"),
-            color_scheme="red",
-            role="alert",
-        ),
-    )
-
-
-def session_card() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.heading("Chat session", size="4"),
-                rx.spacer(),
-                rx.box(status_badge(), data_testid="session-status", data_status=ChatSessionState.status),
-                width="100%",
-                align="center",
-            ),
-            error_callout(),
-            rx.cond(ChatSessionState.session_data, session_details()),
-            rx.cond(
-                ChatSessionState.last_check != "",
-                rx.text(ChatSessionState.last_check, size="1", color_scheme="gray", data_testid="session-check"),
-            ),
-            rx.hstack(
-                rx.button(
-                    "Refresh token",
-                    on_click=ChatSessionState.refresh_session,
-                    loading=ChatSessionState.is_loading,
-                    variant="soft",
-                ),
-                rx.button("Validate", on_click=ChatSessionState.validate_session, variant="outline"),
-                rx.cond(
-                    ChatSessionState.status == "error",
-                    rx.button("Start a new session", on_click=ChatSessionState.create_session("", "")),
-                ),
-                spacing="2",
-            ),
-            spacing="4",
-            width="100%",
-        ),
-        width="100%",
-        variant="ghost",
-    )
-
-
-SCRIPT_FAILED = (ChatEventsState.script_status == "failed") | (ChatEventsState.script_status == "timeout")
 
 
 def script_failure() -> rx.Component:
@@ -118,13 +46,25 @@ def script_failure() -> rx.Component:
     )
 
 
-def session_popover() -> rx.Component:
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.button(status_badge(), variant="ghost", aria_label="Chat session details", data_testid="session-button")
-        ),
-        rx.popover.content(session_card(), width="420px", max_width="95vw"),
+def new_chat_button() -> rx.Component:
+    """One "New chat" on screen: the native chat's sidebar has its own on a wide screen,
+    so there this one shows only where the sidebar is hidden (a phone)."""
+    button = rx.button(
+        rx.icon("square-pen", size=16),
+        rx.text("New chat", display=["none", "inline"]),
+        on_click=[ChatEventsState.new_chat, NativeChatState.new_chat],
+        variant="soft",
+        size="2",
+        aria_label="New chat",
+        data_testid="top-new-chat",
     )
+    beside_sidebar = rx.box(button, display=["block", "block", "none"])
+    mode = get_settings().chatkit_ui_mode
+    if mode == "native":
+        return beside_sidebar
+    if mode == "chatkit":
+        return button
+    return rx.cond(SCRIPT_FAILED, beside_sidebar, button)
 
 
 def account_menu() -> rx.Component:
@@ -170,7 +110,7 @@ def account_menu() -> rx.Component:
 
 def top_bar() -> rx.Component:
     return rx.hstack(
-        rx.heading("chatkit_app", size="5"),
+        brand_mark(),
         rx.cond(
             ChatSessionState.agent_label != "",
             rx.badge(
@@ -182,21 +122,16 @@ def top_bar() -> rx.Component:
             ),
         ),
         rx.spacer(),
-        rx.button(
-            rx.icon("square-pen", size=16),
-            rx.text("New chat", display=["none", "inline"]),
-            on_click=[ChatEventsState.new_chat, NativeChatState.new_chat],
-            variant="soft",
-            size="2",
-            aria_label="New chat",
-        ),
-        rx.box(session_popover(), data_testid="session-indicator", data_status=ChatSessionState.status),
+        new_chat_button(),
+        session_indicator(),
         account_menu(),
         width="100%",
         align="center",
         spacing="3",
         padding="10px 16px",
         border_bottom="1px solid var(--gray-a5)",
+        background="var(--color-background)",
+        data_testid="top-bar",
     )
 
 
@@ -242,6 +177,12 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
             entity_preview=topic_preview,
             tag_search=topic_search,
         ),
+        # ChatKit's script is loading (or being tried, in auto mode): the chat's shape, not a blank.
+        rx.cond(
+            ~ChatEventsState.ready & ~SCRIPT_FAILED,
+            rx.box(chat_skeleton(), position="absolute", inset="0", background="var(--color-background)", z_index="1"),
+        ),
+        position="relative",
         flex="1",
         width="100%",
         max_width="960px",
@@ -258,14 +199,27 @@ def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
     )
 
 
-def index() -> rx.Component:
+def _frame(*children: rx.Component) -> rx.Component:
+    """The whole page in the chat's colour scheme and accent (the top bar included)."""
     return rx.flex(
-        top_bar(),
-        rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
-        chat_area(),
+        favicon(),
+        *children,
         direction="column",
         height="100vh",
         width="100%",
+        class_name=page_scheme_class(),
+        style=page_accent_style(),
+        background="var(--color-background)",
+        color="var(--gray-12)",
+        data_testid="page",
+    )
+
+
+def index() -> rx.Component:
+    return _frame(
+        top_bar(),
+        rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
+        chat_area(),
     )
 
 
@@ -273,10 +227,7 @@ def embed() -> rx.Component:
     """`/embed/{workflow_id}`: the chat alone, for an iframe on another site (allowed by
     CHATKIT_EMBED_ORIGINS)."""
     workflow_id: rx.Var[str] = getattr(rx.State, "workflow_id")  # the route argument  # noqa: B009
-    return rx.flex(
+    return _frame(
         rx.box(error_callout(), script_failure(), width="100%", padding_x="3"),
         chat_area(workflow_id),
-        direction="column",
-        height="100vh",
-        width="100%",
     )

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from chatkit_app.core.attachment_limits import attachment_limits
 from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import NotFound
@@ -173,21 +174,27 @@ def build_registry(
     ui = entry.ui if entry else {}
     if entry and runs_a_model(settings):
         ui = {**ui, **entry.model_ui}
-    registry.register(bind(assistant_workflow(settings, name=entry.name if entry else "Assistant", ui=ui)))
+    registry.register(bind(assistant_workflow(settings, name=entry.name if entry else "Assistant", ui=ui), settings))
     for workflow in _hosted_workflows(settings, config):
         registry.register(workflow)
     named = load_workflow_modules(settings)  # first: the modules it imports register theirs
     for workflow in [*_registered, *named]:
         ui = config.workflows[workflow.id].ui if workflow.id in config.workflows and not workflow.ui else workflow.ui
-        registry.register(bind(dataclasses.replace(workflow, ui=ui)))
+        registry.register(bind(dataclasses.replace(workflow, ui=ui), settings))
     return registry
 
 
-def bind(workflow: Workflow) -> Workflow:
+def bind(workflow: Workflow, settings: Settings | None = None) -> Workflow:
     """`workflow` with the models it offers in its public UI options (`composer.models`),
-    or taken from there when only the config file lists them."""
+    or taken from there when only the config file lists them; and (an agent's) with the
+    attachments our server takes (`composer.attachments`, per type, for ChatKit's UI)."""
     ui = workflow.ui
     composer = dict(ui.get("composer") or {})
+    if workflow.mode == "agent":
+        settings = settings or get_settings()
+        limits = attachment_limits(ui, settings.chatkit_max_upload_bytes, settings.upload_size_limits)
+        composer["attachments"] = limits.chatkit_option()
+        ui = {**ui, "composer": composer}
     models = workflow.model_choices()
     if models and "models" not in composer:
         ui = {**ui, "composer": {**composer, "models": [choice.public() for choice in models]}}

@@ -9,9 +9,10 @@ error that names it instead of being ignored by the browser.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -108,10 +109,24 @@ class StartScreen(_Option):
 
 
 class ComposerAttachments(_Option):
+    """ChatKit 1.9: `maxSize` is bytes for every file, or per MIME pattern
+    (`{"image/*": 5242880, "application/pdf": 20971520, "*": 1048576}`; 0 refuses a type)."""
+
     enabled: bool
-    max_size: int | None = Field(default=None, gt=0)
+    max_size: int | dict[str, int] | None = None
     max_count: int | None = Field(default=None, gt=0)
     accept: dict[str, list[str]] | None = None
+
+    @field_validator("max_size")
+    @classmethod
+    def _sizes(cls, value: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        if isinstance(value, int) and value <= 0:
+            raise ValueError("maxSize must be more than 0 bytes")
+        if isinstance(value, dict):
+            for pattern, size in value.items():
+                if size < 0 or not re.match(r"^([a-z0-9.+\-]+/(\*|[a-z0-9.+\-]+)|\*|)$", pattern.lower()):
+                    raise ValueError(f'maxSize: {pattern!r}: {size} is not like "image/*": 5242880')
+        return value
 
 
 class ComposerTool(_Option):

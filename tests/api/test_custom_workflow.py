@@ -67,7 +67,9 @@ async def test_a_registered_workflow_answers_its_sessions(shouting: Workflow, tm
             assert done_items(events, "assistant_message")[0]["content"][0]["text"] == "HELLO!"
 
             described = await http.get("/api/chatkit/workflows/shout", headers=api_key_headers())
-            assert described.json() == {"id": "shout", "name": "Shouter", "mode": "agent", "ui": {"composer": {}}}
+            public = described.json()
+            assert {k: public[k] for k in ("id", "name", "mode")} == {"id": "shout", "name": "Shouter", "mode": "agent"}
+            assert public["ui"]["composer"]["attachments"]["enabled"] is True  # what our server takes, for ChatKit
 
             assistant = await ChatKitClient.for_user(http, "ann")
             _, events = await assistant.new_thread("hello")

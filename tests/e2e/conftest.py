@@ -90,3 +90,24 @@ def site(tmp_path_factory: pytest.TempPathFactory, stub_script_url: str) -> Iter
                 os.environ[key] = value
         get_settings.cache_clear()
         services.reset_services()
+
+
+@pytest.fixture(scope="session")
+def branded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A production site in native mode with a brand and per-type upload limits, for the
+    composer and branding tests (one build for both)."""
+    from tests.e2e.prod_site import copy_site, running_site
+    from tests.e2e.test_prod_backend import _env
+
+    _require_chromium()
+    root = tmp_path_factory.mktemp("branded-site")
+    copy_site(root)
+    env = _env(
+        root / "data",
+        CHATKIT_SECRET=secrets.token_urlsafe(48),
+        CHATKIT_UI_MODE="native",
+        CHATKIT_SITE_TITLE="Acme Help",
+        CHATKIT_UPLOAD_LIMITS="image/*=1MB, application/pdf=2MB",
+    )
+    with running_site(root, env) as url:
+        yield url

@@ -191,7 +191,9 @@ def test_a_stalled_request_body_is_cut_with_408(native_site: Site, route: str, b
             page.goto(native_site.url)
             page.get_by_test_id("native-chat").wait_for(timeout=30_000)
             # Connected (the server has answered an event) and Reflex's client token kept.
-            page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=30_000)
+            page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(
+                state="attached", timeout=30_000
+            )
             token = page.wait_for_function("() => window.sessionStorage.getItem('token')", timeout=30_000).json_value()
             assert isinstance(token, str) and token
             path = "/_upload"

@@ -10,9 +10,12 @@ from typing import Any
 import reflex as rx
 
 from chatkit_app.errors import ChatKitAppError
+from chatkit_app.settings import get_settings
+from chatkit_app.ui.native.attach_rules import bounded, browser_limits, browser_refusals, limits_of, over_count
 from chatkit_app.ui.native.chat_base import ChatBase
 from chatkit_app.ui.native.protocol import call
 from chatkit_app.ui.native.window import chip
+from chatkit_app.ui.state import ChatSessionState
 
 UPLOAD_CHUNK = 64 * 1024
 
@@ -28,23 +31,44 @@ class AttachState(ChatBase, mixin=True):
     pending: list[dict[str, str]] = []  # attachments uploaded for the next message
     uploading: bool = False
     upload_percent: int = 0
+    refused: list[str] = []  # why files were not attached, one line each, until dismissed
+    # The workflow's limits as the browser checks them (`_adopt_limits`, on load).
+    attach_enabled: bool = True
+    attach_accept: dict[str, list[str]] = {}
+    attach_largest: int = 0
+    attach_sizes: dict[str, int] = {}
+    attach_hint: str = ""
 
     @rx.var
     def has_pending(self) -> bool:
         return bool(self.pending)
 
+    def _adopt_limits(self, ui: dict[str, Any]) -> None:
+        settings = get_settings()
+        shown = browser_limits(limits_of(ui, settings), settings.chatkit_max_upload_bytes)
+        self.attach_enabled, self.attach_accept, self.attach_largest = shown.enabled, shown.accept, shown.largest
+        self.attach_sizes, self.attach_hint = shown.sizes, shown.hint
+
+    async def _limits(self) -> Any:
+        return limits_of((await self.get_state(ChatSessionState)).workflow_ui, get_settings())
+
+    @rx.event
+    def dismiss_refused(self) -> None:
+        self.refused = []
+
     @rx.event
     async def attach(self, files: list[rx.UploadFile]) -> None:
-        """Files picked or dropped in the composer."""
+        """Files picked or dropped in the composer (the browser checked them first; the
+        store checks again, by the bytes); a refused one gets a line saying why."""
         self.uploading = False
         try:
             services, context = await self._context()
         except ChatKitAppError as exc:
             self.error = exc.message
             return
-        problems = []
-        for file in files:
-            name = str(file.name or file.filename or "file")
+        names = [str(file.name or file.filename or "file") for file in files]
+        fitting, problems = over_count(names, len(self.pending), await self._limits())
+        for file, name in zip(files[: len(fitting)], fitting, strict=True):
             mime = file.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
             size = file.size if file.size is not None else 0
             created: dict[str, Any] = {}
@@ -54,12 +78,12 @@ class AttachState(ChatBase, mixin=True):
                     created["id"], _chunks(file), "application/octet-stream", context
                 )
             except ChatKitAppError as exc:
-                problems.append(f"{name}: {exc.message}")
+                problems.append(exc.message if exc.message.startswith(f"{name}:") else f"{name}: {exc.message}")
                 if created:
                     await call(services, context, "attachments.delete", attachment_id=created["id"])
                 continue
             self.pending = [*self.pending, chip(stored.model_dump(mode="json"))]
-        self.error = " ".join(problems)
+        self.refused = bounded([*self.refused, *problems])
         self.uploading = False
 
     @rx.event
@@ -68,9 +92,9 @@ class AttachState(ChatBase, mixin=True):
         self.uploading, self.upload_percent = fraction < 1, int(fraction * 100)
 
     @rx.event
-    def upload_rejected(self, files: list[Any]) -> None:
-        """The browser refused files before uploading them (size or type limits)."""
-        self.error = f"Not attached: {len(files)} file(s) over the size limit or of a type that is not allowed."
+    async def upload_rejected(self, rejections: list[Any]) -> None:
+        """The browser refused files before uploading them (type, size, count)."""
+        self.refused = bounded([*self.refused, *browser_refusals(rejections, await self._limits())])
 
     @rx.event
     async def remove_attachment(self, attachment_id: str) -> None:

@@ -13,7 +13,7 @@ from chatkit_app.ui.native.composer_view import composer
 from chatkit_app.ui.native.history_view import history_drawer, thread_sidebar
 from chatkit_app.ui.native.look import scheme_class, ui_option
 from chatkit_app.ui.native.message_view import message_list
-from chatkit_app.ui.native.start_view import start_screen
+from chatkit_app.ui.native.start_view import start_greeting, start_prompts
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.state import ChatSessionState
 
@@ -22,13 +22,25 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
     """The whole native chat; on mount it keeps a session of `workflow_id` (default: the
     site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
     disclaimer = ui_option("disclaimer", "text").to(str)
+    started = NativeChatState.has_messages
     return rx.hstack(
         thread_sidebar(),
         rx.vstack(
             history_drawer(),
             banners(),
-            rx.cond(NativeChatState.has_messages, message_list(), start_screen()),
-            composer(),
+            # One composer: centred between the greeting and the prompts on the start
+            # screen, at the bottom under the messages once the chat has begun.
+            rx.flex(
+                rx.cond(started, message_list(), start_greeting()),
+                composer(),
+                rx.cond(started, rx.fragment(), start_prompts()),
+                direction="column",
+                justify=rx.cond(started, "end", "center"),
+                gap=rx.cond(started, "12px", "24px"),
+                flex="1",
+                min_height="0",
+                width="100%",
+            ),
             rx.cond(disclaimer, rx.text(disclaimer, size="1", color_scheme="gray", text_align="center", width="100%")),
             flex="1",
             min_width="0",

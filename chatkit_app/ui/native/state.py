@@ -79,6 +79,7 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
             theme = ui.get("theme")
             self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
             self.models = offered_models(ui)
+            self._adopt_limits(ui)
             self.model = allowed_model(self.models, self.model)
             await self._load_threads(services, context)
             if thread_id or self.thread_id:
