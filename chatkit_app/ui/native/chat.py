@@ -15,6 +15,7 @@ from chatkit_app.ui.native.look import scheme_class, ui_option
 from chatkit_app.ui.native.message_view import message_list
 from chatkit_app.ui.native.start_view import start_screen
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.thread_status_view import thread_area
 from chatkit_app.ui.state import ChatSessionState
 
 
@@ -27,7 +28,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
         rx.vstack(
             history_drawer(),
             banners(),
-            rx.cond(NativeChatState.has_messages, message_list(), start_screen()),
+            thread_area(rx.cond(NativeChatState.has_messages, message_list(), start_screen())),
             composer(),
             rx.cond(disclaimer, rx.text(disclaimer, size="1", color_scheme="gray", text_align="center", width="100%")),
             flex="1",
