@@ -11,10 +11,11 @@ from reflex.event import no_args_event_spec, passthrough_event_spec
 from chatkit_app.ui.native.history_state import MAX_TITLE
 from chatkit_app.ui.native.state import NativeChatState
 
+# Bundled with the page, not lazily: back/forward and the claim work from the first paint.
 _LIBRARY = rx.asset("history.jsx", shared=True).importable_path
 
 
-class ThreadUrl(rx.NoSSRComponent):
+class ThreadUrl(rx.Component):
     """Draws nothing; pushes `path` to the address bar while `owner` is this page's id."""
 
     library = _LIBRARY
@@ -27,7 +28,7 @@ class ThreadUrl(rx.NoSSRComponent):
     on_visit: rx.EventHandler[passthrough_event_spec(str)]  # type: ignore[type-arg,valid-type]
 
 
-class TitleInput(rx.NoSSRComponent):
+class TitleInput(rx.Component):
     """A title field that saves on Enter or blur and cancels on Escape."""
 
     library = _LIBRARY
