@@ -232,7 +232,30 @@ def test_back_and_forward_show_what_the_address_names(path: str, expected: tuple
         new_chat = ("new_chat", None)
 
     chat: Any = Chat()
-    chat.thread_id, chat.not_found = "thr_other", False
+    chat.thread_id, chat.not_found, chat.url_owner = "thr_other", False, "page-1"
     assert chat.follow_url(path) == expected
     chat.thread_id = "thr_1"
     assert chat.follow_url("/c/thr_1") is None  # already shown
+    chat.url_owner, chat.thread_id = "", "thr_other"
+    assert chat.follow_url(path) is None  # a page that never claimed the address bar (an embed)
+
+
+def test_a_page_claims_the_address_bar_only_on_the_sites_chat_pages() -> None:
+    class Chat:
+        claim_url = HistoryState.__dict__["claim_url"]
+
+        def _clear_window(self) -> None:
+            self.thread_id = ""
+
+    chat: Any = Chat()
+    chat.thread_id, chat.streaming, chat.url_owner, chat.url_path = "thr_1", False, "", ""
+    chat.claim_url("page-1", "/embed/assistant", -120)
+    assert (chat.url_owner, chat.thread_id, chat.utc_offset_minutes) == ("", "thr_1", -120)
+    chat.claim_url("page-2", "/c/thr_1", 0)
+    assert (chat.url_owner, chat.url_path, chat.thread_id) == ("page-2", "/c/thr_1", "thr_1")
+    chat.streaming = True
+    chat.claim_url("page-3", "/", 0)  # a reload while the first reply streams keeps it
+    assert chat.thread_id == "thr_1"
+    chat.streaming = False
+    chat.claim_url("page-4", "/", 0)  # the start page is a new chat
+    assert (chat.url_owner, chat.url_path, chat.thread_id) == ("page-4", "/", "")

@@ -15,6 +15,7 @@ from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
 from chatkit_app.ui.native.chat_base import ChatBase
 from chatkit_app.ui.native.history_model import (
+    THREAD_PREFIX,
     HistoryGroup,
     ThreadEntry,
     entry_of,
@@ -52,6 +53,8 @@ class HistoryState(ChatBase, mixin=True):
     if TYPE_CHECKING:  # MessageWindow's and NativeChatState's, mixed in beside this one
         thread_id: str
         streaming: bool
+
+        def _clear_window(self) -> None: ...
 
     @rx.var
     def thread_groups(self) -> list[HistoryGroup]:
@@ -147,13 +150,21 @@ class HistoryState(ChatBase, mixin=True):
     @rx.event
     def claim_url(self, owner: str, path: str, utc_offset_minutes: int) -> None:
         """A page (re)mounted: its address bar follows from now on, starting from where
-        it is (a reloaded tab's old url_path must not move it)."""
-        self.url_owner, self.url_path = owner[:40], path[:300]
+        it is (a reloaded tab's old url_path must not move it). The start page is a new
+        chat, even in a tab that had a thread open; another page (an embed) keeps its
+        address."""
         self.utc_offset_minutes = utc_offset_minutes if isinstance(utc_offset_minutes, int) else 0
+        if path != "/" and not path.startswith(THREAD_PREFIX):
+            return
+        self.url_owner, self.url_path = owner[:40], path[:300]
+        if path == "/" and self.thread_id and not self.streaming:
+            self._clear_window()
 
     @rx.event
     def follow_url(self, path: str) -> Any:
         """Back / forward in the browser: show the thread the address names."""
+        if not self.url_owner:
+            return None
         target = thread_id_of(path)
         self.url_path = path[:300]
         if target and (target != self.thread_id or self.not_found):
