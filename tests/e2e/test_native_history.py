@@ -6,9 +6,11 @@ paged in, and rename and delete work in the phone's drawer as on a desktop."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,13 @@ pytestmark = pytest.mark.slow
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _shot(page: Any, name: str) -> None:
+    """With CHATKIT_SCREENSHOT_DIR set (e.g. docs/screenshots), the view as a PNG."""
+    folder = os.environ.get("CHATKIT_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +124,9 @@ def _add_threads(database: Path, user_id: str, threads: list[tuple[str, datetime
         for title, created in threads:
             await store.save_thread(ThreadMetadata(id=new_id("thr"), title=title, created_at=created), context)
 
-    try:
-        asyncio.run(add())
+    try:  # in a thread of its own: Playwright's event loop runs in this one
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, add()).result()
     finally:
         engine.dispose()
 
@@ -166,7 +175,7 @@ def test_the_history_is_grouped_by_date_searched_and_paged_in(
         expect(groups).to_have_count(1)
         expect(groups.first).to_contain_text("Older")
         if scheme == "light":
-            page.screenshot(path=str(SHOTS / "history-search-desktop-light.png"))
+            _shot(page, "history-search-desktop-light")
         search.fill("no such words")
         expect(page.get_by_test_id("no-matches")).to_be_visible(timeout=15_000)
         search.fill("")
@@ -183,9 +192,11 @@ def test_the_history_is_grouped_by_date_searched_and_paged_in(
         expect(active).to_contain_text("Trip planning")
         expect(active.get_by_test_id("thread-title")).to_have_attribute("aria-current", "page")
         expect(page).to_have_url(re.compile(r"/c/thr_[\w-]+$"))
+        entries.filter(has_text=today).get_by_test_id("thread-title").click()
+        expect(page.get_by_test_id("user-message").first).to_have_text(today, timeout=15_000)
         page.get_by_test_id("thread-list").evaluate("e => e.scrollTo(0, 0)")
         if scheme == "dark":
-            page.screenshot(path=str(SHOTS / "history-grouped-desktop-dark.png"))
+            _shot(page, "history-grouped-desktop-dark")
     finally:
         context.close()
 
@@ -216,7 +227,7 @@ def test_rename_in_place_and_delete_after_a_confirmation(
         expect(title).to_be_focused()  # in place, in the drawer, which stays open
         title.fill("  Renamed   in place ")
         if phone:
-            page.screenshot(path=str(SHOTS / "history-rename-phone-dark.png"))
+            _shot(page, "history-rename-phone-dark")
         title.press("Enter")
         renamed = history.get_by_test_id("thread-entry").filter(has_text="Renamed in place")
         expect(renamed).to_be_visible(timeout=10_000)

@@ -45,7 +45,7 @@ def _search_box() -> rx.Component:
 
 def _group(group: Any, pick: Wrap | None) -> rx.Component:
     return rx.box(
-        rx.text(group.label, size="1", weight="medium", color_scheme="gray", padding="10px 8px 4px"),
+        rx.text(group.label, size="1", weight="medium", color_scheme="gray", padding="10px 12px 4px"),
         rx.el.ul(
             rx.foreach(group.threads, lambda thread: thread_entry(thread, pick)),
             aria_label=group.label,
@@ -96,7 +96,7 @@ def _list_end() -> rx.Component:
 def _history(pick: Wrap | None = None) -> rx.Component:
     new_chat = rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%")
     return rx.vstack(
-        new_chat if pick is None else pick(new_chat),
+        new_chat if pick is None else rx.drawer.close(new_chat, width="100%"),
         _search_box(),
         rx.box(
             rx.cond(
@@ -123,6 +123,11 @@ def _history(pick: Wrap | None = None) -> rx.Component:
     )
 
 
+def _closes_drawer(button: rx.Component) -> rx.Component:
+    """Picking a thread closes the drawer; the wrapper takes the room the title would."""
+    return rx.drawer.close(button, flex="1", min_width="0", width="100%")
+
+
 def history_drawer() -> rx.Component:
     """The history on a phone, where the sidebar has no room: a button and a drawer."""
     return rx.box(
@@ -131,7 +136,7 @@ def history_drawer() -> rx.Component:
             rx.drawer.overlay(),
             rx.drawer.portal(
                 rx.drawer.content(
-                    _history(pick=rx.drawer.close),
+                    _history(pick=_closes_drawer),
                     width="85vw",
                     max_width="320px",
                     height="100%",
