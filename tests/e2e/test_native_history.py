@@ -69,18 +69,28 @@ def _start_page(url: str) -> re.Pattern[str]:
     return re.compile("^" + re.escape(url) + r"/(\?.*)?$")
 
 
-def test_a_threads_address_opens_it_for_its_owner_only(history_site: str, browser: Any) -> None:
+def test_a_threads_address_opens_it_for_its_owner_only(history_site: str, history_root: Path, browser: Any) -> None:
     from playwright.sync_api import expect
 
-    alice, bob = browser.new_context(), browser.new_context()
+    from bench.state_memory import BigThread, fill_thread, thread_with
+
+    alice, bob = browser.new_context(viewport=DESKTOP), browser.new_context()
     try:
         page = alice.new_page()
         secret = f"alice's secret plan {secrets.token_hex(3)}"
         address = _chat(page, history_site, secret)
+        database = history_root / "data" / "fresh.db"
+        user_id, thread_id = thread_with(database, secret)
+        assert address.endswith(f"/c/{thread_id}")
+        shape = BigThread(items=60, item_chars=300, long_items=0)
+        fill_thread(f"sqlite:///{database}", user_id, thread_id, shape, marker="newest-of-60")
 
-        page.reload()  # the address keeps the thread
-        expect(page.get_by_test_id("user-message").first).to_have_text(secret, timeout=30_000)
+        page.reload()  # the address keeps the thread, shown at its newest message
+        newest = page.get_by_test_id("assistant-message").filter(has_text="newest-of-60")
+        expect(newest).to_be_in_viewport(timeout=30_000)
         assert page.url == address
+        page.get_by_test_id("load-earlier").click()  # the older part is there to scroll to
+        expect(page.get_by_test_id("user-message").first).to_have_text(secret, timeout=15_000)
         expect(page.locator('[data-testid="thread-entry"][data-active="true"]')).to_contain_text(secret)
 
         page.get_by_test_id("native-chat").get_by_role("button", name="New chat").click()
@@ -88,7 +98,7 @@ def test_a_threads_address_opens_it_for_its_owner_only(history_site: str, browse
         expect(page.get_by_test_id("start-screen")).to_be_visible()
         page.go_back()  # the browser's back button shows the thread again
         expect(page).to_have_url(address)
-        expect(page.get_by_test_id("user-message").first).to_have_text(secret, timeout=15_000)
+        expect(newest).to_be_in_viewport(timeout=15_000)
 
         stranger = bob.new_page()
         stranger.goto(address)  # Alice's address in Bob's browser
