@@ -7,11 +7,14 @@
 // with a fresh id) and moves it only while `owner` is that id: a reloaded tab's old
 // `path` never overwrites the address that was typed or pasted.
 //
+// SearchInput: the history's search box; tells the server the query once typing pauses
+// (a search reads every page of the history), not at each key.
+//
 // TitleInput: the inline rename. Enter (or leaving the field) saves, Escape or the cross
 // cancels; the buttons keep the focus on press, so a tap is not a blur-save first.
 import React from "react";
 import { IconButton, TextField } from "@radix-ui/themes";
-import { Check, X } from "lucide-react";
+import { Check, Search, X } from "lucide-react";
 
 export function ThreadUrl({ path, owner, onClaim, onVisit }) {
   const id = React.useRef(null);
@@ -88,5 +91,34 @@ export function TitleInput({ value, label, maxLength, onSave, onCancel }) {
         <X size={14} />
       </IconButton>
     </form>
+  );
+}
+
+export function SearchInput({ value, label, placeholder, delayMs, onSearch, ...rest }) {
+  const timer = React.useRef(null);
+  // Starts from the server's query (the drawer's box opens with it); after that the text
+  // is the visitor's, so a reply to an earlier query never overwrites newer typing.
+  const [text, setText] = React.useState(value ?? "");
+  React.useEffect(() => () => clearTimeout(timer.current), []);
+  return (
+    <TextField.Root
+      type="search"
+      size="2"
+      value={text}
+      aria-label={label}
+      placeholder={placeholder}
+      onChange={(event) => {
+        const next = event.target.value;
+        setText(next);
+        clearTimeout(timer.current);
+        timer.current = setTimeout(() => onSearch?.(next), delayMs ?? 300);
+      }}
+      style={{ width: "100%" }}
+      {...rest}
+    >
+      <TextField.Slot>
+        <Search size={14} />
+      </TextField.Slot>
+    </TextField.Root>
   );
 }

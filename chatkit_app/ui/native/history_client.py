@@ -41,6 +41,30 @@ class TitleInput(rx.Component):
     on_cancel: rx.EventHandler[no_args_event_spec]  # type: ignore[type-arg,valid-type]
 
 
+class SearchInput(rx.Component):
+    """A search field that reports its text once typing pauses for `delay_ms`."""
+
+    library = _LIBRARY
+    tag = "SearchInput"
+
+    value: rx.Var[str]
+    label: rx.Var[str]
+    placeholder: rx.Var[str]
+    delay_ms: rx.Var[int]
+    on_search: rx.EventHandler[passthrough_event_spec(str)]  # type: ignore[type-arg,valid-type]
+
+
+def search_input() -> rx.Component:
+    return SearchInput.create(
+        value=NativeChatState.search,
+        label="Search chats",
+        placeholder="Search chats",
+        delay_ms=300,
+        on_search=NativeChatState.search_threads,
+        data_testid="history-search",
+    )
+
+
 def thread_url() -> rx.Component:
     """Keeps the address bar on `/c/{thread_id}` of the thread shown (`/` for a new chat)."""
     return ThreadUrl.create(

@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from chatkit_app.ui.native.history_client import thread_url
+from chatkit_app.ui.native.history_client import search_input, thread_url
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.thread_entry_view import Wrap, delete_dialog, thread_entry
 from chatkit_app.ui.native.window_view import EarlierSentinel
@@ -25,21 +25,6 @@ def history_skeleton(rows: int = 6) -> rx.Component:
         aria_busy="true",
         aria_label="Loading chats",
         data_testid="history-skeleton",
-    )
-
-
-def _search_box() -> rx.Component:
-    return rx.input(
-        rx.input.slot(rx.icon("search", size=14)),
-        value=NativeChatState.search,
-        on_change=NativeChatState.search_threads,
-        debounce_timeout=300,
-        type="search",
-        placeholder="Search chats",
-        aria_label="Search chats",
-        size="2",
-        width="100%",
-        data_testid="history-search",
     )
 
 
@@ -97,7 +82,7 @@ def _history(pick: Wrap | None = None) -> rx.Component:
     new_chat = rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%")
     return rx.vstack(
         new_chat if pick is None else rx.drawer.close(new_chat, width="100%"),
-        _search_box(),
+        search_input(),
         rx.box(
             rx.cond(
                 NativeChatState.history_loading,
