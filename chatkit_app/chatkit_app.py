@@ -26,6 +26,8 @@ from chatkit_app.settings import (
 )
 from chatkit_app.shell import ChatApp
 from chatkit_app.ui.pages import embed, index
+from chatkit_app.ui.thread_page import ROUTE as THREAD_ROUTE
+from chatkit_app.ui.thread_page import thread_page
 from chatkit_app.workflows.config import WorkflowConfigError, load_public_config
 from chatkit_app.workflows.modules import load_workflow_modules
 
@@ -74,4 +76,5 @@ app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)
 app.add_page(index, route="/", title=get_settings().chatkit_site_title)
+app.add_page(thread_page, route=THREAD_ROUTE, title=get_settings().chatkit_site_title)
 app.add_page(embed, route="/embed/[workflow_id]", title=get_settings().chatkit_site_title)

@@ -135,20 +135,26 @@ def top_bar() -> rx.Component:
     )
 
 
-def chat_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
+def chat_area(workflow_id: rx.Var[str] | str = "", thread_id: rx.Var[str] | str = "") -> rx.Component:
     """ChatKit's UI, the native one, or (auto) ChatKit until its script fails to load,
-    then the native UI in its place: same session, same thread."""
+    then the native UI in its place: same session, same thread. `thread_id`: the thread
+    the address names (`/c/{thread_id}`)."""
     mode = get_settings().chatkit_ui_mode
     if mode == "native":
         return rx.box(
-            native_chat(workflow_id=workflow_id), flex="1", width="100%", min_height="0", data_testid="chat-area"
+            native_chat(thread_id=thread_id, workflow_id=workflow_id),
+            flex="1",
+            width="100%",
+            min_height="0",
+            data_testid="chat-area",
         )
     if mode == "chatkit":
-        return chatkit_area(workflow_id)
+        return chatkit_area(workflow_id, thread_id)
     return rx.cond(
         SCRIPT_FAILED,
         rx.box(
-            native_chat(thread_id=ChatEventsState.thread_id, workflow_id=workflow_id),
+            # The thread the address names, else the one ChatKit had open.
+            native_chat(thread_id=_either(thread_id, ChatEventsState.thread_id), workflow_id=workflow_id),
             flex="1",
             width="100%",
             min_height="0",
@@ -159,10 +165,17 @@ def chat_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
     )
 
 
-def chatkit_area(workflow_id: rx.Var[str] | str = "") -> rx.Component:
+def _either(first: rx.Var[str] | str, second: rx.Var[str] | str) -> rx.Var[str] | str:
+    if isinstance(first, rx.Var):
+        return rx.cond(first != "", first, second).to(str)
+    return first or second
+
+
+def chatkit_area(workflow_id: rx.Var[str] | str = "", thread_id: rx.Var[str] | str = "") -> rx.Component:
     return rx.box(
         chatkit_widget(
             workflow_id,
+            initial_thread=thread_id if isinstance(thread_id, rx.Var) or thread_id else None,
             theme=ChatEventsState.theme,
             on_ready=ChatEventsState.on_ready,
             on_error=ChatEventsState.on_error,
@@ -215,11 +228,12 @@ def _frame(*children: rx.Component) -> rx.Component:
     )
 
 
-def index() -> rx.Component:
+def index(thread_id: rx.Var[str] | str = "") -> rx.Component:
+    """`/`, a new chat; `/c/{thread_id}` (`thread_page`) with that thread open."""
     return _frame(
         top_bar(),
         rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
-        chat_area(),
+        chat_area(thread_id=thread_id),
     )
 
 

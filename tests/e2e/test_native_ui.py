@@ -213,7 +213,7 @@ def test_on_a_phone_the_history_is_in_a_drawer(offline_site: str, browser: Any) 
         composer = _open_chat(page, offline_site)
         _send(composer, "from my phone")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
-        assert not page.get_by_text("History", exact=True).first.is_visible()  # no room for the sidebar
+        assert not page.get_by_test_id("thread-list").first.is_visible()  # no room for the sidebar
 
         page.get_by_role("button", name="Chat history").click()
         entry = page.get_by_role("dialog").get_by_test_id("thread-entry")
@@ -342,12 +342,13 @@ def test_the_theme_options_and_the_agents_theme_tool_apply_to_the_native_ui(offl
         red, green, blue = (int(part) for part in background[background.index("(") + 1 : -1].split(",")[:3])
         assert red + green + blue < 150  # a dark background
 
-        # The rename popover is drawn outside the chat (a portal) and still has its theme.
-        page.get_by_test_id("thread-entry").first.get_by_role("button", name="Rename chat").click()
-        save = page.get_by_role("button", name="Save")
-        save.wait_for(timeout=10_000)
-        assert save.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(37, 99, 235)"  # #2563eb
-        assert save.evaluate("e => e.closest('.dark-theme') !== null")
+        # The delete confirmation is drawn outside the chat (a portal) and still has its theme.
+        page.get_by_test_id("thread-entry").first.get_by_role("button", name="Delete chat").click()
+        dialog = page.get_by_test_id("delete-dialog")
+        dialog.wait_for(timeout=10_000)
+        assert dialog.evaluate("e => getComputedStyle(e).getPropertyValue('--accent-9').trim()") == "#2563eb"
+        assert dialog.evaluate("e => e.closest('.dark-theme') !== null")
+        dialog.get_by_role("button", name="Cancel").click()
     finally:
         context.close()
 
@@ -387,6 +388,7 @@ def test_a_thread_can_be_renamed_and_deleted(offline_site: str, browser: Any) ->
         assert "Renamed chat" in page.get_by_test_id("thread-entry").first.inner_text()  # stored on the server
 
         page.get_by_test_id("thread-entry").first.get_by_role("button", name="Delete chat").click()
+        page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()  # asked first
         page.get_by_test_id("thread-entry").wait_for(state="detached", timeout=15_000)
         page.reload()
         page.get_by_test_id("native-chat").wait_for(timeout=30_000)

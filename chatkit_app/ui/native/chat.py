@@ -15,6 +15,7 @@ from chatkit_app.ui.native.look import scheme_class, ui_option
 from chatkit_app.ui.native.message_view import message_list
 from chatkit_app.ui.native.start_view import start_greeting, start_prompts
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.thread_status_view import thread_area
 from chatkit_app.ui.state import ChatSessionState
 
 
@@ -23,6 +24,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
     site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
     disclaimer = ui_option("disclaimer", "text").to(str)
     started = NativeChatState.has_messages
+    in_thread = started | NativeChatState.opening | NativeChatState.not_found
     return rx.hstack(
         thread_sidebar(),
         rx.vstack(
@@ -31,12 +33,13 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
             # One composer: centred between the greeting and the prompts on the start
             # screen, at the bottom under the messages once the chat has begun.
             rx.flex(
-                rx.cond(started, message_list(), start_greeting()),
+                # Or a skeleton while a thread opens, or "not found" for an address.
+                thread_area(rx.cond(started, message_list(), start_greeting())),
                 composer(),
-                rx.cond(started, rx.fragment(), start_prompts()),
+                rx.cond(in_thread, rx.fragment(), start_prompts()),
                 direction="column",
-                justify=rx.cond(started, "end", "center"),
-                gap=rx.cond(started, "12px", "24px"),
+                justify=rx.cond(in_thread, "end", "center"),
+                gap=rx.cond(in_thread, "12px", "24px"),
                 flex="1",
                 min_height="0",
                 width="100%",

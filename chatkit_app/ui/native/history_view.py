@@ -1,4 +1,5 @@
-"""The chat history: the sidebar on a wide screen, a drawer on a phone."""
+"""The chat history: the sidebar on a wide screen, a drawer on a phone. Threads under
+date headings, a search over all of them, more pages as the list is scrolled."""
 
 from __future__ import annotations
 
@@ -6,55 +7,110 @@ from typing import Any
 
 import reflex as rx
 
-from chatkit_app.ui.native.look import scheme_class, small_icon_button
+from chatkit_app.ui.native.history_client import search_input, thread_url
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.thread_entry_view import Wrap, delete_dialog, thread_entry
+from chatkit_app.ui.native.window_view import EarlierSentinel
+
+SEARCHING = NativeChatState.search.strip() != ""
 
 
-def thread_entry(thread: Any) -> rx.Component:
-    active = thread["id"] == NativeChatState.thread_id
-    return rx.hstack(
-        rx.button(
-            rx.text(
-                thread["title"],
-                white_space="nowrap",
-                overflow="hidden",
-                text_overflow="ellipsis",
-                text_align="left",
-                width="100%",
-            ),
-            on_click=NativeChatState.open_thread(thread["id"]),
-            variant=rx.cond(active, "soft", "ghost"),
-            color_scheme="gray",
-            justify="start",
-            flex="1",
-            min_width="0",
-            overflow="hidden",
-            title=thread["title"],
-            aria_current=rx.cond(active, "page", "false"),
-        ),
-        rx.popover.root(
-            rx.popover.trigger(small_icon_button("pencil", "Rename chat")),
-            rx.popover.content(
-                rx.form(
-                    rx.hstack(
-                        # The form's submit handler is built outside the loop: the id rides along.
-                        rx.el.input(type="hidden", name="thread_id", value=thread["id"]),
-                        rx.input(name="title", default_value=thread["title"], aria_label="New title", max_length=120),
-                        rx.popover.close(rx.button("Save", type="submit", size="2")),
-                    ),
-                    on_submit=NativeChatState.rename_thread,
-                ),
-                side="right",
-                # Drawn in a portal outside the chat's root: the same theme is applied here.
-                class_name=scheme_class(),
-                style=NativeChatState.theme_style,
-            ),
-        ),
-        small_icon_button("trash-2", "Delete chat", on_click=NativeChatState.delete_thread(thread["id"])),
+def history_skeleton(rows: int = 6) -> rx.Component:
+    """Rows the shape of the history while its first page loads."""
+    return rx.vstack(
+        rx.skeleton(height="12px", width="64px", margin_top="6px"),
+        *(rx.skeleton(height="28px", width=f"{90 - (n % 3) * 15}%") for n in range(rows)),
         width="100%",
-        align="center",
-        data_testid="thread-entry",
+        spacing="2",
+        aria_busy="true",
+        aria_label="Loading chats",
+        data_testid="history-skeleton",
     )
+
+
+def _group(group: Any, pick: Wrap | None) -> rx.Component:
+    return rx.box(
+        rx.text(group.label, size="1", weight="medium", color_scheme="gray", padding="10px 12px 4px"),
+        rx.el.ul(
+            rx.foreach(group.threads, lambda thread: thread_entry(thread, pick)),
+            aria_label=group.label,
+            padding="0",
+            margin="0",
+            display="flex",
+            flex_direction="column",
+            gap="2px",
+        ),
+        width="100%",
+        data_testid="history-group",
+    )
+
+
+def _list_end() -> rx.Component:
+    """More threads: fetched when the end of the list scrolls into view, or on a press;
+    while searching, a note when there may be more matches than shown."""
+    return rx.cond(
+        SEARCHING,
+        rx.cond(
+            NativeChatState.thread_groups.length() == 0,
+            rx.text("No chats match.", size="2", color_scheme="gray", padding="8px", data_testid="no-matches"),
+            rx.cond(
+                NativeChatState.search_capped,
+                rx.text("Only the first matches are shown.", size="1", color_scheme="gray", padding="8px"),
+            ),
+        ),
+        rx.cond(
+            NativeChatState.has_more_threads,
+            rx.fragment(
+                EarlierSentinel.create(
+                    active=NativeChatState.has_more_threads, on_visible=NativeChatState.more_threads
+                ),
+                rx.button(
+                    "Show more",
+                    on_click=NativeChatState.more_threads,
+                    variant="ghost",
+                    color_scheme="gray",
+                    size="1",
+                    align_self="center",
+                    data_testid="history-more",
+                ),
+            ),
+        ),
+    )
+
+
+def _history(pick: Wrap | None = None) -> rx.Component:
+    new_chat = rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%")
+    return rx.vstack(
+        new_chat if pick is None else rx.drawer.close(new_chat, width="100%"),
+        search_input(),
+        rx.box(
+            rx.cond(
+                NativeChatState.history_loading,
+                history_skeleton(),
+                rx.fragment(
+                    rx.foreach(NativeChatState.thread_groups, lambda group: _group(group, pick)),
+                    _list_end(),
+                ),
+            ),
+            width="100%",
+            flex="1",
+            min_height="0",
+            overflow_y="auto",
+            display="flex",
+            flex_direction="column",
+            role="navigation",
+            aria_label="Chat history",
+            data_testid="thread-list",
+        ),
+        width="100%",
+        height="100%",
+        spacing="2",
+    )
+
+
+def _closes_drawer(button: rx.Component) -> rx.Component:
+    """Picking a thread closes the drawer; the wrapper takes the room the title would."""
+    return rx.drawer.close(button, flex="1", min_width="0", width="100%")
 
 
 def history_drawer() -> rx.Component:
@@ -65,12 +121,13 @@ def history_drawer() -> rx.Component:
             rx.drawer.overlay(),
             rx.drawer.portal(
                 rx.drawer.content(
-                    _history(on_pick=rx.drawer.close),
-                    width="80vw",
-                    max_width="300px",
+                    _history(pick=_closes_drawer),
+                    width="85vw",
+                    max_width="320px",
                     height="100%",
                     padding="12px",
                     background="var(--color-panel-solid)",
+                    data_testid="history-drawer",
                 )
             ),
             direction="left",
@@ -79,35 +136,17 @@ def history_drawer() -> rx.Component:
     )
 
 
-def _history(on_pick: Any = None) -> rx.Component:
-    def entry(thread: Any) -> rx.Component:
-        return rx.box(thread_entry(thread), width="100%") if on_pick is None else on_pick(thread_entry(thread))
-
-    return rx.vstack(
-        rx.button(rx.icon("plus", size=16), "New chat", on_click=NativeChatState.new_chat, width="100%"),
-        rx.text("History", size="1", weight="medium", color_scheme="gray", padding_top="8px"),
-        rx.vstack(
-            rx.foreach(NativeChatState.threads, entry),
-            width="100%",
-            spacing="1",
-            overflow_y="auto",
-            flex="1",
-            data_testid="thread-list",
-            role="list",
-            aria_label="Chat history",
-        ),
-        width="100%",
-        height="100%",
-    )
-
-
 def thread_sidebar() -> rx.Component:
+    """The history beside the chat on a wide screen. It also holds what exists once per
+    page whatever the width: the delete confirmation (a portal) and the address bar's
+    follower."""
     return rx.box(
-        _history(),
-        width="240px",
-        min_width="240px",
+        rx.box(_history(), height="100%", display=["none", "none", "block"]),
+        delete_dialog(),
+        thread_url(),
+        width=["0", "0", "260px"],
+        min_width=["0", "0", "260px"],
         height="100%",
-        padding="12px",
-        border_right="1px solid var(--gray-a5)",
-        display=["none", "none", "block"],
+        padding=["0", "0", "12px"],
+        border_right=["none", "none", "1px solid var(--gray-a5)"],
     )

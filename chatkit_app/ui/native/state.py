@@ -82,24 +82,32 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
             self._adopt_limits(ui)
             self.model = allowed_model(self.models, self.model)
             await self._load_threads(services, context)
-            if thread_id or self.thread_id:
+            if (thread_id or self.thread_id) and not (self.streaming and thread_id in ("", self.thread_id)):
                 await self._open(services, context, thread_id or self.thread_id)
         except ChatKitAppError as exc:
             self.error = exc.message
+        finally:
+            self.opening = False
 
     @rx.event
-    async def open_thread(self, thread_id: str) -> None:
+    async def open_thread(self, thread_id: str) -> AsyncGenerator[None, None]:
         if self.streaming:
             return
+        self.opening = True
+        yield  # the skeleton while it loads
         try:
             services, context = await self._context()
             await self._open(services, context, thread_id)
         except ChatKitAppError as exc:
             self.error = exc.message
+        finally:
+            self.opening = False
 
     async def _open(self, services: Services, context: RequestContext, thread_id: str) -> None:
-        if await self._open_window(services, context, thread_id):  # gone or someone else's: not shown
+        found = await self._open_window(services, context, thread_id)  # gone or someone else's: not shown
+        if found:
             self.error = ""
+        self._at(thread_id, found)  # the address bar; "not found" when not found
 
     @rx.event
     def new_chat(self) -> None:
@@ -107,6 +115,7 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
         self._stop_requested = self.streaming
         self._clear_window()
         self.error, self.progress = "", ""
+        self._at("")  # the address bar back on `/`
 
     def _thread_gone(self, thread_id: str) -> None:
         if self.thread_id == thread_id:

@@ -10,13 +10,17 @@ reader asks for it (one at a time).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 import reflex as rx
+from chatkit.store import NotFoundError
 
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
+from chatkit_app.ui.native.history_model import plausible_id
 from chatkit_app.ui.native.protocol import call, item_text
 from chatkit_app.ui.native.questions import questions_message
 from chatkit_app.ui.native.widgets import widget_blocks
@@ -26,6 +30,8 @@ WINDOW = 50  # newest messages shown when a thread opens, and kept after each re
 PAGE = 50  # older messages loaded per "Load earlier messages"
 MAX_KEPT = 300  # no more than this many in one tab's state, however far one scrolls
 MAX_CHARS = 20_000  # a longer message is shown cut, with "Show the whole message"
+
+logger = logging.getLogger(__name__)
 
 
 def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
@@ -100,12 +106,21 @@ class MessageWindow(rx.State, mixin=True):
         raise NotImplementedError  # NativeChatState's
 
     async def _open_window(self, services: Services, context: RequestContext, thread_id: str) -> bool:
-        """The thread's newest messages; False (nothing shown) when it is gone or not ours."""
+        """The thread's newest messages; False (nothing shown) when it is gone or not ours
+        (the store answers the same for both); a ChatKitAppError when it cannot be read."""
+        if not plausible_id(thread_id):
+            self._clear_window()
+            return False
         try:
             page = await call(services, context, "items.list", thread_id=thread_id, limit=WINDOW, order="desc")
-        except Exception:
-            self.thread_id, self.messages, self.has_earlier, self.whole_id = "", [], False, ""
+        except NotFoundError:
+            self._clear_window()
             return False
+        except ChatKitAppError:
+            raise
+        except Exception as exc:
+            logger.exception("opening a thread failed")
+            raise ChatKitAppError("The chat could not be opened. Try again.") from exc
         self.thread_id, self.whole_id = thread_id, ""
         self.messages = shown(reversed(page.get("data", [])))
         self.has_earlier = bool(page.get("has_more"))
