@@ -122,7 +122,8 @@ class ShowcaseAgent:
             answer, delay = MARKDOWN, 0.0
         elif "long" in text:
             answer, delay = LONG_ANSWER, 0.0
-        elif "slow" in text:
+        elif "slow" in text:  # a moment of "Thinking…" first, then text for a few seconds
+            await asyncio.sleep(1.5)
             answer, delay = " ".join(f"slow{n}" for n in range(80)), 0.06
         else:
             answer, delay = f"Echo: {text}", 0.0
