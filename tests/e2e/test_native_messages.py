@@ -7,7 +7,6 @@ ChatKit's Table widget, and a long thread that opens at its newest message."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import shutil
@@ -45,9 +44,6 @@ def showcase_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from tests.e2e.conftest import _require_chromium
 
     _require_chromium()
-    if os.environ.get("CHATKIT_TEST_SHOWCASE_URL"):  # a site already running (while writing tests)
-        yield os.environ["CHATKIT_TEST_SHOWCASE_URL"]
-        return
     root = tmp_path_factory.mktemp("messages-site")
     copy_site(root)
     shutil.copy2(HERE / "showcase_agent.py", root / "showcase_agent.py")
