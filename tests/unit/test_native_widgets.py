@@ -84,3 +84,96 @@ def test_every_named_component_and_an_unknown_one() -> None:
 def test_huge_widgets_are_bounded() -> None:
     widget = {"type": "Card", "children": [{"type": "Text", "value": str(n)} for n in range(1000)]}
     assert len(widget_blocks(widget)) == 200
+
+
+def _cell(*children: dict[str, object], **extra: object) -> dict[str, object]:
+    return {"type": "Table.Cell", "children": list(children), **extra}
+
+
+def test_a_table_keeps_its_header_rows_cells_alignment_and_spans() -> None:
+    """ChatKit 1.7+'s Table (Table.Row, header, Table.Cell) as a block of rows; an agent
+    sends it as a plain dict (chatkit-python has no class for it)."""
+    widget = {
+        "type": "Card",
+        "children": [
+            {"type": "Title", "value": "Orders"},
+            {
+                "type": "Table",
+                "children": [
+                    {
+                        "type": "Table.Row",
+                        "header": True,
+                        "children": [
+                            _cell({"type": "Text", "value": "Order"}),
+                            _cell({"type": "Text", "value": "Total"}),
+                        ],
+                    },
+                    {
+                        "type": "Table.Row",
+                        "children": [
+                            _cell({"type": "Text", "value": "A-1"}, {"type": "Badge", "label": "shipped"}),
+                            _cell({"type": "Text", "value": "12 €"}, align="end"),
+                        ],
+                    },
+                    {"type": "Table.Row", "children": [_cell({"type": "Caption", "value": "Sum"}, colSpan=2)]},
+                    {"type": "Table.Row", "children": []},  # nothing to show: dropped
+                ],
+            },
+            {"type": "Row", "children": [{"type": "Button", "label": "Export", "onClickAction": {"type": "export"}}]},
+        ],
+    }
+    title, table, buttons = widget_blocks(widget)
+    assert title["items"][0]["value"] == "Orders"
+    assert (table["direction"], table["items"]) == ("table", [])
+    assert table["rows"] == [
+        {
+            "header": True,
+            "cells": [{"text": "Order", "align": "start", "span": 1}, {"text": "Total", "align": "start", "span": 1}],
+        },
+        {
+            "header": False,
+            "cells": [
+                {"text": "A-1 shipped", "align": "start", "span": 1},
+                {"text": "12 €", "align": "end", "span": 1},
+            ],
+        },
+        {"header": False, "cells": [{"text": "Sum", "align": "start", "span": 2}]},
+    ]
+    assert buttons["direction"] == "row" and json.loads(buttons["items"][0]["action"])["type"] == "export"
+    assert title["rows"] == [] and buttons["rows"] == []  # every block has the same keys (Reflex loops over them)
+
+
+def test_a_table_is_bounded_and_odd_values_are_tamed() -> None:
+    row = {"type": "Table.Row", "children": [_cell({"type": "Text", "value": str(n)}) for n in range(100)]}
+    huge = {"type": "Table", "children": [row] * 1000}
+    (block,) = widget_blocks({"type": "Card", "children": [huge]})
+    assert len(block["rows"]) == 200 and len(block["rows"][0]["cells"]) == 30
+    odd = {
+        "type": "Table",
+        "children": [{"type": "Table.Row", "children": [_cell(align="left", colSpan=10_000), "not a cell"]}],
+    }
+    (block,) = widget_blocks({"type": "Basic", "children": [odd]})
+    assert block["rows"] == [{"header": False, "cells": [{"text": "", "align": "start", "span": 30}]}]
+
+
+def test_a_table_item_survives_chatkit_pythons_types_and_the_store_round_trip() -> None:
+    """chatkit-python keeps an unknown component (Table) as a dynamic one, with its fields."""
+    from datetime import datetime
+
+    from chatkit.types import WidgetItem
+
+    table = {
+        "type": "Table",
+        "children": [
+            {"type": "Table.Row", "header": True, "children": [_cell({"type": "Text", "value": "Status"})]},
+            {"type": "Table.Row", "children": [_cell({"type": "Badge", "label": "shipped"}, align="end")]},
+        ],
+    }
+    widget = {"type": "Card", "children": [table]}
+    item = WidgetItem.model_validate({"id": "w", "thread_id": "t", "created_at": datetime.now(), "widget": widget})
+    again = WidgetItem.model_validate_json(item.model_dump_json())
+    (block,) = widget_blocks(again.model_dump(mode="json", exclude_none=True)["widget"])
+    assert block["rows"] == [
+        {"header": True, "cells": [{"text": "Status", "align": "start", "span": 1}]},
+        {"header": False, "cells": [{"text": "shipped", "align": "end", "span": 1}]},
+    ]

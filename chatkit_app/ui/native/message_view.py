@@ -8,7 +8,7 @@ import reflex as rx
 
 from chatkit_app.ui.native.attachment_view import attachment_chip
 from chatkit_app.ui.native.look import small_icon_button
-from chatkit_app.ui.native.markdown import safe_markdown
+from chatkit_app.ui.native.markdown import CopyButton, safe_markdown
 from chatkit_app.ui.native.questions_view import questions_block
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.widget_view import widget
@@ -42,28 +42,33 @@ def _text_message(msg: Any) -> rx.Component:
             rx.cond(
                 msg["text"] != "",
                 rx.box(
-                    rx.text(msg["text"], white_space="pre-wrap"),
+                    rx.text(msg["text"], white_space="pre-wrap", overflow_wrap="anywhere"),
                     data_testid="user-message",
                     padding="8px 14px",
                     border_radius="16px",
                     background="var(--accent-a3)",
+                    max_width="100%",
                 ),
             ),
             whole_message_button(msg),
             align_self="flex-end",
             align="end",
             max_width="80%",
+            min_width="0",
+            flex_shrink="0",
             spacing="1",
         ),
         rx.vstack(
-            rx.box(safe_markdown(msg["text"]), data_testid="assistant-message"),
+            rx.box(safe_markdown(msg["text"]), data_testid="assistant-message", width="100%", min_width="0"),
             whole_message_button(msg),
             rx.cond(
                 ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
                 message_actions(msg),
             ),
             align_self="flex-start",
-            max_width="100%",
+            width="100%",
+            min_width="0",
+            flex_shrink="0",
             spacing="1",
         ),
     )
@@ -82,9 +87,34 @@ def _feedback_button(msg: Any, kind: str, icon: str, label: str) -> rx.Component
     )
 
 
+COPY_ACTION_STYLE = {
+    "display": "inline-flex",
+    "align-items": "center",
+    "justify-content": "center",
+    "width": "24px",
+    "height": "24px",
+    "border": "none",
+    "border-radius": "max(var(--radius-1), 4px)",
+    "background": "transparent",
+    "color": "var(--gray-11)",
+    "cursor": "pointer",
+    "&:hover": {"background": "var(--gray-a3)"},
+    "&:focus-visible": {"outline": "2px solid var(--focus-8)", "outline-offset": "1px"},
+    "&[data-copied=true]": {"color": "var(--green-11)"},
+}
+
+
+def copy_action(msg: Any) -> rx.Component:
+    """Copies the answer's Markdown, in the browser (no event to the server)."""
+    return CopyButton.create(
+        text=msg["text"].to(str), label="Copy answer", style=COPY_ACTION_STYLE, data_testid="copy-answer"
+    )
+
+
 def message_actions(msg: Any) -> rx.Component:
-    """Thumbs up/down (stored with the item) and, on the last answer, retry."""
+    """Copy, thumbs up/down (stored with the item) and, on the last answer, retry."""
     return rx.hstack(
+        copy_action(msg),
         _feedback_button(msg, "positive", "thumbs-up", "Good answer"),
         _feedback_button(msg, "negative", "thumbs-down", "Bad answer"),
         rx.cond(
@@ -97,6 +127,16 @@ def message_actions(msg: Any) -> rx.Component:
 
 
 LIST_END = "native-messages-end"
+
+
+def answer_streaming() -> rx.Var[bool]:
+    """The reply's answer has text already: the text itself shows progress, so no
+    "Thinking…" under it."""
+    messages: Any = NativeChatState.messages
+    last = messages[-1]
+    answer = (last["role"].to(str) == "assistant") & (last["text"].to(str) != "")
+    started: rx.Var[bool] = (messages.length() > 0) & answer
+    return started
 
 
 def message_list() -> rx.Component:
@@ -112,7 +152,10 @@ def message_list() -> rx.Component:
                 rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
             ),
             rx.cond(
-                NativeChatState.streaming & (NativeChatState.progress == "") & ~NativeChatState.tools_running,
+                NativeChatState.streaming
+                & (NativeChatState.progress == "")
+                & ~NativeChatState.tools_running
+                & ~answer_streaming(),
                 rx.hstack(
                     rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"), data_testid="thinking"
                 ),
@@ -122,6 +165,8 @@ def message_list() -> rx.Component:
             flex_direction="column",
             gap="16px",
             width="100%",
+            min_width="0",
+            flex_shrink="0",  # never squeezed to the scroller's height: it scrolls instead
             margin_bottom="auto",  # few messages: at the top, as in any chat
         ),
         display="flex",
@@ -131,6 +176,7 @@ def message_list() -> rx.Component:
         flex="1",
         min_height="0",
         overflow_y="auto",
+        overflow_x="hidden",  # nothing scrolls the thread sideways: wide blocks scroll inside themselves
         padding="8px 4px",
         aria_live="polite",
         data_testid="message-list",

@@ -129,6 +129,7 @@ def workflow_block(msg: Any) -> rx.Component:
         style=BLOCK_STYLE,
         align_self="flex-start",
         width="min(100%, 560px)",
+        flex_shrink="0",
         padding="8px 12px",
         border="1px solid var(--gray-a5)",
         border_radius="max(var(--radius-3), 10px)",
