@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.prod_site import copy_site, free_port, running_site, wait_until
 from tests.e2e.test_prod_backend import _env
@@ -91,9 +92,9 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         assert entries.count() == 1
         assert "hello from the native chat" in entries.first.inner_text()
         entries.first.get_by_role("button").first.click()
-        page.get_by_test_id("user-message").nth(1).wait_for(timeout=15_000)
-        assert _chat_texts(page, "user-message") == ["hello from the native chat", "help"]
-        assert len(_chat_texts(page, "assistant-message")) == 2
+        # The thread opens (the address changes to /c/{id}): wait for its messages as a whole.
+        expect(page.get_by_test_id("user-message")).to_have_text(["hello from the native chat", "help"], timeout=15_000)
+        expect(page.get_by_test_id("assistant-message")).to_have_count(2)
     finally:
         page.close()
 
