@@ -9,6 +9,7 @@ from chatkit_app.settings import get_settings
 from chatkit_app.ui.chat_state import ChatEventsState
 from chatkit_app.ui.chatkit import chatkit_widget
 from chatkit_app.ui.native import NativeChatState, native_chat
+from chatkit_app.ui.native.connection_view import CONNECTED, connection_badge
 from chatkit_app.ui.state import ChatSessionState
 from chatkit_app.urls import backend_base
 
@@ -33,12 +34,16 @@ def session_details() -> rx.Component:
 
 
 def status_badge() -> rx.Component:
-    return rx.match(
-        ChatSessionState.status,
-        ("active", rx.badge("Session active", color_scheme="green", size="2")),
-        ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
-        ("error", rx.badge("Session error", color_scheme="red", size="2")),
-        rx.badge("No session", color_scheme="gray", size="2"),
+    return rx.cond(
+        CONNECTED,  # never green while the server cannot be reached
+        rx.match(
+            ChatSessionState.status,
+            ("active", rx.badge("Session active", color_scheme="green", size="2")),
+            ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
+            ("error", rx.badge("Session error", color_scheme="red", size="2")),
+            rx.badge("No session", color_scheme="gray", size="2"),
+        ),
+        connection_badge(),
     )
 
 

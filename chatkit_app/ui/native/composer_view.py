@@ -9,10 +9,12 @@ import reflex as rx
 from chatkit_app.chatkit_server.files import ALLOWED_TYPES
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.attachment_view import attachment_chip
+from chatkit_app.ui.native.edit_state import COMPOSER_ID
 from chatkit_app.ui.native.look import scheme_class, ui_option
 from chatkit_app.ui.native.message_view import LIST_END
 from chatkit_app.ui.native.model_picker import model_picker
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.turn_error_view import editing_bar
 
 UPLOAD_ID = "native-attachments"
 
@@ -73,12 +75,18 @@ def pending_attachments() -> rx.Component:
 
 def composer() -> rx.Component:
     return rx.form(
+        # Sent with the text: the thread it was written in, its draft id, the message it edits.
+        rx.el.input(type="hidden", name="thread_id", value=NativeChatState.thread_id),
+        rx.el.input(type="hidden", name="draft", value=NativeChatState.draft_id),
+        rx.el.input(type="hidden", name="edit_of", value=NativeChatState.editing_id),
+        editing_bar(),
         pending_attachments(),
         model_picker(portal_class=scheme_class(), portal_style=NativeChatState.theme_style),
         rx.hstack(
             attach_button(),
             rx.text_area(
                 name="message",
+                id=COMPOSER_ID,
                 placeholder=ui_option("composer", "placeholder").to(str),
                 enter_key_submit=True,
                 auto_focus=True,
@@ -107,6 +115,6 @@ def composer() -> rx.Component:
         ),
         # Sending shows the newest messages (a reader scrolled up sees the turn it starts).
         on_submit=[NativeChatState.send, rx.scroll_to(LIST_END, align_to_top=False)],
-        reset_on_submit=True,
+        reset_on_submit=False,  # the server clears the box once it has the message (not while offline)
         width="100%",
     )

@@ -10,6 +10,7 @@ from chatkit_app.ui.native.attachment_view import attachment_chip
 from chatkit_app.ui.native.look import small_icon_button
 from chatkit_app.ui.native.markdown import safe_markdown
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.turn_error_view import edit_button, turn_failure_card
 from chatkit_app.ui.native.widget_view import widget
 from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
 from chatkit_app.ui.native.workflow_view import workflow_block
@@ -48,6 +49,7 @@ def _text_message(msg: Any) -> rx.Component:
                 ),
             ),
             whole_message_button(msg),
+            edit_button(msg),
             align_self="flex-end",
             align="end",
             max_width="80%",
@@ -105,6 +107,7 @@ def message_list() -> rx.Component:
         rx.box(
             earlier_control(),
             rx.foreach(NativeChatState.messages, message),
+            turn_failure_card(),
             rx.cond(
                 NativeChatState.streaming & (NativeChatState.progress != ""),
                 rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),
