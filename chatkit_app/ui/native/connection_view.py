@@ -14,13 +14,14 @@ from reflex.vars import Var, VarData
 
 from chatkit_app.ui.native.state import NativeChatState
 
-# `navigator.onLine`, kept current by the browser's online/offline events.
-_ONLINE_HOOK = """const [browserOnline, setBrowserOnline] = useState(
-  () => typeof navigator === "undefined" || navigator.onLine,
-);
+# `navigator.onLine`, kept current by the browser's online/offline events. It starts as
+# online, as the page's prebuilt HTML was rendered (reading `navigator` while rendering
+# would not match it, and React would render the whole page again).
+_ONLINE_HOOK = """const [browserOnline, setBrowserOnline] = useState(true);
 useEffect(() => {
   const online = () => setBrowserOnline(true);
   const offline = () => setBrowserOnline(false);
+  setBrowserOnline(navigator.onLine !== false);
   window.addEventListener("online", online);
   window.addEventListener("offline", offline);
   return () => { window.removeEventListener("online", online); window.removeEventListener("offline", offline); };
