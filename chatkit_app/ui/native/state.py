@@ -95,17 +95,20 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         except ChatKitAppError as exc:
             self.error = exc.message
 
-    @rx.event(background=True)
-    async def resume(self) -> None:
+    @rx.event
+    async def resume(self) -> Any:
         """After each (re)connect: a state the backend lost is loaded again (so the chat
-        is not blank), and a turn whose process died is ended once its lease expires."""
-        await remember_visitor(self)
-        async with self:
-            if not self._loaded:
-                try:
-                    await self._load(self.thread_id or self.tab_thread)
-                except ChatKitAppError as exc:
-                    self.error = exc.message
+        is not blank), and a turn whose process died is ended once its lease expires.
+        Not a background task: it runs in order, before what the visitor does next."""
+        if not self._loaded:
+            try:
+                await self._load(self.thread_id or self.tab_thread)
+            except ChatKitAppError as exc:
+                self.error = exc.message
+        return NativeChatState.watch_lease if self.streaming else None
+
+    @rx.event(background=True)
+    async def watch_lease(self) -> None:
         await self._watch_lease()
 
     @rx.event
