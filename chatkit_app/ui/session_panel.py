@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chatkit_app.settings import get_settings
+from chatkit_app.ui.native.connection_view import CONNECTED, connection_badge
 from chatkit_app.ui.state import ChatSessionState
 
 
@@ -30,12 +31,16 @@ def session_details() -> rx.Component:
 
 
 def status_badge() -> rx.Component:
-    return rx.match(
-        ChatSessionState.status,
-        ("active", rx.badge("Session active", color_scheme="green", size="2")),
-        ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
-        ("error", rx.badge("Session error", color_scheme="red", size="2")),
-        rx.badge("No session", color_scheme="gray", size="2"),
+    return rx.cond(
+        CONNECTED,  # never green while the server cannot be reached
+        rx.match(
+            ChatSessionState.status,
+            ("active", rx.badge("Session active", color_scheme="green", size="2")),
+            ("loading", rx.badge(rx.spinner(size="1"), "Connecting…", color_scheme="gray", size="2")),
+            ("error", rx.badge("Session error", color_scheme="red", size="2")),
+            rx.badge("No session", color_scheme="gray", size="2"),
+        ),
+        connection_badge(),
     )
 
 

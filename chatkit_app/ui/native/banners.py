@@ -1,16 +1,21 @@
-"""Errors and the agent's notices above the conversation."""
+"""Above the conversation: the connection's state, errors that are not a turn's (a turn's
+failure is a card under it), and the agent's notices."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from chatkit_app.ui.native.connection_view import connection_banner, reconnect_watch
 from chatkit_app.ui.native.markdown import safe_markdown
 from chatkit_app.ui.native.state import NativeChatState
 
 
 def banners() -> rx.Component:
-    """Errors (red, an alert) and the agent's notices (info / warning / danger)."""
+    """The connection line, errors (red, an alert) and the agent's notices (info /
+    warning / danger)."""
     return rx.fragment(
+        reconnect_watch(),
+        connection_banner(),
         rx.cond(
             NativeChatState.error != "",
             rx.callout.root(

@@ -14,10 +14,12 @@ from reflex_components_core.core.upload import Upload
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.attachment_view import attachment_chip
 from chatkit_app.ui.native.command_menu import command_menu
+from chatkit_app.ui.native.edit_state import COMPOSER_ID
 from chatkit_app.ui.native.look import scheme_class, small_icon_button, ui_option
 from chatkit_app.ui.native.message_view import LIST_END
 from chatkit_app.ui.native.model_picker import model_picker
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.turn_error_view import editing_bar
 
 UPLOAD_ID = "native-attachments"
 INPUT_MAX_HEIGHT = "200px"
@@ -147,6 +149,7 @@ def refused_files() -> rx.Component:
 def message_input() -> rx.Component:
     return rx.el.textarea(
         name="message",
+        id=COMPOSER_ID,
         placeholder=ui_option("composer", "placeholder").to(str),
         enter_key_submit=True,
         auto_height=True,  # grows with the text; CSS caps it, then it scrolls
@@ -219,11 +222,16 @@ def composer_box() -> rx.Component:
 
 def composer() -> rx.Component:
     return rx.form(
+        # Sent with the text: the thread it was written in, its draft id, the message it edits.
+        rx.el.input(type="hidden", name="thread_id", value=NativeChatState.thread_id),
+        rx.el.input(type="hidden", name="draft", value=NativeChatState.draft_id),
+        rx.el.input(type="hidden", name="edit_of", value=NativeChatState.editing_id),
         command_menu(),
+        editing_bar(),
         refused_files(),
         composer_box(),
         # Sending shows the newest messages (a reader scrolled up sees the turn it starts).
         on_submit=[NativeChatState.send, NativeChatState.dismiss_refused, rx.scroll_to(LIST_END, align_to_top=False)],
-        reset_on_submit=True,
+        reset_on_submit=False,  # the server clears the box once it has the message (not while offline)
         width="100%",
     )

@@ -11,6 +11,7 @@ from chatkit_app.ui.native.look import small_icon_button
 from chatkit_app.ui.native.markdown import CopyButton, safe_markdown
 from chatkit_app.ui.native.questions_view import questions_block
 from chatkit_app.ui.native.state import NativeChatState
+from chatkit_app.ui.native.turn_error_view import edit_button, turn_failure_card
 from chatkit_app.ui.native.widget_view import widget
 from chatkit_app.ui.native.window_view import earlier_control, whole_message_button
 from chatkit_app.ui.native.workflow_view import workflow_block
@@ -51,6 +52,7 @@ def _text_message(msg: Any) -> rx.Component:
                 ),
             ),
             whole_message_button(msg),
+            edit_button(msg),
             align_self="flex-end",
             align="end",
             max_width="80%",
@@ -147,6 +149,7 @@ def message_list() -> rx.Component:
         rx.box(
             earlier_control(),
             rx.foreach(NativeChatState.messages, message),
+            turn_failure_card(),
             rx.cond(
                 NativeChatState.streaming & (NativeChatState.progress != ""),
                 rx.hstack(rx.spinner(size="1"), rx.text(NativeChatState.progress, size="2", color_scheme="gray")),

@@ -11,9 +11,13 @@ from typing import TYPE_CHECKING, Any
 import reflex as rx
 
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
+from chatkit_app.ui.native.item_events import PENDING
 from chatkit_app.ui.native.protocol import stream
 from chatkit_app.ui.native.questions import ITEM_FIELD, skip_all, submission
+from chatkit_app.ui.native.turn_failures import failure_of_error
+from chatkit_app.ui.native.turn_lease import new_owner
 from chatkit_app.ui.state import remember_visitor
 
 
@@ -36,33 +40,35 @@ class QuestionState(rx.State, mixin=True):
             if asked is None or asked["status"] != "pending" or self.answering:
                 return
             self.answering = item_id
+        owner = new_owner()
         try:
             answers = skip_all() if form is None else submission(asked, form)
-            await self._take_turn()
+            await self._take_turn(owner)
             async with self:
                 thread_id = self.thread_id
-                opened = await self._open_reply() if thread_id else None
                 if not thread_id:
-                    self.streaming = False
-            if opened is None:
-                return
-            services, context = opened
+                    return
+                services, context = await self._context()
+                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
             request = {"thread_id": thread_id, "item_id": item_id, "input": answers}
-            await self._follow(stream(services, context, "threads.add_structured_input", **request))
+            await self._follow(stream(services, context, "threads.add_structured_input", **request), owner)
+        except ChatKitAppError as exc:
+            async with self:
+                self.failure = failure_of_error(exc)
         finally:
             async with self:
+                self._give_back(owner)
                 self.answering = ""
 
     if TYPE_CHECKING:  # NativeChatState's (the window and the turn)
         messages: list[dict[str, Any]]
         thread_id: str
-        streaming: bool
+        failure: Any
 
-    async def _take_turn(self) -> None:
-        raise NotImplementedError
+        async def _context(self) -> tuple[Services, RequestContext]: ...
 
-    async def _open_reply(self) -> tuple[Services, RequestContext] | None:
-        raise NotImplementedError
+        async def _take_turn(self, owner: str) -> None: ...
 
-    async def _follow(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
-        raise NotImplementedError
+        def _give_back(self, owner: str) -> None: ...
+
+        async def _follow(self, events: AsyncGenerator[dict[str, Any], None], owner: str) -> None: ...

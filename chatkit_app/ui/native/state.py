@@ -2,15 +2,17 @@
 
 Sending runs as a background task so the stop button (and everything else) stays live
 while a reply streams; deltas are flushed to the browser a few times a second, not per
-token, so a long reply does not flood the websocket.
+token, so a long reply does not flood the websocket. A turn is owned under a lease
+(turn_state.py); a backend that lost the tab's state (a restart) loads it again from the
+store on the next event (`resume`, `send`), using the thread the tab had open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+import secrets
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import reflex as rx
@@ -20,35 +22,33 @@ from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.attach_state import AttachState
 from chatkit_app.ui.native.command_tags import TAGS_FIELD, message_tags
+from chatkit_app.ui.native.edit_state import COMPOSER_ID, EditState
 from chatkit_app.ui.native.history_state import HistoryState
-from chatkit_app.ui.native.item_events import PENDING, apply_event, is_text
+from chatkit_app.ui.native.item_events import PENDING
 from chatkit_app.ui.native.model_choice import allowed_model, offered_models
 from chatkit_app.ui.native.protocol import call, input_message, stream
 from chatkit_app.ui.native.question_state import QuestionState
+from chatkit_app.ui.native.reply_state import Events, ReplyState
 from chatkit_app.ui.native.theme import color_scheme, theme_style
+from chatkit_app.ui.native.turn_failures import NO_FAILURE, failure_of_error
+from chatkit_app.ui.native.turn_lease import expired, new_owner, stale_here
+from chatkit_app.ui.native.turn_rules import is_local, last_user_index, unanswered
 from chatkit_app.ui.native.window import MessageWindow
-from chatkit_app.ui.native.workflow_items import settled
 from chatkit_app.ui.state import ChatSessionState, remember_visitor
 
-FLUSH_SECONDS = 0.05
-THEME_TOOL = "switch_theme"
-MAX_TOOL_ROUNDS = 3
 MESSAGE_TYPES = ("user_message", "assistant_message")
-QUEUE_POLL_SECONDS = 0.05
 
 
-class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, rx.State):
-    streaming: bool = False
-    progress: str = ""
-    _stop_requested: bool = False
-    _tool_call: dict[str, Any] = {}
-    notice: str = ""  # an agent's notice (info / warning / danger), shown until the next message
-    notice_level: str = "info"
-    notice_title: str = ""
-    color_scheme: str = ""  # "light" / "dark" from the theme or the agent's tool; "" = system
+class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageWindow, QuestionState, rx.State):
     theme_style: dict[str, str] = {}
     models: list[dict[str, str]] = []  # the workflow's `composer.models`, for the picker
     model: str = ""  # the picked model's id, sent with each message ("" when none offered)
+    # The thread this tab shows, kept by the browser: a backend restart loses the state,
+    # not this, so the tab comes back to its thread (every use is scoped to the user).
+    tab_thread: str = rx.SessionStorage("", name="chatkit_native_thread")
+    draft_id: str = ""  # goes with each composer submission: the same one twice is sent once
+    _last_draft: str = ""
+    _loaded: bool = False  # False on a state the backend just made (first load or a restart)
 
     @rx.var
     def has_messages(self) -> bool:
@@ -57,6 +57,12 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
     @rx.var
     def last_message_id(self) -> str:
         return self.messages[-1]["id"] if self.messages else ""
+
+    @rx.var
+    def awaits_answer(self) -> bool:
+        """The thread ends with the user's message and nothing runs or failed: its answer
+        was lost (e.g. the server restarted mid-reply); Retry is offered."""
+        return unanswered(self.messages) and not self.streaming and self.failure.title == ""
 
     @rx.var
     def tools_running(self) -> bool:
@@ -69,25 +75,49 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
         session = await self.get_state(ChatSessionState)
         return get_services(), await session.chatkit_context()
 
+    async def _load(self, thread_id: str) -> None:
+        """The history, `thread_id` (if any), and the look and models of the session's
+        workflow (ChatKit's theme and composer options)."""
+        services, context = await self._context()
+        ui = (await self.get_state(ChatSessionState)).workflow_ui
+        theme = ui.get("theme")
+        self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
+        self.models = offered_models(ui)
+        self._adopt_limits(ui)
+        self.model = allowed_model(self.models, self.model)
+        await self._load_threads(services, context)
+        if thread_id and not (self.streaming and thread_id == self.thread_id):  # a reply streams into it
+            await self._open(services, context, thread_id)
+        self._loaded, self.draft_id = True, self.draft_id or secrets.token_hex(8)
+
     @rx.event
     async def load(self, thread_id: str = "") -> None:
-        """On mount: the history, the thread ChatKit had open (if any), and the look and
-        the models of the session's workflow (ChatKit's theme and composer options)."""
+        """On mount: the thread the address names (`/c/{id}`) or ChatKit had open; the
+        start page (`/`) is a new chat."""
         try:
-            services, context = await self._context()
-            ui = (await self.get_state(ChatSessionState)).workflow_ui
-            theme = ui.get("theme")
-            self.color_scheme, self.theme_style = color_scheme(theme), theme_style(theme)
-            self.models = offered_models(ui)
-            self._adopt_limits(ui)
-            self.model = allowed_model(self.models, self.model)
-            await self._load_threads(services, context)
-            if (thread_id or self.thread_id) and not (self.streaming and thread_id in ("", self.thread_id)):
-                await self._open(services, context, thread_id or self.thread_id)
+            await self._load(thread_id or self.thread_id)
         except ChatKitAppError as exc:
             self.error = exc.message
         finally:
             self.opening = False
+
+    @rx.event
+    async def resume(self) -> Any:
+        """After each (re)connect: a state the backend lost is loaded again (so the chat
+        is not blank), and a turn whose process died is ended once its lease expires.
+        Not a background task: it runs in order, before what the visitor does next."""
+        if not self._loaded:
+            try:
+                await self._load(self.thread_id or self.tab_thread)
+            except ChatKitAppError as exc:
+                self.error = exc.message
+            finally:
+                self.opening = False
+        return NativeChatState.watch_lease if self.streaming else None
+
+    @rx.event(background=True)
+    async def watch_lease(self) -> None:
+        await self._watch_lease()
 
     @rx.event
     async def open_thread(self, thread_id: str) -> AsyncGenerator[None, None]:
@@ -108,22 +138,28 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
         if found:
             self.error = ""
         self._at(thread_id, found)  # the address bar; "not found" when not found
+        self.tab_thread, self.editing_id = self.thread_id, ""
+        self.failure = NO_FAILURE
 
     @rx.event
     def new_chat(self) -> None:
         """A fresh start screen; a reply still streaming is stopped (its part is kept)."""
         self._stop_requested = self.streaming
         self._clear_window()
-        self.error, self.progress = "", ""
+        self.tab_thread = self.editing_id = self.error = self.progress = ""
+        self.failure = NO_FAILURE
         self._at("")  # the address bar back on `/`
 
     def _thread_gone(self, thread_id: str) -> None:
         if self.thread_id == thread_id:
             self._clear_window()
+            self.tab_thread = ""
 
     @rx.event
     def stop(self) -> None:
         self._stop_requested = True
+        if self.streaming and (expired(self._lease, time.time()) or stale_here(self._lease)):
+            self._end_stale_turn()  # nobody runs it any more: the button must not stay
 
     @rx.event
     def choose_model(self, model_id: str) -> None:
@@ -133,67 +169,107 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
     def send_prompt(self, text: str) -> Any:
         return NativeChatState.send({"message": text})  # type: ignore[misc]
 
-    async def _take_turn(self) -> None:
-        """Wait for the reply that is streaming (if any) to end, then own the next one."""
-        while True:
-            async with self:
-                if not self.streaming:
-                    self.streaming = True
-                    self._stop_requested, self.error, self.progress, self.notice = False, "", "", ""
-                    return
-            await asyncio.sleep(QUEUE_POLL_SECONDS)
-
     @rx.event(background=True)
-    async def send(self, form: dict[str, Any]) -> None:
+    async def send(self, form: dict[str, Any]) -> AsyncIterator[Any]:
+        """The composer's form: its text, the thread it was written in, its draft id (the
+        same submission queued twice while offline is sent once) and the message it
+        edits. The box is cleared only once the server has the message."""
         await remember_visitor(self)
         text = str(form.get("message", "")).strip()
-        tags = message_tags(form.get(TAGS_FIELD))  # entities picked from the "/" menu
+        draft, edit_of = str(form.get("draft") or ""), str(form.get("edit_of") or "")
+        tags = [] if edit_of else message_tags(form.get(TAGS_FIELD))  # entities picked from the "/" menu
         async with self:
-            attached, self.pending = self.pending, []
+            if draft and draft == self._last_draft:
+                return
+            attached = [] if edit_of else self.pending
+            if not text and not attached and not tags:
+                return
+            if not edit_of:
+                self.pending = []
             model = allowed_model(self.models, self.model)
-        if not text and not attached and not tags:
-            return
-        await self._take_turn()  # sent while a reply streams (the composer was cleared): queued
-        async with self:
-            self.messages = [
-                *self.messages,
-                {
-                    "id": f"local-user-{time.monotonic_ns()}",
-                    "role": "user",
-                    "text": "".join(t["text"] + " " for t in tags) + text,
-                    "attachments": attached,
-                },
-            ]
-            thread_id = self.thread_id
-            opened = await self._open_reply()
-        if opened is None:
-            return
-        services, context = opened
-        message = input_message(text, [a["id"] for a in attached], model, tags)
+            self._last_draft, self.draft_id, self.editing_id = draft, secrets.token_hex(8), ""
+        yield rx.set_value(COMPOSER_ID, "")
+        owner = new_owner()
+        await self._take_turn(owner)  # sent while a reply streams: it waits its turn
+        user = {
+            "id": f"local-user-{time.monotonic_ns()}",
+            "role": "user",
+            "text": "".join(t["text"] + " " for t in tags) + text,  # as the stored message reads
+            "attachments": attached,
+            "input_text": text,
+            "tags": tags,
+        }
+        try:
+            async with self:
+                try:
+                    services, context = await self._context()
+                    thread_id = await self._thread_written_in(services, context, str(form.get("thread_id") or ""))
+                finally:
+                    if not edit_of:
+                        self.messages = [*self.messages, user]
+                if edit_of:
+                    events = await self._edit_events(services, context, thread_id, edit_of, text)
+                else:
+                    events = self._message_events(services, context, thread_id, user, model)
+                if events is None:
+                    return
+                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+            await self._follow(events, owner)
+        except ChatKitAppError as exc:
+            async with self:
+                self.failure = failure_of_error(exc)
+        finally:
+            async with self:
+                self._give_back(owner)
+
+    async def _thread_written_in(self, services: Services, context: RequestContext, written_in: str) -> str:
+        """Under the lock: the thread a message goes to. A state the backend lost (a
+        restart) is loaded first; a message written in another thread than the one open
+        goes there (unless it is gone or not the user's: then a new thread)."""
+        if not self._loaded:
+            await self._load(written_in or self.tab_thread)
+        elif written_in and written_in != self.thread_id:
+            await self._open(services, context, written_in)
+        return self.thread_id
+
+    def _message_events(
+        self, services: Services, context: RequestContext, thread_id: str, user: dict[str, Any], model: str
+    ) -> Events:
+        text, tags = user.get("input_text", user["text"]), user.get("tags") or []
+        message = input_message(text, [a["id"] for a in user["attachments"]], model, tags)
         if thread_id:
-            events = stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
-        else:
-            events = stream(services, context, "threads.create", input=message)
-        await self._follow(events)
+            return stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
+        return stream(services, context, "threads.create", input=message)
 
     @rx.event(background=True)
     async def retry(self) -> None:
-        """A new answer to the last user message (ChatKit's retry_after_item)."""
+        """A new answer to the last user message (ChatKit's retry_after_item); one the
+        server never saved (refused before it started) is sent again."""
         await remember_visitor(self)
-        await self._take_turn()
-        async with self:
-            users = [i for i, m in enumerate(self.messages) if m["role"] == "user" and not m["id"].startswith("local-")]
-            if not users or not self.thread_id:
-                self.streaming = False
-                return
-            last = users[-1]
-            item_id, thread_id = self.messages[last]["id"], self.thread_id
-            self.messages = self.messages[: last + 1]
-            opened = await self._open_reply()
-        if opened is None:
-            return
-        services, context = opened
-        await self._follow(stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id))
+        owner = new_owner()
+        await self._take_turn(owner)
+        try:
+            async with self:
+                index = last_user_index(self.messages)
+                if index is None:
+                    return
+                last, thread_id = self.messages[index], self.thread_id
+                self.messages = self.messages[: index + 1]
+                services, context = await self._context()
+                model = allowed_model(self.models, self.model)
+                if is_local(last["id"]) or not thread_id:
+                    events = self._message_events(services, context, thread_id, last, model)
+                else:
+                    item_id = last["id"]
+                    events = stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id)
+                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+            await self._follow(events, owner)
+        except ChatKitAppError as exc:
+            async with self:
+                self.failure = failure_of_error(exc)
+        finally:
+            async with self:
+                self._give_back(owner)
 
     @rx.event(background=True)
     async def widget_action(self, item_id: str, action_json: str) -> None:
@@ -205,19 +281,25 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
             return
         if not isinstance(action, dict) or not action.get("type"):
             return
-        await self._take_turn()
-        async with self:
-            thread_id = self.thread_id
-            if not thread_id:
-                self.streaming = False
-                return
-            opened = await self._open_reply()
-        if opened is None:
-            return
-        services, context = opened
-        await self._follow(
-            stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action)
-        )
+        owner = new_owner()
+        await self._take_turn(owner)
+        try:
+            async with self:
+                thread_id = self.thread_id
+                if not thread_id:
+                    return
+                services, context = await self._context()
+                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+            await self._follow(
+                stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action),
+                owner,
+            )
+        except ChatKitAppError as exc:
+            async with self:
+                self.failure = failure_of_error(exc)
+        finally:
+            async with self:
+                self._give_back(owner)
 
     @rx.event
     async def feedback(self, item_id: str, kind: str) -> None:
@@ -230,121 +312,3 @@ class NativeChatState(HistoryState, AttachState, MessageWindow, QuestionState, r
             self.error = exc.message
             return
         self.messages = [{**m, "feedback": kind} if m["id"] == item_id else m for m in self.messages]
-
-    async def _follow(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
-        """Show a streamed reply; then run the client tools it asked for (the demo
-        agent's `switch_theme`) and show what the agent says after their results."""
-        await self._follow_once(events)
-        for _ in range(MAX_TOOL_ROUNDS):
-            async with self:
-                call, self._tool_call = self._tool_call, {}
-                thread_id = self.thread_id
-            if not call or not thread_id:
-                return
-            result = await self._run_client_tool(call)
-            await self._take_turn()
-            async with self:
-                opened = await self._open_reply()
-            if opened is None:
-                return
-            services, context = opened
-            await self._follow_once(
-                stream(services, context, "threads.add_client_tool_output", thread_id=thread_id, result=result)
-            )
-
-    async def _open_reply(self) -> tuple[Services, RequestContext] | None:
-        """Under the state lock, with the turn taken: the placeholder the reply streams
-        into, and the protocol context; None (turn given back, error shown) when the
-        session cannot be used."""
-        self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
-        try:
-            return await self._context()
-        except ChatKitAppError as exc:
-            self.streaming, self.error = False, exc.message
-            self.messages = self.messages[:-1]
-            return None
-
-    async def _run_client_tool(self, call: dict[str, Any]) -> dict[str, Any]:
-        arguments = call.get("arguments")
-        theme = arguments.get("theme") if isinstance(arguments, dict) else None
-        if call.get("name") == THEME_TOOL and theme in ("light", "dark"):
-            async with self:
-                self.color_scheme = str(theme)
-            return {"ok": True, "theme": theme}
-        return {"ok": False, "error": f"This page has no client tool named {call.get('name')!r}."}
-
-    async def _follow_once(self, events: AsyncGenerator[dict[str, Any], None]) -> None:
-        # The stream is read by its own task, which never touches state: stopping cancels
-        # it, and the server sees what it sees when an HTTP client hangs up (it saves the
-        # partial answer). This loop applies what arrived, a few times a second.
-        arrived: list[dict[str, Any]] = []
-
-        async def read() -> None:
-            async for event in events:
-                arrived.append(event)
-
-        reader = asyncio.create_task(read())
-        try:
-            while True:
-                finished = reader.done()
-                batch = arrived[:]
-                del arrived[:]
-                async with self:
-                    messages = self.messages
-                    for event in batch:
-                        messages = apply_event(messages, event) or messages
-                        self._show(event)
-                    if messages is not self.messages:
-                        self.messages = messages
-                    stop = self._stop_requested
-                if finished:
-                    break
-                if stop:
-                    reader.cancel()
-                await asyncio.wait({reader}, timeout=FLUSH_SECONDS)
-            if not reader.cancelled() and reader.exception() is not None:
-                raise reader.exception()  # type: ignore[misc]
-        except ChatKitAppError as exc:  # refused before it started (a rate limit, a quota): say why
-            async with self:
-                self.error = exc.message
-        except Exception:  # the store or agent failed mid-way: say so, keep what arrived
-            async with self:
-                self.error = "The reply was interrupted; what arrived is kept. Try again."
-        finally:
-            if not reader.done():
-                reader.cancel()
-            async with self:
-                self._end_reply()
-
-    def _end_reply(self) -> None:
-        """The reply is over (done, stopped or failed): an empty placeholder goes, no
-        workflow keeps spinning, the window is bounded again."""
-        messages = [settled(m) if m["role"] == "workflow" and not m["done"] else m for m in self.messages]
-        if messages and messages[-1]["role"] == "assistant" and not messages[-1]["text"]:
-            messages = messages[:-1]  # nothing arrived (a tool call, an error)
-        self.messages = messages
-        self._bound_window()
-        self.streaming, self.progress = False, ""
-
-    def _show(self, event: dict[str, Any]) -> None:
-        """What an event changes besides the messages: threads, notices, progress, errors."""
-        kind = event.get("type")
-        item = event.get("item") or {}
-        if item.get("type") == "client_tool_call" and kind == "thread.item.done" and item.get("status") != "completed":
-            self._tool_call = item
-        if kind == "thread.created":
-            created = event.get("thread") or {}
-            self.thread_id = created["id"]
-            self._thread_created(created)
-        if kind == "thread.updated" and (title := (event.get("thread") or {}).get("title")):
-            self._thread_titled(self.thread_id, title)
-        if kind == "notice":
-            self.notice = str(event.get("message", ""))[:500]
-            self.notice_level = str(event.get("level", "info"))
-            self.notice_title = str(event.get("title") or "")[:120]
-        if kind == "progress_update":
-            self.progress = str(event.get("text", ""))
-        elif kind == "error":
-            self.error = str(event.get("message") or "The assistant could not answer.")
-        elif is_text(event) or (kind == "thread.item.added" and item.get("type") == "workflow"):
-            self.progress = ""  # the answer (or the tools' block) now shows what happens
