@@ -324,13 +324,19 @@ def test_the_assistant_is_a_model_agent_only_with_a_model_configured(tmp_path: P
     assert assistant_workflow(local).agent is not None
 
 
-async def test_action_says_it_is_unsupported(fake: FakeOpenAI, store: SQLModelStore, tmp_path: Path) -> None:
+async def test_an_action_reaches_the_model_as_hidden_context(
+    fake: FakeOpenAI, store: SQLModelStore, tmp_path: Path
+) -> None:
+    """The built-in assistant has no handlers of its own: a widget's click goes to the
+    model, as a note it reads with the history (`widget_actions.py`)."""
     turn = await new_turn(store, "hi")
-    action: Action[str, Any] = Action(type="counter.increment", payload={})
+    action: Action[str, Any] = Action(type="counter.increment", payload={"by": 2})
     events = [e async for e in agent_for(tmp_path, fake, "responses").action(turn, action, None)]
     [item] = done_messages(events)
-    assert "does not handle the action `counter.increment`" in item.content[0].text
-    assert fake.requests == []
+    assert item.content[0].text == "Hello from the fake model. It streams a few words."
+    [request] = fake.requests
+    sent = json.dumps(request.body)
+    assert "clicked a widget button: action type 'counter.increment', payload {\\\"by\\\": 2}" in sent
 
 
 def user_input(text: str) -> dict[str, Any]:
