@@ -106,11 +106,16 @@ def session_popover() -> rx.Component:
 def session_indicator() -> rx.Component:
     """The session's status and its panel (ids, token refresh, validate) for developers
     (development mode or CHATKIT_DEBUG_PANEL=true); for everyone else only the status as
-    a data attribute, unseen."""
+    a data attribute, unseen, and "Reconnecting…" / "Offline" while the server cannot be
+    reached."""
     shown = get_settings().debug_panel
-    return rx.box(
-        *([session_popover()] if shown else []),
-        data_testid="session-indicator",
-        data_status=ChatSessionState.status,
-        display=None if shown else "none",
+    return rx.fragment(
+        rx.box(
+            *([session_popover()] if shown else []),
+            data_testid="session-indicator",
+            data_status=ChatSessionState.status,
+            display=None if shown else "none",
+        ),
+        # Everyone sees it when the server cannot be reached (the panel's badge says it too).
+        *([] if shown else [rx.cond(CONNECTED, rx.fragment(), connection_badge())]),
     )

@@ -103,7 +103,8 @@ def test_a_message_typed_while_the_backend_is_down_goes_to_its_thread(
         model.behavior = FakeBehavior(text="Back again.")
         with running_site(root, env, port=port) as url:
             expect(page.get_by_test_id("connection-status")).to_have_count(0, timeout=30_000)
-            expect(page.get_by_text("Session active")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("connection-badge")).to_have_count(0, timeout=30_000)
+            expect(page.get_by_test_id("session-indicator")).to_have_attribute("data-status", "active", timeout=30_000)
             expect(composer).to_have_value("", timeout=30_000)
             users = page.get_by_test_id("user-message")
             expect(users).to_have_text(["first question", "written during the outage"], timeout=30_000)

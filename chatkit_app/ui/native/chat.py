@@ -23,7 +23,8 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
     """The whole native chat; on mount it keeps a session of `workflow_id` (default: the
     site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
     disclaimer = ui_option("disclaimer", "text").to(str)
-    started = NativeChatState.has_messages
+    # A failed first message (e.g. refused and removed) still shows its card in the list.
+    started = NativeChatState.has_messages | NativeChatState.failed
     in_thread = started | NativeChatState.opening | NativeChatState.not_found
     return rx.hstack(
         thread_sidebar(),

@@ -78,6 +78,12 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
     async def _load(self, thread_id: str) -> None:
         """The history, `thread_id` (if any), and the look and models of the session's
         workflow (ChatKit's theme and composer options)."""
+        try:
+            await self._load_now(thread_id)
+        finally:
+            self.opening = False  # on every path (mount, reconnect, a message after a restart)
+
+    async def _load_now(self, thread_id: str) -> None:
         services, context = await self._context()
         ui = (await self.get_state(ChatSessionState)).workflow_ui
         theme = ui.get("theme")
@@ -98,8 +104,6 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
             await self._load(thread_id or self.thread_id)
         except ChatKitAppError as exc:
             self.error = exc.message
-        finally:
-            self.opening = False
 
     @rx.event
     async def resume(self) -> Any:
@@ -111,8 +115,6 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
                 await self._load(self.thread_id or self.tab_thread)
             except ChatKitAppError as exc:
                 self.error = exc.message
-            finally:
-                self.opening = False
         return NativeChatState.watch_lease if self.streaming else None
 
     @rx.event(background=True)
