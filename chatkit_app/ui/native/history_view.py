@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from chatkit_app.ui.native.history_client import search_input, thread_url
+from chatkit_app.ui.native.look import scheme_class
 from chatkit_app.ui.native.state import NativeChatState
 from chatkit_app.ui.native.thread_entry_view import Wrap, delete_dialog, thread_entry
 from chatkit_app.ui.native.window_view import EarlierSentinel
@@ -127,6 +128,9 @@ def history_drawer() -> rx.Component:
                     height="100%",
                     padding="12px",
                     background="var(--color-panel-solid)",
+                    # Drawn in a portal outside the chat's root: the same scheme and accent here.
+                    class_name=scheme_class(),
+                    style=NativeChatState.theme_style,
                     data_testid="history-drawer",
                 )
             ),
