@@ -91,6 +91,7 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         if thread_id and not (self.streaming and thread_id == self.thread_id):  # a reply streams into it
             await self._open(services, context, thread_id)
         self._loaded, self.draft_id = True, self.draft_id or secrets.token_hex(8)
+        self.opening = False  # loaded by whichever event came first after a restart (`send` or `resume`)
 
     @rx.event
     async def load(self, thread_id: str = "") -> None:
