@@ -26,6 +26,7 @@ from chatkit_app.ui.native.history_model import (
     visitor_zone,
 )
 from chatkit_app.ui.native.history_state import HistoryState
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.window import MessageWindow
 
 BERLIN_SUMMER = timezone(timedelta(hours=2))
@@ -105,7 +106,7 @@ class History:
     def __init__(self, services: Services, context: RequestContext) -> None:
         self._services, self._ctx = services, context
         self.error, self.thread_id, self.streaming = "", "", False
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[ChatMessage] = []
         self.has_earlier, self.whole_id = False, ""
         self.gone: list[str] = []
         for name, value in vars(HistoryState).items():

@@ -14,6 +14,7 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.core.entity_handlers import EntityRef, handlers, preview, register, search
 from chatkit_app.ui.native.command_tags import MAX_TAGS, message_tags
 from chatkit_app.ui.native.item_events import PENDING, apply_event
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.protocol import input_message, item_text
 from chatkit_app.ui.native.questions import questions_message, skip_all, submission
 from chatkit_app.ui.native.window import message_of
@@ -39,24 +40,24 @@ ITEM: dict[str, Any] = {
 
 def test_a_pending_question_is_one_message_of_form_fields() -> None:
     message = questions_message(ITEM)
-    assert message["role"] == "questions" and message["status"] == "pending" and message["id"] == "msg_q"
-    one, many, free = message["questions"]
-    assert (one["kind"], many["kind"], free["kind"]) == ("single", "multiple", "freeform")
-    assert [o["value"] for o in many["options"]] == ["X", "Y", "Z"]
-    assert len({one["field"], many["field"], free["field"], *(o["field"] for o in many["options"])}) == 6
-    assert free["description"] == "Briefly" and not one["answered"]
+    assert message.role == "questions" and message.status == "pending" and message.id == "msg_q"
+    one, many, free = message.questions
+    assert (one.kind, many.kind, free.kind) == ("single", "multiple", "freeform")
+    assert [o.value for o in many.options] == ["X", "Y", "Z"]
+    assert len({one.field, many.field, free.field, *(o.field for o in many.options)}) == 6
+    assert free.description == "Briefly" and not one.answered
     assert message_of(ITEM) == message  # from history, the same
 
 
 def test_the_form_becomes_chatkits_submission() -> None:
     message = questions_message(ITEM)
-    one, many, free = message["questions"]
+    one, many, free = message.questions
     form = {
-        one["field"]: "B",
-        many["options"][0]["field"]: "X",
-        many["options"][2]["field"]: "Z",
-        many["other_field"]: "  mine ",
-        free["field"]: "   ",
+        one.field: "B",
+        many.options[0].field: "X",
+        many.options[2].field: "Z",
+        many.other_field: "  mine ",
+        free.field: "   ",
     }
     assert submission(message, form) == {
         "status": "answered",
@@ -67,7 +68,7 @@ def test_the_form_becomes_chatkits_submission() -> None:
         },
     }
     # A single choice's own typed answer is the answer; nothing at all is a skip.
-    typed = submission(message, {one["field"]: "A", one["other_field"]: "C"})
+    typed = submission(message, {one.field: "A", one.other_field: "C"})
     assert typed["answers"]["one"] == {"values": ["C"]} and typed["answers"]["many"]["skipped"] is True
     assert skip_all() == {"status": "skipped", "answers": {}}
 
@@ -82,16 +83,16 @@ def test_answered_questions_show_their_answers() -> None:
             {**ITEM["inputs"][2], "answer": {"values": [], "skipped": True}},
         ],
     }
-    rows = questions_message(answered)["questions"]
-    assert [(r["answer"], r["skipped"]) for r in rows] == [("A", False), ("X, Y", False), ("", True)]
+    rows = questions_message(answered).questions
+    assert [(r.answer, r.skipped) for r in rows] == [("A", False), ("X, Y", False), ("", True)]
 
 
 def test_the_stream_puts_the_question_in_place_and_replaces_it_when_answered() -> None:
-    messages = [{"id": "u1", "role": "user", "text": "ask me"}, {"id": PENDING, "role": "assistant", "text": ""}]
+    messages = [ChatMessage(id="u1", role="user", text="ask me"), ChatMessage(id=PENDING, role="assistant")]
     asked = apply_event(messages, {"type": "thread.item.done", "item": ITEM})
-    assert asked is not None and [m["id"] for m in asked] == ["u1", "msg_q", PENDING]
+    assert asked is not None and [m.id for m in asked] == ["u1", "msg_q", PENDING]
     replaced = apply_event(asked, {"type": "thread.item.replaced", "item": {**ITEM, "status": "skipped"}})
-    assert replaced is not None and replaced[1]["status"] == "skipped" and len(replaced) == 3
+    assert replaced is not None and replaced[1].status == "skipped" and len(replaced) == 3
 
 
 def test_menu_tags_become_input_tags_and_junk_is_dropped() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from chatkit_app.errors import NotFound, QuotaExceeded, RateLimited
 from chatkit_app.ui.native.item_events import PENDING
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.turn_failures import failure_of_error, failure_of_event
 from chatkit_app.ui.native.turn_rules import (
     editable_id,
@@ -19,8 +20,8 @@ from chatkit_app.ui.native.turn_rules import (
 )
 
 
-def _m(id_: str, role: str, text: str = "t", **extra: Any) -> dict[str, Any]:
-    return {"id": id_, "role": role, "text": text, **extra}
+def _m(id_: str, role: Any, text: str = "t", **extra: Any) -> ChatMessage:
+    return ChatMessage(id=id_, role=role, text=text, **extra)
 
 
 def test_the_last_user_message_is_found_past_answers_and_widgets() -> None:

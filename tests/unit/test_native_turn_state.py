@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from chatkit_app.ui.native.item_events import PENDING
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.turn_failures import NO_FAILURE, SERVER_STOPPED
 from chatkit_app.ui.native.turn_lease import LEASE_SECONDS, LIVE_OWNERS, NO_LEASE, taken
 from chatkit_app.ui.native.turn_state import TurnState
@@ -26,7 +26,7 @@ class Turns:
     _bound_window = MessageWindow._bound_window
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[ChatMessage] = []
         self.streaming, self.progress, self.error, self.notice = False, "", "", ""
         self.failure, self._lease, self._stop_requested = NO_FAILURE, NO_LEASE, False
         self.whole_id, self.has_earlier = "", False
@@ -42,8 +42,8 @@ def _stuck(beat: float) -> Turns:
     """A turn left behind by a process that died while the answer streamed."""
     turns = Turns()
     turns.messages = [
-        {"id": "u1", "role": "user", "text": "hi"},
-        {"id": PENDING, "role": "assistant", "text": "half an ans", "truncated": False},
+        ChatMessage(id="u1", role="user", text="hi"),
+        ChatMessage(id=PENDING, role="assistant", text="half an ans", truncated=False),
     ]
     turns.streaming, turns._lease = True, taken("deadhost:1:x:y", beat)
     return turns
@@ -54,7 +54,7 @@ def test_a_new_turn_waits_for_a_live_one_and_takes_an_expired_one() -> None:
     asyncio.run(asyncio.wait_for(turns._take_turn("me"), 2))
     try:
         assert turns._lease.owner == "me" and turns.streaming
-        assert turns.messages[-1]["text"] == "half an ans"  # what arrived stays
+        assert turns.messages[-1].text == "half an ans"  # what arrived stays
         assert turns.failure == NO_FAILURE  # the new turn starts clean
     finally:
         LIVE_OWNERS.discard("me")
@@ -79,7 +79,7 @@ def test_the_watch_ends_a_dead_turn_keeping_what_arrived_and_offering_retry() ->
     assert LEASE_SECONDS - 1 < time.monotonic() - started < LEASE_SECONDS + 2
     assert not turns.streaming and turns._lease == NO_LEASE
     assert turns.failure == SERVER_STOPPED
-    assert [m["text"] for m in turns.messages] == ["hi", "half an ans"]
+    assert [m.text for m in turns.messages] == ["hi", "half an ans"]
 
 
 def test_an_owner_whose_turn_was_taken_over_leaves_it_alone() -> None:

@@ -13,6 +13,7 @@ from chatkit_app.errors import ChatKitAppError
 from chatkit_app.settings import get_settings
 from chatkit_app.ui.native.attach_rules import bounded, browser_limits, browser_refusals, limits_of, over_count
 from chatkit_app.ui.native.chat_base import ChatBase
+from chatkit_app.ui.native.message_model import Attachment
 from chatkit_app.ui.native.protocol import call
 from chatkit_app.ui.native.window import chip
 from chatkit_app.ui.state import ChatSessionState
@@ -28,7 +29,7 @@ async def _chunks(file: rx.UploadFile) -> AsyncIterator[bytes]:
 
 
 class AttachState(ChatBase, mixin=True):
-    pending: list[dict[str, str]] = []  # attachments uploaded for the next message
+    pending: list[Attachment] = []  # attachments uploaded for the next message
     uploading: bool = False
     upload_percent: int = 0
     refused: list[str] = []  # why files were not attached, one line each, until dismissed
@@ -98,7 +99,7 @@ class AttachState(ChatBase, mixin=True):
 
     @rx.event
     async def remove_attachment(self, attachment_id: str) -> None:
-        self.pending = [a for a in self.pending if a["id"] != attachment_id]
+        self.pending = [a for a in self.pending if a.id != attachment_id]
         try:
             services, context = await self._context()
             await call(services, context, "attachments.delete", attachment_id=attachment_id)

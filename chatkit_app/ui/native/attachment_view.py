@@ -14,10 +14,10 @@ def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component
     """An attachment: an image's preview, or the file's name."""
     return rx.hstack(
         rx.cond(
-            attachment["preview"] != "",
+            attachment.preview != "",
             rx.image(
-                src=attachment["preview"],
-                alt=attachment["name"],
+                src=attachment.preview,
+                alt=attachment.name,
                 height="48px",
                 max_width="96px",
                 object_fit="cover",
@@ -26,14 +26,14 @@ def attachment_chip(attachment: Any, *, removable: bool = False) -> rx.Component
             ),
             rx.icon("file-text", size=16),
         ),
-        rx.text(attachment["name"], size="1", max_width="160px", truncate=True),
+        rx.text(attachment.name, size="1", max_width="160px", truncate=True),
         *(
             [
                 small_icon_button(
                     "x",
                     "Remove attachment",
                     icon_size=12,
-                    on_click=NativeChatState.remove_attachment(attachment["id"]),
+                    on_click=NativeChatState.remove_attachment(attachment.id),
                     type="button",
                 )
             ]

@@ -19,6 +19,7 @@ from chatkit.types import UserMessageItem, UserMessageTextContent
 from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
 from chatkit_app.ui.native.chat_base import ChatBase
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.protocol import call, stream
 from chatkit_app.ui.native.turn_failures import TurnFailure
 from chatkit_app.ui.native.turn_rules import editable_id, edited, last_user_index, newest_user_item
@@ -32,7 +33,7 @@ class EditState(ChatBase, mixin=True):
     editing_id: str = ""  # the user message the composer's text will replace
 
     if TYPE_CHECKING:  # MessageWindow's and TurnState's, mixed into NativeChatState
-        messages: list[dict[str, Any]]
+        messages: list[ChatMessage]
         streaming: bool
         failure: TurnFailure
 
@@ -49,7 +50,7 @@ class EditState(ChatBase, mixin=True):
         if not item_id or index is None:
             return None
         self.editing_id = item_id
-        return [rx.set_value(COMPOSER_ID, self.messages[index]["text"]), rx.set_focus(COMPOSER_ID)]
+        return [rx.set_value(COMPOSER_ID, self.messages[index].text), rx.set_focus(COMPOSER_ID)]
 
     @rx.event
     def cancel_edit(self) -> Any:

@@ -10,8 +10,10 @@ arrive before any answer go above it, where they belong in the thread.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.protocol import item_text
 from chatkit_app.ui.native.questions import questions_message
 from chatkit_app.ui.native.window import cut, message_of
@@ -22,7 +24,12 @@ TEXT_DELTA = "assistant_message.content_part.text_delta"
 TASK_UPDATES = ("workflow.task.added", "workflow.task.updated")
 
 
-def apply_event(messages: list[dict[str, Any]], event: dict[str, Any]) -> list[dict[str, Any]] | None:
+def placeholder() -> ChatMessage:
+    """The reply's answer before anything of it arrived."""
+    return ChatMessage(id=PENDING, role="assistant")
+
+
+def apply_event(messages: list[ChatMessage], event: dict[str, Any]) -> list[ChatMessage] | None:
     """The messages after `event`; None when it changes none of them."""
     kind = event.get("type")
     item = event.get("item")
@@ -51,7 +58,7 @@ def apply_event(messages: list[dict[str, Any]], event: dict[str, Any]) -> list[d
             return _add_text(messages, item_id, str(update.get("delta", "")))
         if update.get("type") in TASK_UPDATES:
             index = _find(messages, item_id)
-            if index is None or messages[index]["role"] != "workflow":
+            if index is None or messages[index].role != "workflow":
                 return None
             return _replace(messages, index, apply_task_update(messages[index], update))
     return None
@@ -63,58 +70,58 @@ def is_text(event: dict[str, Any]) -> bool:
     return isinstance(update, dict) and update.get("type") == TEXT_DELTA
 
 
-def _find(messages: list[dict[str, Any]], item_id: str) -> int | None:
+def _find(messages: list[ChatMessage], item_id: str) -> int | None:
     for index in range(len(messages) - 1, -1, -1):
-        if messages[index]["id"] == item_id:
+        if messages[index].id == item_id:
             return index
     return None
 
 
-def _replace(messages: list[dict[str, Any]], index: int, message: dict[str, Any]) -> list[dict[str, Any]]:
+def _replace(messages: list[ChatMessage], index: int, message: ChatMessage) -> list[ChatMessage]:
     return [*messages[:index], message, *messages[index + 1 :]]
 
 
-def _adopt_user_id(messages: list[dict[str, Any]], item_id: str) -> list[dict[str, Any]] | None:
+def _adopt_user_id(messages: list[ChatMessage], item_id: str) -> list[ChatMessage] | None:
     """The user's message, shown before the server saved it, gets its id."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if message["role"] == "user":
-            if message["id"].startswith("local-"):
-                return _replace(messages, index, {**message, "id": item_id})
+        if message.role == "user":
+            if message.id.startswith("local-"):
+                return _replace(messages, index, replace(message, id=item_id))
             return None
     return None
 
 
-def _answer_slot(messages: list[dict[str, Any]], item_id: str) -> int | None:
+def _answer_slot(messages: list[ChatMessage], item_id: str) -> int | None:
     """Where an answer goes: its own message, else the reply's placeholder."""
     index = _find(messages, item_id)
-    if index is None and messages and messages[-1]["id"] == PENDING:
+    if index is None and messages and messages[-1].id == PENDING:
         index = len(messages) - 1
     return index
 
 
-def _put_answer(messages: list[dict[str, Any]], item: dict[str, Any], *, done: bool) -> list[dict[str, Any]]:
+def _put_answer(messages: list[ChatMessage], item: dict[str, Any], *, done: bool) -> list[ChatMessage]:
     item_id, text = str(item["id"]), item_text(item)
     index = _answer_slot(messages, item_id)
     if index is None:
-        return [*messages, {"id": item_id, "role": "assistant", "text": text}]
+        return [*messages, ChatMessage(id=item_id, role="assistant", text=text)]
     message = messages[index]
-    return _replace(messages, index, {**message, "id": item_id, "text": text if done or text else message["text"]})
+    return _replace(messages, index, replace(message, id=item_id, text=text if done or text else message.text))
 
 
-def _add_text(messages: list[dict[str, Any]], item_id: str, delta: str) -> list[dict[str, Any]]:
+def _add_text(messages: list[ChatMessage], item_id: str, delta: str) -> list[ChatMessage]:
     index = _answer_slot(messages, item_id)
     if index is None:
-        return [*messages, {"id": item_id, "role": "assistant", "text": delta}]
+        return [*messages, ChatMessage(id=item_id, role="assistant", text=delta)]
     message = messages[index]
-    return _replace(messages, index, {**message, "text": message["text"] + delta})
+    return _replace(messages, index, replace(message, text=message.text + delta))
 
 
-def _put(messages: list[dict[str, Any]], message: dict[str, Any]) -> list[dict[str, Any]]:
+def _put(messages: list[ChatMessage], message: ChatMessage) -> list[ChatMessage]:
     """A widget or workflow: replaced in place, else added above the reply's placeholder
     (it came before any answer), else at the end."""
-    index = _find(messages, message["id"])
+    index = _find(messages, message.id)
     if index is not None:
         return _replace(messages, index, message)
-    at = len(messages) - 1 if messages and messages[-1]["id"] == PENDING else len(messages)
+    at = len(messages) - 1 if messages and messages[-1].id == PENDING else len(messages)
     return [*messages[:at], message, *messages[at:]]

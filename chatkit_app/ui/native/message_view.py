@@ -19,7 +19,7 @@ from chatkit_app.ui.native.workflow_view import workflow_block
 
 def message(msg: Any) -> rx.Component:
     return rx.match(
-        msg["role"],
+        msg.role,
         ("widget", widget(msg)),
         ("workflow", workflow_block(msg)),
         ("questions", questions_block(msg)),
@@ -29,21 +29,21 @@ def message(msg: Any) -> rx.Component:
 
 def _text_message(msg: Any) -> rx.Component:
     return rx.cond(
-        msg["role"] == "user",
+        msg.role == "user",
         rx.vstack(
             rx.cond(
-                msg["attachments"].to(list[dict[str, str]]).length() > 0,
+                msg.attachments.length() > 0,
                 rx.flex(
-                    rx.foreach(msg["attachments"].to(list[dict[str, str]]), lambda a: attachment_chip(a)),
+                    rx.foreach(msg.attachments, lambda a: attachment_chip(a)),
                     gap="6px",
                     wrap="wrap",
                     justify="end",
                 ),
             ),
             rx.cond(
-                msg["text"] != "",
+                msg.text != "",
                 rx.box(
-                    rx.text(msg["text"], white_space="pre-wrap", overflow_wrap="anywhere"),
+                    rx.text(msg.text, white_space="pre-wrap", overflow_wrap="anywhere"),
                     data_testid="user-message",
                     padding="8px 14px",
                     border_radius="16px",
@@ -61,10 +61,10 @@ def _text_message(msg: Any) -> rx.Component:
             spacing="1",
         ),
         rx.vstack(
-            rx.box(safe_markdown(msg["text"]), data_testid="assistant-message", width="100%", min_width="0"),
+            rx.box(safe_markdown(msg.text), data_testid="assistant-message", width="100%", min_width="0"),
             whole_message_button(msg),
             rx.cond(
-                ~NativeChatState.streaming | (msg["id"] != NativeChatState.last_message_id),
+                ~NativeChatState.streaming | (msg.id != NativeChatState.last_message_id),
                 message_actions(msg),
             ),
             align_self="flex-start",
@@ -77,10 +77,10 @@ def _text_message(msg: Any) -> rx.Component:
 
 
 def _feedback_button(msg: Any, kind: str, icon: str, label: str) -> rx.Component:
-    chosen = msg["feedback"].to(str) == kind
+    chosen = msg.feedback == kind
     return rx.icon_button(
         rx.icon(icon, size=14),
-        on_click=NativeChatState.feedback(msg["id"], kind),
+        on_click=NativeChatState.feedback(msg.id, kind),
         variant=rx.cond(chosen, "soft", "ghost"),
         color_scheme=rx.cond(chosen, "blue", "gray"),
         size="1",
@@ -108,9 +108,7 @@ COPY_ACTION_STYLE = {
 
 def copy_action(msg: Any) -> rx.Component:
     """Copies the answer's Markdown, in the browser (no event to the server)."""
-    return CopyButton.create(
-        text=msg["text"].to(str), label="Copy answer", style=COPY_ACTION_STYLE, data_testid="copy-answer"
-    )
+    return CopyButton.create(text=msg.text, label="Copy answer", style=COPY_ACTION_STYLE, data_testid="copy-answer")
 
 
 def message_actions(msg: Any) -> rx.Component:
@@ -120,7 +118,7 @@ def message_actions(msg: Any) -> rx.Component:
         _feedback_button(msg, "positive", "thumbs-up", "Good answer"),
         _feedback_button(msg, "negative", "thumbs-down", "Bad answer"),
         rx.cond(
-            msg["id"] == NativeChatState.last_message_id,
+            msg.id == NativeChatState.last_message_id,
             small_icon_button("refresh-cw", "Retry", on_click=NativeChatState.retry),
         ),
         spacing="2",
@@ -136,7 +134,7 @@ def answer_streaming() -> rx.Var[bool]:
     "Thinking…" under it."""
     messages: Any = NativeChatState.messages
     last = messages[-1]
-    answer = (last["role"].to(str) == "assistant") & (last["text"].to(str) != "")
+    answer = (last.role == "assistant") & (last.text != "")
     started: rx.Var[bool] = (messages.length() > 0) & answer
     return started
 

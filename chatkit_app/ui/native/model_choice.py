@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_app.ui.native.message_model import ModelOption
 
-def offered_models(ui: dict[str, Any]) -> list[dict[str, str]]:
+
+def offered_models(ui: dict[str, Any]) -> list[ModelOption]:
     """The enabled models of the workflow's UI options, as the picker lists them."""
     composer = ui.get("composer")
     models = composer.get("models") if isinstance(composer, dict) else None
@@ -17,22 +19,22 @@ def offered_models(ui: dict[str, Any]) -> list[dict[str, str]]:
         if not isinstance(model, dict) or not model.get("id") or model.get("disabled"):
             continue
         offered.append(
-            {
-                "id": str(model["id"]),
-                "label": str(model.get("label") or model["id"]),
-                "description": str(model.get("description") or ""),
-                "default": "true" if model.get("default") else "",
-            }
+            ModelOption(
+                id=str(model["id"]),
+                label=str(model.get("label") or model["id"]),
+                description=str(model.get("description") or ""),
+                default=bool(model.get("default")),
+            )
         )
     return offered
 
 
-def default_model(models: list[dict[str, str]]) -> str:
+def default_model(models: list[ModelOption]) -> str:
     """The model marked default, else the first; "" when none is offered."""
-    marked = [m["id"] for m in models if m["default"]]
-    return marked[0] if marked else models[0]["id"] if models else ""
+    marked = [m.id for m in models if m.default]
+    return marked[0] if marked else models[0].id if models else ""
 
 
-def allowed_model(models: list[dict[str, str]], chosen: str) -> str:
+def allowed_model(models: list[ModelOption], chosen: str) -> str:
     """`chosen` when the workflow offers it, else its default ("" when it offers none)."""
-    return chosen if any(m["id"] == chosen for m in models) else default_model(models)
+    return chosen if any(m.id == chosen for m in models) else default_model(models)

@@ -13,7 +13,7 @@ from chatkit_app.ui.native.state import NativeChatState
 
 
 def _option(model: Any) -> rx.Component:
-    return rx.select.item(model["label"], value=model["id"], custom_attrs={"title": model["description"]})
+    return rx.select.item(model.label, value=model.id, custom_attrs={"title": model.description})
 
 
 def model_picker(*, portal_class: Any = "", portal_style: Any = None) -> rx.Component:

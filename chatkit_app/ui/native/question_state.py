@@ -13,7 +13,8 @@ import reflex as rx
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
-from chatkit_app.ui.native.item_events import PENDING
+from chatkit_app.ui.native.item_events import placeholder
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.protocol import stream
 from chatkit_app.ui.native.questions import ITEM_FIELD, skip_all, submission
 from chatkit_app.ui.native.turn_failures import failure_of_error
@@ -36,8 +37,8 @@ class QuestionState(rx.State, mixin=True):
     async def _send_answers(self, item_id: str, form: dict[str, Any] | None) -> None:
         await remember_visitor(self)
         async with self:
-            asked = next((m for m in self.messages if m["id"] == item_id and m["role"] == "questions"), None)
-            if asked is None or asked["status"] != "pending" or self.answering:
+            asked = next((m for m in self.messages if m.id == item_id and m.role == "questions"), None)
+            if asked is None or asked.status != "pending" or self.answering:
                 return
             self.answering = item_id
         owner = new_owner()
@@ -49,7 +50,7 @@ class QuestionState(rx.State, mixin=True):
                 if not thread_id:
                     return
                 services, context = await self._context()
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                self.messages = [*self.messages, placeholder()]
             request = {"thread_id": thread_id, "item_id": item_id, "input": answers}
             await self._follow(stream(services, context, "threads.add_structured_input", **request), owner)
         except ChatKitAppError as exc:
@@ -61,7 +62,7 @@ class QuestionState(rx.State, mixin=True):
                 self.answering = ""
 
     if TYPE_CHECKING:  # NativeChatState's (the window and the turn)
-        messages: list[dict[str, Any]]
+        messages: list[ChatMessage]
         thread_id: str
         failure: Any
 

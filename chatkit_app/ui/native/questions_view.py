@@ -30,43 +30,43 @@ CHOICE_STYLE = {
 
 
 def _choice(question: Any, option: Any) -> rx.Component:
-    single = question["kind"] == "single"
+    single = question.kind == "single"
     return rx.el.label(
         rx.el.input(
             type=rx.cond(single, "radio", "checkbox"),
-            name=rx.cond(single, question["field"].to(str), option["field"].to(str)),
-            value=option["value"].to(str),
+            name=rx.cond(single, question.field, option.field),
+            value=option.value,
         ),
-        rx.text(option["value"].to(str)),
+        rx.text(option.value),
         style=CHOICE_STYLE,
         data_testid="question-choice",
     )
 
 
 def _pending_question(question: Any) -> rx.Component:
-    choices = question["options"].to(list[dict[str, str]])
+    choices = question.options
     return rx.el.fieldset(
-        rx.el.legend(rx.text(question["question"].to(str), size="2", weight="medium"), padding="0"),
+        rx.el.legend(rx.text(question.question, size="2", weight="medium"), padding="0"),
         rx.cond(
-            question["description"] != "",
-            rx.text(question["description"].to(str), size="1", color="var(--gray-11)"),
+            question.description != "",
+            rx.text(question.description, size="1", color="var(--gray-11)"),
         ),
         rx.cond(
-            question["kind"] == "freeform",
+            question.kind == "freeform",
             rx.text_area(
-                name=question["field"].to(str),
+                name=question.field,
                 rows="2",
                 resize="vertical",
                 width="100%",
-                aria_label=question["question"].to(str),
+                aria_label=question.question,
                 data_testid="question-text",
             ),
             rx.vstack(
                 rx.flex(rx.foreach(choices, lambda option: _choice(question, option)), gap="6px", wrap="wrap"),
                 rx.input(
-                    name=question["other_field"].to(str),
+                    name=question.other_field,
                     placeholder="Or type your own answer",
-                    aria_label=rx.Var.create("Your own answer: ") + question["question"].to(str),
+                    aria_label=rx.Var.create("Your own answer: ") + question.question,
                     size="2",
                     width="100%",
                     data_testid="question-other",
@@ -84,17 +84,17 @@ def _pending_question(question: Any) -> rx.Component:
         padding="0",
         min_width="0",
         data_testid="question",
-        data_kind=question["kind"],
+        data_kind=question.kind,
     )
 
 
 def _answered_question(question: Any) -> rx.Component:
     return rx.vstack(
-        rx.text(question["question"].to(str), size="2", color="var(--gray-11)"),
+        rx.text(question.question, size="2", color="var(--gray-11)"),
         rx.cond(
-            question["skipped"].to(bool),
+            question.skipped,
             rx.text("Skipped", size="2", color="var(--gray-10)", font_style="italic", data_testid="question-answer"),
-            rx.text(question["answer"].to(str), size="2", weight="medium", data_testid="question-answer"),
+            rx.text(question.answer, size="2", weight="medium", data_testid="question-answer"),
         ),
         spacing="0",
         min_width="0",
@@ -106,7 +106,7 @@ def _answered_question(question: Any) -> rx.Component:
 def _pending_form(msg: Any, questions: Any) -> rx.Component:
     busy = NativeChatState.answering != ""
     return rx.form(
-        rx.el.input(type="hidden", name=ITEM_FIELD, value=msg["id"].to(str)),
+        rx.el.input(type="hidden", name=ITEM_FIELD, value=msg.id),
         rx.vstack(
             rx.foreach(questions, _pending_question),
             rx.hstack(
@@ -115,7 +115,7 @@ def _pending_form(msg: Any, questions: Any) -> rx.Component:
                     type="button",
                     variant="soft",
                     color_scheme="gray",
-                    on_click=NativeChatState.skip_questions(msg["id"]),  # type: ignore[misc]
+                    on_click=NativeChatState.skip_questions(msg.id),  # type: ignore[misc]
                     disabled=busy,
                 ),
                 rx.button(
@@ -138,18 +138,18 @@ def _pending_form(msg: Any, questions: Any) -> rx.Component:
 
 def questions_block(msg: Any) -> rx.Component:
     """A `structured_input` item: the form while pending, the answers after."""
-    questions = msg["questions"].to(list[dict[str, Any]])
-    pending = msg["status"] == "pending"
+    questions = msg.questions
+    pending = msg.status == "pending"
     return rx.box(
         rx.hstack(
             rx.match(
-                msg["status"],
+                msg.status,
                 ("answered", rx.icon("circle-check", size=16, color="var(--green-10)", aria_hidden="true")),
                 ("skipped", rx.icon("circle-minus", size=16, color="var(--gray-10)", aria_hidden="true")),
                 rx.icon("circle-help", size=16, color="var(--accent-10)", aria_hidden="true"),
             ),
             rx.text(
-                rx.match(msg["status"], ("answered", "Your answers"), ("skipped", "Skipped"), "A few questions"),
+                rx.match(msg.status, ("answered", "Your answers"), ("skipped", "Skipped"), "A few questions"),
                 size="2",
                 weight="medium",
             ),
@@ -169,5 +169,5 @@ def questions_block(msg: Any) -> rx.Component:
         border_radius="max(var(--radius-3), 12px)",
         background="var(--gray-a2)",
         data_testid="questions",
-        data_status=msg["status"],
+        data_status=msg.status,
     )

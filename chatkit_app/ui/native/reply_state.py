@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
-from chatkit_app.ui.native.item_events import PENDING, apply_event, is_text
+from chatkit_app.ui.native.item_events import apply_event, is_text, placeholder
 from chatkit_app.ui.native.protocol import stream
 from chatkit_app.ui.native.turn_failures import INTERRUPTED, failure_of_error, failure_of_event
 from chatkit_app.ui.native.turn_state import TurnState
@@ -54,7 +54,7 @@ class ReplyState(TurnState, mixin=True):
             result = await self._run_client_tool(tool_call)
             async with self:
                 services, context = await self._context()
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                self.messages = [*self.messages, placeholder()]
             await self._follow_once(
                 stream(services, context, "threads.add_client_tool_output", thread_id=thread_id, result=result), owner
             )

@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import reflex as rx
@@ -24,7 +25,8 @@ from chatkit_app.ui.native.attach_state import AttachState
 from chatkit_app.ui.native.command_tags import TAGS_FIELD, message_tags
 from chatkit_app.ui.native.edit_state import COMPOSER_ID, EditState
 from chatkit_app.ui.native.history_state import HistoryState
-from chatkit_app.ui.native.item_events import PENDING
+from chatkit_app.ui.native.item_events import PENDING, placeholder
+from chatkit_app.ui.native.message_model import ChatMessage, ModelOption
 from chatkit_app.ui.native.model_choice import allowed_model, offered_models
 from chatkit_app.ui.native.protocol import call, input_message, stream
 from chatkit_app.ui.native.question_state import QuestionState
@@ -41,7 +43,7 @@ MESSAGE_TYPES = ("user_message", "assistant_message")
 
 class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageWindow, QuestionState, rx.State):
     theme_style: dict[str, str] = {}
-    models: list[dict[str, str]] = []  # the workflow's `composer.models`, for the picker
+    models: list[ModelOption] = []  # the workflow's `composer.models`, for the picker
     model: str = ""  # the picked model's id, sent with each message ("" when none offered)
     # The thread this tab shows, kept by the browser: a backend restart loses the state,
     # not this, so the tab comes back to its thread (every use is scoped to the user).
@@ -56,7 +58,7 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
 
     @rx.var
     def last_message_id(self) -> str:
-        return self.messages[-1]["id"] if self.messages else ""
+        return self.messages[-1].id if self.messages else ""
 
     @rx.var
     def awaits_answer(self) -> bool:
@@ -68,8 +70,8 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
     def tools_running(self) -> bool:
         """A running workflow block last in the reply (above the still empty placeholder)
         shows its own spinner: no "Thinking…" under it."""
-        shown = [m for m in self.messages[-2:] if m["id"] != PENDING or m["text"]]
-        return bool(shown) and shown[-1]["role"] == "workflow" and not shown[-1]["done"]
+        shown = [m for m in self.messages[-2:] if m.id != PENDING or m.text]
+        return bool(shown) and shown[-1].role == "workflow" and not shown[-1].done
 
     async def _context(self) -> tuple[Services, RequestContext]:
         session = await self.get_state(ChatSessionState)
@@ -95,6 +97,7 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         if thread_id and not (self.streaming and thread_id == self.thread_id):  # a reply streams into it
             await self._open(services, context, thread_id)
         self._loaded, self.draft_id = True, self.draft_id or secrets.token_hex(8)
+        self.opening = False  # loaded by whichever event came first after a restart (`send` or `resume`)
 
     @rx.event
     async def load(self, thread_id: str = "") -> None:
@@ -193,14 +196,14 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         yield rx.set_value(COMPOSER_ID, "")
         owner = new_owner()
         await self._take_turn(owner)  # sent while a reply streams: it waits its turn
-        user = {
-            "id": f"local-user-{time.monotonic_ns()}",
-            "role": "user",
-            "text": "".join(t["text"] + " " for t in tags) + text,  # as the stored message reads
-            "attachments": attached,
-            "input_text": text,
-            "tags": tags,
-        }
+        user = ChatMessage(
+            id=f"local-user-{time.monotonic_ns()}",
+            role="user",
+            text="".join(t["text"] + " " for t in tags) + text,  # as the stored message reads
+            attachments=attached,
+            input_text=text,
+            tags=tags,
+        )
         try:
             async with self:
                 try:
@@ -215,7 +218,7 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
                     events = self._message_events(services, context, thread_id, user, model)
                 if events is None:
                     return
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                self.messages = [*self.messages, placeholder()]
             await self._follow(events, owner)
         except ChatKitAppError as exc:
             async with self:
@@ -235,10 +238,12 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         return self.thread_id
 
     def _message_events(
-        self, services: Services, context: RequestContext, thread_id: str, user: dict[str, Any], model: str
+        self, services: Services, context: RequestContext, thread_id: str, user: ChatMessage, model: str
     ) -> Events:
-        text, tags = user.get("input_text", user["text"]), user.get("tags") or []
-        message = input_message(text, [a["id"] for a in user["attachments"]], model, tags)
+        """The request of a user message (one the server never saved, sent again on Retry:
+        its typed text and tags; a message from history only has its text)."""
+        text = user.input_text if user.input_text or user.tags else user.text
+        message = input_message(text, [a.id for a in user.attachments], model, user.tags)
         if thread_id:
             return stream(services, context, "threads.add_user_message", thread_id=thread_id, input=message)
         return stream(services, context, "threads.create", input=message)
@@ -259,12 +264,12 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
                 self.messages = self.messages[: index + 1]
                 services, context = await self._context()
                 model = allowed_model(self.models, self.model)
-                if is_local(last["id"]) or not thread_id:
+                if is_local(last.id) or not thread_id:
                     events = self._message_events(services, context, thread_id, last, model)
                 else:
-                    item_id = last["id"]
+                    item_id = last.id
                     events = stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id)
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                self.messages = [*self.messages, placeholder()]
             await self._follow(events, owner)
         except ChatKitAppError as exc:
             async with self:
@@ -291,7 +296,7 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
                 if not thread_id:
                     return
                 services, context = await self._context()
-                self.messages = [*self.messages, {"id": PENDING, "role": "assistant", "text": ""}]
+                self.messages = [*self.messages, placeholder()]
             await self._follow(
                 stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action),
                 owner,
@@ -313,4 +318,4 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         except ChatKitAppError as exc:
             self.error = exc.message
             return
-        self.messages = [{**m, "feedback": kind} if m["id"] == item_id else m for m in self.messages]
+        self.messages = [replace(m, feedback=kind) if m.id == item_id else m for m in self.messages]

@@ -59,7 +59,7 @@ def turn_failure_card() -> rx.Component:
 def edit_button(msg: Any) -> rx.Component:
     """The pencil under the last user message (once it is saved)."""
     return rx.cond(
-        (msg["id"] == NativeChatState.edit_target) & (NativeChatState.editing_id == ""),
+        (msg.id == NativeChatState.edit_target) & (NativeChatState.editing_id == ""),
         small_icon_button("pencil", "Edit message", on_click=NativeChatState.edit_last),
     )
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import reflex as rx
 
 from chatkit_app.ui.native.chat_base import ChatBase
+from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.turn_failures import NO_FAILURE, SERVER_STOPPED, TurnFailure
 from chatkit_app.ui.native.turn_lease import (
     LEASE_SECONDS,
@@ -44,7 +45,7 @@ class TurnState(ChatBase, mixin=True):
     _stop_requested: bool = False
 
     if TYPE_CHECKING:  # MessageWindow's, mixed into NativeChatState
-        messages: list[dict[str, Any]]
+        messages: list[ChatMessage]
 
         def _bound_window(self) -> None: ...
 
@@ -84,7 +85,7 @@ class TurnState(ChatBase, mixin=True):
     def _close_reply(self) -> None:
         """One streamed reply is over (done, stopped or failed): an empty placeholder
         goes, no workflow keeps spinning, the window is bounded again."""
-        messages = [settled(m) if m["role"] == "workflow" and not m["done"] else m for m in self.messages]
+        messages = [settled(m) if m.role == "workflow" and not m.done else m for m in self.messages]
         self.messages = without_placeholder(messages)
         self._bound_window()
 

@@ -108,9 +108,9 @@ def widget(msg: Any) -> rx.Component:
     """A ChatKit widget (Card, ListView, ...), flattened into rows and columns of elements
     and tables; its buttons send their actions to the server. It keeps its natural height
     wherever it is in a thread (it never shrinks to fit the scroller)."""
-    blocks = msg["blocks"].to(list[dict[str, Any]])
+    blocks = msg.blocks
     return rx.card(
-        rx.vstack(rx.foreach(blocks, lambda block: _block(block, msg["id"])), spacing="3", min_width="0"),
+        rx.vstack(rx.foreach(blocks, lambda block: _block(block, msg.id)), spacing="3", min_width="0"),
         align_self="flex-start",
         max_width="min(100%, 520px)",
         width="100%",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import reflex as rx
@@ -21,6 +22,7 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
 from chatkit_app.ui.native.history_model import plausible_id
+from chatkit_app.ui.native.message_model import Attachment, ChatMessage
 from chatkit_app.ui.native.protocol import call, item_text
 from chatkit_app.ui.native.questions import questions_message
 from chatkit_app.ui.native.widgets import widget_blocks
@@ -34,24 +36,21 @@ MAX_CHARS = 20_000  # a longer message is shown cut, with "Show the whole messag
 logger = logging.getLogger(__name__)
 
 
-def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
+def message_of(item: dict[str, Any]) -> ChatMessage | None:
     """What the UI shows of a thread item (None: not shown, e.g. a client tool call). A
     workflow item (tool calls, reasoning) is a message of its own, so it counts in the
     window like any other item of the thread."""
     kind = item.get("type")
     if kind == "user_message":
-        return {"id": item["id"], "role": "user", "text": item_text(item), "attachments": _attachments(item)}
+        return ChatMessage(id=item["id"], role="user", text=item_text(item), attachments=_attachments(item))
     if kind == "assistant_message":
-        return {"id": item["id"], "role": "assistant", "text": item_text(item)}
+        return ChatMessage(id=item["id"], role="assistant", text=item_text(item))
     if kind == "widget":
         widget = item.get("widget")
         widget = widget if isinstance(widget, dict) else {}
-        return {
-            "id": item["id"],
-            "role": "widget",
-            "text": str(item.get("copy_text") or ""),
-            "blocks": widget_blocks(widget),
-        }
+        return ChatMessage(
+            id=item["id"], role="widget", text=str(item.get("copy_text") or ""), blocks=widget_blocks(widget)
+        )
     if kind == "workflow":
         return workflow_message(item)
     if kind == "structured_input":
@@ -59,29 +58,28 @@ def message_of(item: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _attachments(item: dict[str, Any]) -> list[dict[str, str]]:
+def _attachments(item: dict[str, Any]) -> list[Attachment]:
     return [chip(a) for a in item.get("attachments") or [] if isinstance(a, dict)]
 
 
-def chip(attachment: dict[str, Any]) -> dict[str, str]:
-    """What the UI shows of an attachment: name, type, and an image's signed preview."""
-    return {
-        "id": str(attachment.get("id", "")),
-        "name": str(attachment.get("name", "file")),
-        "mime": str(attachment.get("mime_type", "")),
-        "preview": str(attachment.get("preview_url") or ""),
-    }
+def chip(attachment: dict[str, Any]) -> Attachment:
+    """What the UI shows of a stored attachment: name, type, and an image's signed preview."""
+    return Attachment(
+        id=str(attachment.get("id", "")),
+        name=str(attachment.get("name", "file")),
+        mime=str(attachment.get("mime_type", "")),
+        preview=str(attachment.get("preview_url") or ""),
+    )
 
 
-def cut(message: dict[str, Any]) -> dict[str, Any]:
+def cut(message: ChatMessage) -> ChatMessage:
     """The message with its text cut to MAX_CHARS (`truncated` says whether it was)."""
-    text = str(message.get("text", ""))
-    if len(text) > MAX_CHARS:
-        return {**message, "text": text[:MAX_CHARS], "truncated": True}
-    return message if "truncated" in message else {**message, "truncated": False}
+    if len(message.text) > MAX_CHARS:
+        return replace(message, text=message.text[:MAX_CHARS], truncated=True)
+    return message
 
 
-def shown(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def shown(items: Iterable[dict[str, Any]]) -> list[ChatMessage]:
     """Thread items (oldest first) as cut messages."""
     return [cut(m) for m in map(message_of, items) if m is not None]
 
@@ -89,14 +87,14 @@ def shown(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 class MessageWindow(rx.State, mixin=True):
     """The window's state and events; `NativeChatState` mixes it in."""
 
-    messages: list[dict[str, Any]] = []
+    messages: list[ChatMessage] = []
     thread_id: str = ""
     has_earlier: bool = False  # the thread has messages older than messages[0]
     whole_id: str = ""  # the one message whose whole text is shown
 
     @rx.var
     def first_message_id(self) -> str:
-        return self.messages[0]["id"] if self.messages else ""
+        return self.messages[0].id if self.messages else ""
 
     @rx.var
     def window_full(self) -> bool:
@@ -135,7 +133,7 @@ class MessageWindow(rx.State, mixin=True):
         messages = self.messages
         if len(messages) > WINDOW:
             messages, self.has_earlier = messages[-WINDOW:], True
-        self.messages = [m if m["id"] == self.whole_id else cut(m) for m in messages]
+        self.messages = [m if m.id == self.whole_id else cut(m) for m in messages]
 
     @rx.event
     async def load_earlier(self, before_id: str) -> None:
@@ -160,7 +158,7 @@ class MessageWindow(rx.State, mixin=True):
     async def show_whole(self, item_id: str) -> None:
         """One message's whole text, read from the store for this message only; the one
         shown whole before is cut again."""
-        if not self.thread_id or not any(m["id"] == item_id for m in self.messages):
+        if not self.thread_id or not any(m.id == item_id for m in self.messages):
             return
         try:
             services, context = await self._context()
@@ -171,16 +169,11 @@ class MessageWindow(rx.State, mixin=True):
         if whole is None:
             return
         self.messages = [
-            {**whole, "truncated": False, **_kept(m)}
-            if m["id"] == item_id
+            replace(whole, truncated=False, feedback=m.feedback)  # the window's own: the item has no feedback
+            if m.id == item_id
             else cut(m)
-            if m["id"] == self.whole_id
+            if m.id == self.whole_id
             else m
             for m in self.messages
         ]
         self.whole_id = item_id
-
-
-def _kept(message: dict[str, Any]) -> dict[str, Any]:
-    """What the window knows of a message that the stored item does not (feedback)."""
-    return {"feedback": message["feedback"]} if "feedback" in message else {}

@@ -58,10 +58,10 @@ def earlier_control() -> rx.Component:
 def whole_message_button(msg: Any) -> rx.Component:
     """Under a message cut to its first characters: its whole text, on request."""
     return rx.cond(
-        msg["truncated"].to(bool),
+        msg.truncated,
         rx.button(
             "Show the whole message",
-            on_click=NativeChatState.show_whole(msg["id"]),
+            on_click=NativeChatState.show_whole(msg.id),
             variant="ghost",
             size="1",
             data_testid="show-whole",

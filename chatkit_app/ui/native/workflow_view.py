@@ -37,12 +37,12 @@ def _icon_slot(icon: rx.Component) -> rx.Component:
 def task_status_icon(task: Any) -> rx.Component:
     """Spinner while it runs, check when done, red cross when it failed."""
     return rx.match(
-        task["status"],
+        task.status,
         ("loading", rx.spinner(size="1", aria_label="Running")),
         ("complete", rx.icon("circle-check", size=15, color="var(--green-10)", aria_label="Done")),
         ("failed", rx.icon("circle-x", size=15, color="var(--red-10)", aria_label="Failed")),
         rx.cond(
-            task["kind"] == "thought",
+            task.kind == "thought",
             rx.icon("lightbulb", size=15, color="var(--gray-10)", aria_hidden="true"),
             rx.icon("circle-dot", size=15, color="var(--gray-9)", aria_hidden="true"),
         ),
@@ -51,25 +51,25 @@ def task_status_icon(task: Any) -> rx.Component:
 
 def workflow_task(task: Any) -> rx.Component:
     """One task: its title, and below it the tool's detail or the thought's text."""
-    failed = task["status"] == "failed"
+    failed = task.status == "failed"
     return rx.hstack(
         _icon_slot(task_status_icon(task)),
         rx.vstack(
             rx.text(
-                task["title"],
+                task.title,
                 size="2",
                 weight="medium",
                 color=rx.cond(failed, "var(--red-11)", "var(--gray-12)"),
                 data_testid="workflow-task-title",
             ),
             rx.cond(
-                task["content"] != "",
+                task.content != "",
                 rx.text(
-                    task["content"],
+                    task.content,
                     size="1",
                     color="var(--gray-11)",
                     white_space="pre-wrap",
-                    font_style=rx.cond(task["kind"] == "thought", "italic", "normal"),
+                    font_style=rx.cond(task.kind == "thought", "italic", "normal"),
                     data_testid="workflow-task-content",
                 ),
             ),
@@ -81,19 +81,19 @@ def workflow_task(task: Any) -> rx.Component:
         align="start",
         width="100%",
         data_testid="workflow-task",
-        data_status=task["status"],
-        data_kind=task["kind"],
+        data_status=task.status,
+        data_kind=task.kind,
     )
 
 
 def _header_icon(msg: Any) -> rx.Component:
     return rx.cond(
-        msg["done"].to(bool),
+        msg.done,
         rx.cond(
-            msg["failed"].to(int) > 0,
+            msg.failed > 0,
             rx.icon("circle-x", size=15, color="var(--red-10)", aria_hidden="true"),
             rx.cond(
-                msg["kind"] == "reasoning",
+                msg.kind == "reasoning",
                 rx.icon("lightbulb", size=15, color="var(--gray-10)", aria_hidden="true"),
                 rx.icon("wrench", size=15, color="var(--gray-10)", aria_hidden="true"),
             ),
@@ -104,12 +104,12 @@ def _header_icon(msg: Any) -> rx.Component:
 
 def workflow_block(msg: Any) -> rx.Component:
     """A workflow item: a summary line that opens to the list of its tasks."""
-    done = msg["done"].to(bool)
+    done = msg.done
     return rx.el.details(
         rx.el.summary(
             rx.hstack(
                 _icon_slot(_header_icon(msg)),
-                rx.text(msg["header"].to(str), size="2", color="var(--gray-11)", truncate=True, flex="1"),
+                rx.text(msg.header, size="2", color="var(--gray-11)", truncate=True, flex="1"),
                 rx.icon("chevron-right", size=14, color="var(--gray-9)", class_name="workflow-chevron"),
                 align="center",
                 spacing="2",
@@ -118,7 +118,7 @@ def workflow_block(msg: Any) -> rx.Component:
             data_testid="workflow-summary",
         ),
         rx.vstack(
-            rx.foreach(msg["tasks"].to(list[dict[str, str]]), workflow_task),
+            rx.foreach(msg.tasks, workflow_task),
             spacing="2",
             padding_top="8px",
             margin_top="8px",
