@@ -5,20 +5,17 @@ turn (the server replaces the item with its answered copy, then the agent goes o
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 
 from chatkit_app.core.context import RequestContext
-from chatkit_app.errors import ChatKitAppError
 from chatkit_app.services import Services
-from chatkit_app.ui.native.item_events import placeholder
 from chatkit_app.ui.native.message_model import ChatMessage
 from chatkit_app.ui.native.protocol import stream
 from chatkit_app.ui.native.questions import ITEM_FIELD, skip_all, submission
-from chatkit_app.ui.native.turn_failures import failure_of_error
-from chatkit_app.ui.native.turn_lease import new_owner
+from chatkit_app.ui.native.reply_state import Events
 from chatkit_app.ui.state import remember_visitor
 
 
@@ -41,35 +38,25 @@ class QuestionState(rx.State, mixin=True):
             if asked is None or asked.status != "pending" or self.answering:
                 return
             self.answering = item_id
-        owner = new_owner()
+        answers = skip_all() if form is None else submission(asked, form)
+
+        async def start() -> Events | None:
+            if not self.thread_id:
+                return None
+            services, context = await self._context()
+            request = {"thread_id": self.thread_id, "item_id": item_id, "input": answers}
+            return stream(services, context, "threads.add_structured_input", **request)
+
         try:
-            answers = skip_all() if form is None else submission(asked, form)
-            await self._take_turn(owner)
-            async with self:
-                thread_id = self.thread_id
-                if not thread_id:
-                    return
-                services, context = await self._context()
-                self.messages = [*self.messages, placeholder()]
-            request = {"thread_id": thread_id, "item_id": item_id, "input": answers}
-            await self._follow(stream(services, context, "threads.add_structured_input", **request), owner)
-        except ChatKitAppError as exc:
-            async with self:
-                self.failure = failure_of_error(exc)
+            await self._run_turn(start)
         finally:
             async with self:
-                self._give_back(owner)
                 self.answering = ""
 
     if TYPE_CHECKING:  # NativeChatState's (the window and the turn)
         messages: list[ChatMessage]
         thread_id: str
-        failure: Any
 
         async def _context(self) -> tuple[Services, RequestContext]: ...
 
-        async def _take_turn(self, owner: str) -> None: ...
-
-        def _give_back(self, owner: str) -> None: ...
-
-        async def _follow(self, events: AsyncGenerator[dict[str, Any], None], owner: str) -> None: ...
+        async def _run_turn(self, start: Callable[[], Awaitable[Events | None]]) -> None: ...

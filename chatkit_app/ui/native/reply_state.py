@@ -5,7 +5,7 @@ event says besides the messages (threads, notices, progress, a failure)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from chatkit_app.core.context import RequestContext
@@ -14,6 +14,7 @@ from chatkit_app.services import Services
 from chatkit_app.ui.native.item_events import apply_event, is_text, placeholder
 from chatkit_app.ui.native.protocol import stream
 from chatkit_app.ui.native.turn_failures import INTERRUPTED, failure_of_error, failure_of_event
+from chatkit_app.ui.native.turn_lease import new_owner
 from chatkit_app.ui.native.turn_state import TurnState
 
 FLUSH_SECONDS = 0.05
@@ -39,6 +40,27 @@ class ReplyState(TurnState, mixin=True):
 
     async def _context(self) -> tuple[Services, RequestContext]:
         raise NotImplementedError  # NativeChatState's
+
+    async def _run_turn(self, start: Callable[[], Awaitable[Events | None]]) -> None:
+        """One turn from start to end: the turn is taken (after a reply that streams);
+        `start`, under the state lock, makes the request and returns its events (None:
+        nothing to answer); the reply streams into a placeholder. A refusal (a limit, a
+        quota, the session) becomes the failure card; the turn is always given back."""
+        owner = new_owner()
+        await self._take_turn(owner)
+        try:
+            async with self:
+                events = await start()
+                if events is None:
+                    return
+                self.messages = [*self.messages, placeholder()]
+            await self._follow(events, owner)
+        except ChatKitAppError as exc:
+            async with self:
+                self.failure = failure_of_error(exc)
+        finally:
+            async with self:
+                self._give_back(owner)
 
     async def _follow(self, events: Events, owner: str) -> None:
         """Show a streamed reply; then run the client tools it asked for (the demo

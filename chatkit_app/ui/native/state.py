@@ -25,15 +25,15 @@ from chatkit_app.ui.native.attach_state import AttachState
 from chatkit_app.ui.native.command_tags import TAGS_FIELD, message_tags
 from chatkit_app.ui.native.edit_state import COMPOSER_ID, EditState
 from chatkit_app.ui.native.history_state import HistoryState
-from chatkit_app.ui.native.item_events import PENDING, placeholder
+from chatkit_app.ui.native.item_events import PENDING
 from chatkit_app.ui.native.message_model import ChatMessage, ModelOption
 from chatkit_app.ui.native.model_choice import allowed_model, offered_models
 from chatkit_app.ui.native.protocol import call, input_message, stream
 from chatkit_app.ui.native.question_state import QuestionState
 from chatkit_app.ui.native.reply_state import Events, ReplyState
 from chatkit_app.ui.native.theme import color_scheme, theme_style
-from chatkit_app.ui.native.turn_failures import NO_FAILURE, failure_of_error
-from chatkit_app.ui.native.turn_lease import expired, new_owner, stale_here
+from chatkit_app.ui.native.turn_failures import NO_FAILURE
+from chatkit_app.ui.native.turn_lease import expired, stale_here
 from chatkit_app.ui.native.turn_rules import is_local, last_user_index, unanswered
 from chatkit_app.ui.native.window import MessageWindow
 from chatkit_app.ui.state import ChatSessionState, remember_visitor
@@ -97,7 +97,6 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         if thread_id and not (self.streaming and thread_id == self.thread_id):  # a reply streams into it
             await self._open(services, context, thread_id)
         self._loaded, self.draft_id = True, self.draft_id or secrets.token_hex(8)
-        self.opening = False  # loaded by whichever event came first after a restart (`send` or `resume`)
 
     @rx.event
     async def load(self, thread_id: str = "") -> None:
@@ -194,8 +193,6 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
             model = allowed_model(self.models, self.model)
             self._last_draft, self.draft_id, self.editing_id = draft, secrets.token_hex(8), ""
         yield rx.set_value(COMPOSER_ID, "")
-        owner = new_owner()
-        await self._take_turn(owner)  # sent while a reply streams: it waits its turn
         user = ChatMessage(
             id=f"local-user-{time.monotonic_ns()}",
             role="user",
@@ -204,28 +201,19 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
             input_text=text,
             tags=tags,
         )
-        try:
-            async with self:
-                try:
-                    services, context = await self._context()
-                    thread_id = await self._thread_written_in(services, context, str(form.get("thread_id") or ""))
-                finally:
-                    if not edit_of:
-                        self.messages = [*self.messages, user]
-                if edit_of:
-                    events = await self._edit_events(services, context, thread_id, edit_of, text)
-                else:
-                    events = self._message_events(services, context, thread_id, user, model)
-                if events is None:
-                    return
-                self.messages = [*self.messages, placeholder()]
-            await self._follow(events, owner)
-        except ChatKitAppError as exc:
-            async with self:
-                self.failure = failure_of_error(exc)
-        finally:
-            async with self:
-                self._give_back(owner)
+
+        async def start() -> Events | None:  # sent while a reply streams: it waits its turn
+            try:
+                services, context = await self._context()
+                thread_id = await self._thread_written_in(services, context, str(form.get("thread_id") or ""))
+            finally:
+                if not edit_of:
+                    self.messages = [*self.messages, user]
+            if edit_of:
+                return await self._edit_events(services, context, thread_id, edit_of, text)
+            return self._message_events(services, context, thread_id, user, model)
+
+        await self._run_turn(start)
 
     async def _thread_written_in(self, services: Services, context: RequestContext, written_in: str) -> str:
         """Under the lock: the thread a message goes to. A state the backend lost (a
@@ -253,30 +241,20 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         """A new answer to the last user message (ChatKit's retry_after_item); one the
         server never saved (refused before it started) is sent again."""
         await remember_visitor(self)
-        owner = new_owner()
-        await self._take_turn(owner)
-        try:
-            async with self:
-                index = last_user_index(self.messages)
-                if index is None:
-                    return
-                last, thread_id = self.messages[index], self.thread_id
-                self.messages = self.messages[: index + 1]
-                services, context = await self._context()
-                model = allowed_model(self.models, self.model)
-                if is_local(last.id) or not thread_id:
-                    events = self._message_events(services, context, thread_id, last, model)
-                else:
-                    item_id = last.id
-                    events = stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=item_id)
-                self.messages = [*self.messages, placeholder()]
-            await self._follow(events, owner)
-        except ChatKitAppError as exc:
-            async with self:
-                self.failure = failure_of_error(exc)
-        finally:
-            async with self:
-                self._give_back(owner)
+
+        async def start() -> Events | None:
+            index = last_user_index(self.messages)
+            if index is None:
+                return None
+            last, thread_id = self.messages[index], self.thread_id
+            self.messages = self.messages[: index + 1]
+            services, context = await self._context()
+            model = allowed_model(self.models, self.model)
+            if is_local(last.id) or not thread_id:
+                return self._message_events(services, context, thread_id, last, model)
+            return stream(services, context, "threads.retry_after_item", thread_id=thread_id, item_id=last.id)
+
+        await self._run_turn(start)
 
     @rx.event(background=True)
     async def widget_action(self, item_id: str, action_json: str) -> None:
@@ -288,25 +266,15 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
             return
         if not isinstance(action, dict) or not action.get("type"):
             return
-        owner = new_owner()
-        await self._take_turn(owner)
-        try:
-            async with self:
-                thread_id = self.thread_id
-                if not thread_id:
-                    return
-                services, context = await self._context()
-                self.messages = [*self.messages, placeholder()]
-            await self._follow(
-                stream(services, context, "threads.custom_action", thread_id=thread_id, item_id=item_id, action=action),
-                owner,
-            )
-        except ChatKitAppError as exc:
-            async with self:
-                self.failure = failure_of_error(exc)
-        finally:
-            async with self:
-                self._give_back(owner)
+
+        async def start() -> Events | None:
+            if not self.thread_id:
+                return None
+            services, context = await self._context()
+            params = {"thread_id": self.thread_id, "item_id": item_id, "action": action}
+            return stream(services, context, "threads.custom_action", **params)
+
+        await self._run_turn(start)
 
     @rx.event
     async def feedback(self, item_id: str, kind: str) -> None:
