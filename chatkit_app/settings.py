@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     chatkit_limit_identities_per_hour: int = Field(default=30, ge=0)  # new anonymous ids per address
     chatkit_limit_sessions_per_minute: int = Field(default=20, ge=0)  # per user
     chatkit_limit_messages_per_minute: int = Field(default=20, ge=0)  # per user
+    chatkit_limit_lookups_per_minute: int = Field(default=120, ge=0)  # entity previews / tag searches, per user
     chatkit_limit_threads_per_day: int = Field(default=300, ge=0)  # per user
     chatkit_limit_upload_bytes_per_day: int = Field(default=200 * 1024 * 1024, ge=0)  # per user
     chatkit_limit_pending_uploads: int = Field(default=20, ge=0)  # unsent uploads per user

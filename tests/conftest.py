@@ -26,6 +26,7 @@ LIMITS_OFF = {
     "chatkit_limit_identities_per_hour": 0,
     "chatkit_limit_sessions_per_minute": 0,
     "chatkit_limit_messages_per_minute": 0,
+    "chatkit_limit_lookups_per_minute": 0,
     "chatkit_limit_threads_per_day": 0,
     "chatkit_limit_upload_bytes_per_day": 0,
     "chatkit_limit_pending_uploads": 0,

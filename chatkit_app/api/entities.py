@@ -25,6 +25,7 @@ HANDLER_SECONDS = 10.0
 async def entity_callback(request: Request) -> Response:
     services = services_of(request)
     context = await request_context(request, services)
+    await services.limits.lookup(context.user_id)  # the app's handlers may be slow: 429 past the rate
     try:
         body = json.loads(await read_body(request, MAX_BODY))
     except ValueError:

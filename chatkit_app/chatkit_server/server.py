@@ -196,12 +196,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     def respond(
         self, thread: ThreadMetadata, input_user_message: UserMessageItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        turn = Turn(
-            thread=thread, message=input_user_message, context=context, store=self.store, files=self.attachment_store
-        )
-        if self.limits is not None:
-            turn.record_usage = functools.partial(self.limits.record_tokens, context.user_id, thread.id)
-            turn.check_tokens = _tokens_checker(self.limits, context.user_id)
+        turn = self._turn(thread, input_user_message, context)
         events = self._agent(context).respond(turn)
         # Only a message with files gets notices (`Turn.notices`): other answers skip the layer.
         return _notices_first(turn, events) if input_user_message and input_user_message.attachments else events
@@ -209,8 +204,16 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        turn = Turn(thread=thread, message=None, context=context, store=self.store, files=self.attachment_store)
-        return self._agent(context).action(turn, action, sender)
+        return self._agent(context).action(self._turn(thread, None, context), action, sender)
+
+    def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext) -> Turn:
+        """A turn whose model tokens are checked before each model call and recorded
+        (a widget action's answer runs the agent too)."""
+        turn = Turn(thread=thread, message=message, context=context, store=self.store, files=self.attachment_store)
+        if self.limits is not None:
+            turn.record_usage = functools.partial(self.limits.record_tokens, context.user_id, thread.id)
+            turn.check_tokens = _tokens_checker(self.limits, context.user_id)
+        return turn
 
     async def handle_stream_cancelled(
         self, thread: ThreadMetadata, pending_items: list[ThreadItem], context: RequestContext
@@ -247,11 +250,12 @@ def _tokens_checker(limits: LimitPolicy, user_id: str) -> Callable[[int], Awaita
 
 
 async def _check_limits(limits: LimitPolicy, request: ChatKitReq, user_id: str) -> None:
-    """A new thread counts a thread and a message; a message or a retry counts a message;
-    every request that starts an answer needs model tokens left today."""
+    """A new thread counts a thread and a message; a message, a retry, a widget's action and
+    a question's answers count a message (each stores rows and may run the agent); every
+    request that starts an answer needs model tokens left today."""
     if not isinstance(request, _ANSWERING):
         return
-    if isinstance(request, ThreadsCreateReq | ThreadsAddUserMessageReq | ThreadsRetryAfterItemReq):
+    if not isinstance(request, ThreadsAddClientToolOutputReq):
         await limits.message(user_id, starts_thread=isinstance(request, ThreadsCreateReq))
     await limits.answer(user_id)
 

@@ -12,11 +12,14 @@ is built, under their module and name (the same key in every process).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatkit_app.core.context import RequestContext
@@ -72,7 +75,15 @@ def handlers(key: str) -> EntityHandlers | None:
     return _HANDLERS.get(key)
 
 
-async def _settle(value: Any) -> Any:
+_THREADS = anyio.CapacityLimiter(4)  # plain (blocking) handlers at once, off the event loop
+
+
+async def _settle(handler: Callable[..., Any], *args: Any) -> Any:
+    """The handler's answer: an async one awaited, a plain one run in a worker thread
+    (a blocking lookup must not stop the server's other requests)."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(*args)
+    value = await anyio.to_thread.run_sync(functools.partial(handler, *args), limiter=_THREADS)
     return await value if inspect.isawaitable(value) else value
 
 
@@ -85,7 +96,7 @@ async def preview(found: EntityHandlers, entity: EntityRef, context: RequestCont
     """The handler's widget as ChatKit's JSON (None: no preview)."""
     if found.preview is None:
         return None
-    widget = _plain(await _settle(found.preview(entity, context)))
+    widget = _plain(await _settle(found.preview, entity, context))
     return widget if isinstance(widget, dict) else None
 
 
@@ -93,7 +104,7 @@ async def search(found: EntityHandlers, query: str, context: RequestContext) -> 
     """The handler's entities, each checked (a malformed one is dropped), at most MAX_RESULTS."""
     if found.search is None:
         return []
-    results = await _settle(found.search(query, context))
+    results = await _settle(found.search, query, context)
     entities = []
     for result in list(results or [])[:MAX_RESULTS]:
         try:

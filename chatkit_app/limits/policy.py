@@ -30,6 +30,7 @@ class Quotas:
     identities_per_hour: int = 0
     sessions_per_minute: int = 0
     messages_per_minute: int = 0
+    lookups_per_minute: int = 0
     threads_per_day: int = 0
     upload_bytes_per_day: int = 0
     pending_uploads: int = 0
@@ -41,6 +42,7 @@ class Quotas:
             identities_per_hour=settings.chatkit_limit_identities_per_hour,
             sessions_per_minute=settings.chatkit_limit_sessions_per_minute,
             messages_per_minute=settings.chatkit_limit_messages_per_minute,
+            lookups_per_minute=settings.chatkit_limit_lookups_per_minute,
             threads_per_day=settings.chatkit_limit_threads_per_day,
             upload_bytes_per_day=settings.chatkit_limit_upload_bytes_per_day,
             pending_uploads=settings.chatkit_limit_pending_uploads,
@@ -71,6 +73,7 @@ class LimitPolicy:
         self._identities = Rule("identities", quotas.identities_per_hour, "hour")
         self._sessions = Rule("sessions", quotas.sessions_per_minute, "minute")
         self._messages = Rule("messages", quotas.messages_per_minute, "minute")
+        self._lookups = Rule("lookups", quotas.lookups_per_minute, "minute")
         self._threads = Rule("threads", quotas.threads_per_day, "day")
         self._upload_bytes = Rule("upload_bytes", quotas.upload_bytes_per_day, "day", weighted=True)
 
@@ -111,6 +114,15 @@ class LimitPolicy:
             )
         if starts_thread:
             await self.thread(user_id)
+
+    async def lookup(self, user_id: str) -> None:
+        """An entity preview or tag search asked by `user_id` (the app's own handlers run)."""
+        seconds = await self._counters.hit(self._lookups, user_id)
+        if seconds is not None:
+            raise RateLimited(
+                f"Too many lookups: at most {count(self._lookups.amount)} a minute; try again in {wait(seconds)}.",
+                retry_after=_ceil(seconds),
+            )
 
     async def thread(self, user_id: str) -> None:
         """A new thread started by `user_id`."""

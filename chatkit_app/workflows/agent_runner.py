@@ -69,7 +69,7 @@ from chatkit_app.workflows.partial_answer import PartialAnswer
 from chatkit_app.workflows.registry import Workflow
 from chatkit_app.workflows.run_config import picked_model, run_config
 from chatkit_app.workflows.tool_progress import ToolContext, ToolProgress
-from chatkit_app.workflows.widget_actions import action_note
+from chatkit_app.workflows.widget_actions import MAX_TYPE_CHARS, action_note
 
 logger = logging.getLogger("chatkit_app.workflows.agent_runner")
 MAX_TURNS = 12  # model calls per answer (tool rounds and handoffs included)
@@ -278,7 +278,7 @@ class AgentRunner(EarlyStart):
                 yield event
             return
         if not self.workflow.actions_to_agent:
-            text = f"This assistant does not handle the action `{action.type}`."
+            text = f"This assistant does not handle the action `{action.type[:MAX_TYPE_CHARS]}`."
             item = AssistantMessageItem(
                 id=turn.new_id("message"),
                 thread_id=turn.thread.id,

@@ -22,6 +22,7 @@ from chatkit_app.workflows.agent import Turn
 
 ActionHandler = Callable[[Turn, Action[str, Any], WidgetItem | None], AsyncIterator[ThreadStreamEvent]]
 MAX_PAYLOAD_CHARS = 2_000  # of the payload's JSON in the note the model reads
+MAX_TYPE_CHARS = 100  # of the action's type (it comes from the browser too)
 
 
 def action_note(turn: Turn, action: Action[str, Any], sender: WidgetItem | None) -> HiddenContextItem:
@@ -30,9 +31,10 @@ def action_note(turn: Turn, action: Action[str, Any], sender: WidgetItem | None)
     if len(payload) > MAX_PAYLOAD_CHARS:
         payload = payload[:MAX_PAYLOAD_CHARS] + "…"
     where = f" on the widget {sender.id}" if sender is not None else ""
+    kind = action.type[:MAX_TYPE_CHARS]
     return HiddenContextItem(
         id=turn.new_id("message"),
         thread_id=turn.thread.id,
         created_at=datetime.now(),
-        content=f"The user clicked a widget button{where}: action type {action.type!r}, payload {payload}.",
+        content=f"The user clicked a widget button{where}: action type {kind!r}, payload {payload}.",
     )

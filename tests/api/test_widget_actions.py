@@ -3,6 +3,7 @@ any other reaches the agent as hidden context, which the model reads with the hi
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -115,3 +116,51 @@ async def test_a_workflow_may_keep_actions_from_its_agent(http: httpx.AsyncClien
     [answer] = done_items(events, "assistant_message")
     assert "does not handle the action `refund.approve`" in answer["content"][0]["text"]
     assert len(fake.requests) == calls
+
+
+async def test_an_action_counts_as_a_message_and_its_answer_as_model_tokens(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """A click stores rows and may run the agent: it counts against the messages a minute,
+    and the model tokens of its answer are recorded for the daily quota."""
+    settings = model_settings(tmp_path, fake.base_url, chatkit_limit_messages_per_minute=2)
+    database = settings.chatkit_data_dir / "chatkit.db"
+
+    def usage_rows() -> int:
+        with sqlite3.connect(database) as conn:
+            return int(conn.execute("select count(*) from chatkit_usage where user_id = 'ann'").fetchone()[0])
+
+    async with api_with_workflows(settings, REFUNDS) as http:
+        client, thread_id, widget = await _card(http, fake, "refunds")  # the first message of the minute
+        before = usage_rows()
+        events = await client.stream(
+            "threads.custom_action", thread_id=thread_id, item_id=widget["id"], action=_action(widget, "Yes")
+        )
+        assert reply_text(events) == "Refund approved."
+        assert usage_rows() == before + 1, "the action's answer is counted in the token quota"
+        again = await client.raw(
+            {
+                "type": "threads.custom_action",
+                "params": {
+                    "thread_id": thread_id,
+                    "item_id": widget["id"],
+                    "action": {"type": "x" * 5000, "payload": {}},
+                },
+            }
+        )
+        assert again.status_code == 429 and again.json()["error"]["code"] == "rate_limited"
+
+
+def test_the_note_bounds_what_the_browser_sent() -> None:
+    from chatkit.types import ThreadMetadata
+
+    from chatkit_app.workflows.widget_actions import MAX_PAYLOAD_CHARS, MAX_TYPE_CHARS, action_note
+
+    class Ids:
+        def generate_item_id(self, kind: str, thread: Any, context: Any) -> str:
+            return "msg_1"
+
+    thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
+    turn = Turn(thread=thread, message=None, context=None, store=Ids())  # type: ignore[arg-type]
+    action: Action[str, Any] = Action(type="t" * 5000, payload={"p": "x" * 50_000})
+    note = action_note(turn, action, None)
+    assert isinstance(note.content, str)
+    assert len(note.content) < MAX_TYPE_CHARS + MAX_PAYLOAD_CHARS + 200

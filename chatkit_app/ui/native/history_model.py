@@ -86,8 +86,13 @@ def group_threads(threads: Iterable[ThreadEntry], now: datetime) -> list[History
 
 def matches(thread: ThreadEntry, query: str) -> bool:
     """Every word of the query is in the title (case ignored)."""
+    return matches_words(thread, query.casefold().split())
+
+
+def matches_words(thread: ThreadEntry, words: list[str]) -> bool:
+    """`matches` with the query's words split (and case-folded) once."""
     title = thread.title.casefold()
-    return all(word in title for word in query.casefold().split())
+    return all(word in title for word in words)
 
 
 def thread_path(thread_id: str) -> str:

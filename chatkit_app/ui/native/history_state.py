@@ -20,7 +20,7 @@ from chatkit_app.ui.native.history_model import (
     ThreadEntry,
     entry_of,
     group_threads,
-    matches,
+    matches_words,
     thread_id_of,
     thread_path,
     visitor_zone,
@@ -102,19 +102,20 @@ class HistoryState(ChatBase, mixin=True):
     async def search_threads(self, query: str) -> None:
         """All of the visitor's threads whose title has every word of `query`, read a
         page at a time through the protocol (newest first, up to MAX_SEARCHED)."""
-        self.search = query[:200]
+        query = self.search = query[:200]  # the words matched against every title
         if not query.strip():
             self.search_results, self.search_capped = [], False
             return
         try:
             services, context = await self._context()
             found: list[ThreadEntry] = []
+            words = query.casefold().split()
             after: str | None = None
             capped = True  # unless the end of the history is reached
             for _ in range(MAX_SEARCHED // SEARCH_PAGE):
                 page = await call(services, context, "threads.list", limit=SEARCH_PAGE, order="desc", after=after)
                 data = page.get("data", [])
-                found += [e for e in map(entry_of, data) if matches(e, query)]
+                found += [e for e in map(entry_of, data) if matches_words(e, words)]
                 if len(found) > MAX_RESULTS:
                     break
                 if not page.get("has_more") or not data:
