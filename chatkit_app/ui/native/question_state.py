@@ -38,7 +38,6 @@ class QuestionState(rx.State, mixin=True):
             if asked is None or asked.status != "pending" or self.answering:
                 return
             self.answering = item_id
-        answers = skip_all() if form is None else submission(asked, form)
 
         async def start() -> Events | None:
             if not self.thread_id:
@@ -47,7 +46,8 @@ class QuestionState(rx.State, mixin=True):
             request = {"thread_id": self.thread_id, "item_id": item_id, "input": answers}
             return stream(services, context, "threads.add_structured_input", **request)
 
-        try:
+        try:  # the question is free again however this ends (a malformed form too)
+            answers = skip_all() if form is None else submission(asked, form)
             await self._run_turn(start)
         finally:
             async with self:
