@@ -115,25 +115,9 @@ class AgentRunner(EarlyStart):
         converter = converter_for(turn, self.settings, self.file_bytes)
         try:
             model_input = await converter.to_agent_input(list(reversed(newest.data)))
-            async for event in self._answer(turn, agent, chosen, title, newest, model_input):
-                yield event
-        finally:
-            converter.release()  # the files' bytes are no longer held
-
-    async def _answer(
-        self,
-        turn: Turn,
-        agent: Agent[Any],
-        chosen: str | None,
-        title: str | None,
-        newest: Page[ThreadItem],
-        model_input: list[Any],
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        """The run, retried while nothing was streamed, with its failures as ChatKit errors."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget
-        attempt = 0
-        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.budget
+            attempt = 0
             while True:
                 partial = PartialAnswer(turn)
                 try:
@@ -187,6 +171,7 @@ class AgentRunner(EarlyStart):
                         yield closing
                     raise CustomStreamError(failure.message, allow_retry=failure.allow_retry) from None
         finally:
+            converter.release()  # the files' bytes are no longer held
             if title is not None:
                 turn.thread.title = title
 

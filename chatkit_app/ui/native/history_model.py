@@ -84,13 +84,13 @@ def group_threads(threads: Iterable[ThreadEntry], now: datetime) -> list[History
     return [HistoryGroup(label, entries) for label, entries in grouped.items() if entries]
 
 
-def matches(thread: ThreadEntry, query: str) -> bool:
-    """Every word of the query is in the title (case ignored)."""
-    return matches_words(thread, query.casefold().split())
+def query_words(query: str) -> list[str]:
+    """A search's words, case-folded once for every title it is matched against."""
+    return query.casefold().split()
 
 
-def matches_words(thread: ThreadEntry, words: list[str]) -> bool:
-    """`matches` with the query's words split (and case-folded) once."""
+def matches(thread: ThreadEntry, words: list[str]) -> bool:
+    """Every word of the query (`query_words`) is in the title (case ignored)."""
     title = thread.title.casefold()
     return all(word in title for word in words)
 

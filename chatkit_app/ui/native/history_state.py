@@ -20,7 +20,8 @@ from chatkit_app.ui.native.history_model import (
     ThreadEntry,
     entry_of,
     group_threads,
-    matches_words,
+    matches,
+    query_words,
     thread_id_of,
     thread_path,
     visitor_zone,
@@ -109,13 +110,13 @@ class HistoryState(ChatBase, mixin=True):
         try:
             services, context = await self._context()
             found: list[ThreadEntry] = []
-            words = query.casefold().split()
+            words = query_words(query)
             after: str | None = None
             capped = True  # unless the end of the history is reached
             for _ in range(MAX_SEARCHED // SEARCH_PAGE):
                 page = await call(services, context, "threads.list", limit=SEARCH_PAGE, order="desc", after=after)
                 data = page.get("data", [])
-                found += [e for e in map(entry_of, data) if matches_words(e, words)]
+                found += [e for e in map(entry_of, data) if matches(e, words)]
                 if len(found) > MAX_RESULTS:
                     break
                 if not page.get("has_more") or not data:
