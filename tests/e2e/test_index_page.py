@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from playwright.sync_api import expect
+
 from chatkit_app.services import get_services
 
 
@@ -13,17 +15,16 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
     try:
         page.goto(site.frontend_url)
         page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=60_000)
-        assert page.get_by_test_id("agent-badge").inner_text().startswith("Offline demo agent")
+        expect(page.get_by_test_id("agent-badge")).to_contain_text(re.compile(r"^Offline demo agent"))
         page.get_by_test_id("session-button").click()  # the details live in a popover
         status = page.locator('[data-testid="session-status"][data-status="active"]')
-        status.wait_for(timeout=10_000)
-        assert "Session active" in status.inner_text()
+        expect(status).to_contain_text("Session active", timeout=10_000)
 
+        expect(page.get_by_test_id("session-user")).to_have_text(re.compile(r"^anon_[A-Za-z0-9_\-]{32}$"))
+        expect(page.get_by_test_id("session-id")).to_have_text(re.compile(r"^cks_[A-Za-z0-9_\-]{32}$"))
+        expect(page.get_by_test_id("session-agent")).to_contain_text(re.compile(r"^Offline demo agent"))
         user_id = page.get_by_test_id("session-user").inner_text()
         session_id = page.get_by_test_id("session-id").inner_text()
-        assert re.fullmatch(r"anon_[A-Za-z0-9_\-]{32}", user_id)
-        assert re.fullmatch(r"cks_[A-Za-z0-9_\-]{32}", session_id)
-        assert page.get_by_test_id("session-agent").inner_text().startswith("Offline demo agent")
 
         # The session on the page is a real, live row in the server's database.
         services = get_services()
@@ -48,6 +49,6 @@ def test_index_shows_active_session(site: Any, browser: Any) -> None:
         page.reload()
         page.locator('[data-testid="session-indicator"][data-status="active"]').wait_for(timeout=60_000)
         page.get_by_test_id("session-button").click()
-        assert page.get_by_test_id("session-user").inner_text() == user_id
+        expect(page.get_by_test_id("session-user")).to_have_text(user_id)
     finally:
         page.close()

@@ -50,6 +50,13 @@ def _send(composer: Any, text: str) -> None:
     composer.press("Enter")
 
 
+def _reload_the_thread(page: Any) -> None:
+    """Reloads a thread's page (`/c/{thread_id}`): the thread opens by itself. (Clicking
+    its history entry as well would load it a second time, under the test's feet.)"""
+    assert "/c/thr_" in page.url, page.url
+    page.reload()
+
+
 def _chat_texts(page: Any, testid: str) -> list[str]:
     return [element.inner_text() for element in page.get_by_test_id(testid).all()]
 
@@ -160,12 +167,11 @@ def test_stop_ends_the_reply_and_keeps_the_part_that_arrived(offline_site: str, 
         assert _chat_texts(page, "assistant-message")[0] == shown
 
         # The server saved the partial answer, as for a client that hangs up.
-        page.reload()
-        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
-        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
-        page.get_by_test_id("assistant-message").first.wait_for(timeout=15_000)
-        saved = _chat_texts(page, "assistant-message")[0]
-        assert "lorem20" in saved and "lorem599" not in saved
+        _reload_the_thread(page)
+        saved = page.get_by_test_id("assistant-message")
+        expect(saved).to_have_count(1, timeout=30_000)
+        expect(saved).to_contain_text("lorem20")
+        expect(saved).not_to_contain_text("lorem599")
     finally:
         page.close()
 
@@ -199,8 +205,8 @@ def test_feedback_is_stored_and_retry_replaces_the_answer(offline_site: str, off
             wait_until(lambda: answers() != [first_answer] and len(answers()) == 1)
             page.get_by_role("button", name="Retry").wait_for(timeout=20_000)
             assert len(answers()) == 1 and answers()[0] != first_answer  # replaced, not added
-            assert _chat_texts(page, "user-message") == ["rate this answer"]
-            assert "rate this answer" in _chat_texts(page, "assistant-message")[0]
+            expect(page.get_by_test_id("user-message")).to_have_text(["rate this answer"])
+            expect(page.get_by_test_id("assistant-message")).to_contain_text(["rate this answer"])
         finally:
             database.close()
     finally:
@@ -218,8 +224,7 @@ def test_on_a_phone_the_history_is_in_a_drawer(offline_site: str, browser: Any) 
 
         page.get_by_role("button", name="Chat history").click()
         entry = page.get_by_role("dialog").get_by_test_id("thread-entry")
-        entry.first.wait_for(timeout=10_000)
-        assert "from my phone" in entry.first.inner_text()
+        expect(entry.first).to_contain_text("from my phone", timeout=10_000)
     finally:
         context.close()
 
@@ -250,11 +255,8 @@ def test_a_widget_is_rendered_natively_and_its_action_updates_it(offline_site: s
 
         # The server kept the updated widget: it is there after a reload.
         page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
-        page.reload()
-        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
-        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
-        page.get_by_test_id("widget").wait_for(timeout=15_000)
-        assert "Clicked 2 times." in page.get_by_test_id("widget").inner_text()
+        _reload_the_thread(page)
+        expect(page.get_by_test_id("widget")).to_contain_text("Clicked 2 times.", timeout=30_000)
     finally:
         page.close()
 
@@ -302,11 +304,9 @@ def test_attachments_upload_with_previews_and_the_agent_sees_them(
         assert page.get_by_test_id("pending-attachments").count() == 0  # sent with the message
         assert page.get_by_role("button", name="Remove attachment").count() == 0  # part of the message now
 
-        page.reload()
-        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
-        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
-        page.get_by_test_id("attachment-chip").nth(1).wait_for(timeout=15_000)
-        assert page.get_by_test_id("attachment-preview").count() == 1
+        _reload_the_thread(page)
+        expect(page.get_by_test_id("attachment-chip")).to_have_count(2, timeout=30_000)
+        expect(page.get_by_test_id("attachment-preview")).to_have_count(1)
     finally:
         page.close()
 
@@ -385,22 +385,17 @@ def test_a_thread_can_be_renamed_and_deleted(offline_site: str, browser: Any) ->
             timeout=15_000,
         )
         page.reload()
-        page.get_by_test_id("thread-entry").first.wait_for(timeout=30_000)
-        assert "Renamed chat" in page.get_by_test_id("thread-entry").first.inner_text()  # stored on the server
+        expect(page.get_by_test_id("thread-entry").first).to_contain_text("Renamed chat", timeout=30_000)  # stored
 
         page.get_by_test_id("thread-entry").first.get_by_role("button", name="Delete chat").click()
         page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()  # asked first
         page.get_by_test_id("thread-entry").wait_for(state="detached", timeout=15_000)
-        page.reload()
+        page.goto(offline_site)  # the deleted thread's own address would say "Chat not found"
         page.get_by_test_id("native-chat").wait_for(timeout=30_000)
-        page.wait_for_timeout(1_000)
-        assert page.get_by_test_id("thread-entry").count() == 0
+        expect(page.get_by_test_id("history-skeleton")).to_have_count(0, timeout=30_000)  # the history has loaded
+        expect(page.get_by_test_id("thread-entry")).to_have_count(0)
     finally:
         page.close()
-
-
-def _shown(page: Any) -> int:
-    return int(page.get_by_test_id("user-message").count() + page.get_by_test_id("assistant-message").count())
 
 
 def test_a_long_thread_keeps_a_bounded_window_and_loads_the_rest_on_demand(
@@ -419,10 +414,10 @@ def test_a_long_thread_keeps_a_bounded_window_and_loads_the_rest_on_demand(
         # 130 more messages; the newest ends with a marker; message 128 has 50,000 characters.
         shape = BigThread(items=130, item_chars=200, long_items=1, long_chars=50_000)
         fill_thread(f"sqlite:///{database}", user_id, thread_id, shape, marker="newest-of-130")
-        page.reload()
-        page.get_by_test_id("thread-entry").first.get_by_role("button").first.click()
-        page.get_by_test_id("assistant-message").filter(has_text="newest-of-130").wait_for(timeout=20_000)
-        assert _shown(page) == 50  # of 132
+        _reload_the_thread(page)
+        page.get_by_test_id("assistant-message").filter(has_text="newest-of-130").wait_for(timeout=30_000)
+        messages = page.locator('[data-testid="user-message"], [data-testid="assistant-message"]')
+        expect(messages).to_have_count(50)  # of 132
         long_one = page.get_by_test_id("user-message").filter(has_text="message 128 ")
         assert 20_000 <= len(long_one.inner_text()) < 20_100
         whole = page.get_by_test_id("show-whole")
@@ -441,14 +436,14 @@ def test_a_long_thread_keeps_a_bounded_window_and_loads_the_rest_on_demand(
         before = newest.bounding_box()
         page.get_by_test_id("load-earlier").dispatch_event("click")
         page.get_by_test_id("user-message").filter(has_text="message 30 ").wait_for(timeout=15_000)
-        assert _shown(page) == 100
+        expect(messages).to_have_count(100)
         after = newest.bounding_box()
         assert before is not None and after is not None
         assert abs(after["y"] - before["y"]) < 2, (before, after)
         # Scrolling near the top loads the rest, without a click.
         page.get_by_test_id("message-list").evaluate("e => { e.scrollTop = -e.scrollHeight; }")
         page.get_by_test_id("user-message").filter(has_text=opening).wait_for(timeout=15_000)
-        assert _shown(page) == 132
+        expect(messages).to_have_count(132)
         assert page.get_by_test_id("load-earlier").count() == 0
 
         # A new turn is added at the end, and the window is bounded again.
