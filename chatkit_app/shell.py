@@ -7,6 +7,10 @@ before it. Two policies must come first, so they wrap the ASGI app `rx.App` buil
 
 - `BodyTimeout`: a body that stops arriving is cut, for every route incl. `/_upload`;
 - `ApiCors`: `/api/chatkit*` answers CORS for our allowlist only, never `*`.
+
+Reflex's connection overlay (a pulsing icon and a "Cannot connect to server: … Check if
+server is reachable at ws://…" toast) is left out: the page says itself what an outage
+means for the visitor (`ui/native/connection_view.py`, the top bar's badge).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from chatkit_app.settings import get_settings
 
 
 class ChatApp(rx.App):
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.app_wraps[(5, "Overlay")] = lambda stateful: None
+
     def __call__(self) -> ASGIApp:
         settings = get_settings()
         inner = ApiCors(super().__call__(), origins=settings.cors_origins, public_url=settings.chatkit_public_url)
