@@ -15,6 +15,7 @@ exception's type or the timeout), never a URL or an upstream message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -29,6 +30,7 @@ from chatkit_app.services import Services
 from chatkit_app.settings import Settings
 
 T = TypeVar("T")
+logger = logging.getLogger("chatkit_app.ops")
 REUSE_SECONDS = 1.0
 
 
@@ -90,6 +92,8 @@ class Readiness:
         if self._running is None or self._running.done():
             self._running = asyncio.ensure_future(self._run(within))
         report = await asyncio.shield(self._running)
+        if self._last is None or self._last[1].failed != report.failed:
+            _log_change(report)
         self._last = (self._clock(), report)
         return report
 
@@ -129,6 +133,15 @@ class Readiness:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _log_change(report: Report) -> None:
+    """A line when readiness changes (not one per probe)."""
+    if report.failed:
+        named = ", ".join(f"{name} ({report.checks[name].error})" for name in report.failed)
+        logger.warning("not ready: %s", named)
+    else:
+        logger.info("ready: %s", ", ".join(report.checks))
 
 
 class StillWaiting(Exception):

@@ -223,9 +223,7 @@ async def test_open_streams_while_answering_and_model_errors_by_kind(tmp_path: P
                         pass
                 after = (await http.get("/metrics")).text
                 fake.behavior = FakeBehavior(status=500)
-                failed = await ChatKitClient(http, session["token"]).stream(
-                    "threads.create", input=user_input("again")
-                )
+                failed = await ChatKitClient(http, session["token"]).stream("threads.create", input=user_input("again"))
                 errors = (await http.get("/metrics")).text
     finally:
         await close_shared_clients()
@@ -236,8 +234,8 @@ async def test_open_streams_while_answering_and_model_errors_by_kind(tmp_path: P
     assert metric(after, "chatkit_open_streams") == 0
     assert metric(after, "chatkit_streamed_tokens_total") - metric(before, "chatkit_streamed_tokens_total") >= 1
     assert any(e["type"] == "error" for e in failed), json.dumps(failed)[:500]
-    kind = "server_error"
-    assert metric(errors, "chatkit_model_errors_total", kind=kind) > metric(after, "chatkit_model_errors_total", kind=kind)
+    name = "chatkit_model_errors_total"
+    assert metric(errors, name, kind="server_error") > metric(after, name, kind="server_error")
 
 
 async def test_metrics_need_the_token_when_one_is_set(site: Any) -> None:
