@@ -3,7 +3,7 @@
 The database (`SELECT 1`), Redis (`PING`, when configured: `REDIS_URL` or
 `REFLEX_REDIS_URL`) and the file storage (`storage_ready`) are checked concurrently,
 each within `CHATKIT_READY_TIMEOUT_SECONDS`: a service that hangs fails its check in that
-time instead of holding the probe. Blocking checks run on a small pool of their own; a
+time instead of holding the probe. Blocking checks run on threads of their own; a
 check whose previous run is still stuck fails at once rather than queueing another thread
 behind it. Concurrent probes share one run, and a result is reused for a second, so a
 flood of probes costs one round of checks a second.
@@ -18,9 +18,10 @@ import asyncio
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -65,7 +66,25 @@ def redis_urls(settings: Settings) -> list[str]:
 async def storage_ready(services: Services) -> None:
     """The file storage can take a file: today a local directory, written and removed.
     (Another storage, e.g. S3, answers this through its own check.)"""
-    await asyncio.to_thread(_write_probe_file, services.settings.uploads_dir)
+    directory = services.settings.uploads_dir
+    await asyncio.wrap_future(in_daemon_thread(lambda: _write_probe_file(directory)))
+
+
+def in_daemon_thread(fn: Callable[[], T]) -> Future[T]:
+    """`fn` on a thread of its own that does not hold up the process's exit: a check stuck
+    on a service that hangs must not keep a stopping worker alive."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn())
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="readyz", daemon=True).start()
+    return future
 
 
 def _write_probe_file(directory: os.PathLike[str]) -> None:
@@ -81,7 +100,6 @@ class Readiness:
     def __init__(self, services: Callable[[], Services], *, clock: Callable[[], float] = time.monotonic) -> None:
         self._services = services
         self._clock = clock
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="readyz")
         self._stuck: dict[str, Future[Any]] = {}
         self._running: asyncio.Future[Report] | None = None
         self._last: tuple[float, Report] | None = None
@@ -123,16 +141,13 @@ class Readiness:
         return Check(True, time.perf_counter() - started)
 
     async def _blocking(self, name: str, fn: Callable[[], T], within: float) -> T:
-        """`fn` on the pool, at most one at a time per `name`."""
+        """`fn` off the event loop, at most one at a time per `name`."""
         previous = self._stuck.get(name)
         if previous is not None and not previous.done():
             raise StillWaiting
-        future = self._pool.submit(fn)
+        future = in_daemon_thread(fn)
         self._stuck[name] = future
         return await asyncio.wait_for(asyncio.wrap_future(future), within)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _log_change(report: Report) -> None:
