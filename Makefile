@@ -34,7 +34,7 @@ run: setup
 FAST_PATHS_OFF_TESTS := tests/api/test_chatkit_protocol.py tests/api/test_chatkit_streaming.py \
 	tests/api/test_chatkit_openai.py tests/api/test_coalescing.py tests/api/test_agent_workflows.py \
 	tests/api/test_exported_workflow.py tests/api/test_mcp_assistant.py tests/api/test_model_inputs.py \
-	tests/api/test_widget_actions.py
+	tests/api/test_widget_actions.py tests/api/test_ops_endpoints.py
 
 test: setup-dev browser
 	$(PY) -m pytest $(PYTEST_ARGS)

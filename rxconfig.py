@@ -4,9 +4,13 @@ import reflex as rx
 from reflex.constants import StateManagerMode
 from reflex_base.plugins.sitemap import SitemapPlugin
 
+from chatkit_app.ops import multiproc
 from chatkit_app.settings import settings_or_exit
 
 settings = settings_or_exit()
+# One metrics directory for all the workers of this run, before anything imports
+# prometheus_client (chatkit_app/ops/multiproc.py).
+multiproc.prepare(settings.chatkit_data_dir)
 # Without Redis, Reflex state lives in memory only: no `.states/` files on disk. State
 # holds no credential either way (chatkit_app/ui/private_state.py), and losing it loses
 # nothing: identity comes from the cookie, threads from the database.

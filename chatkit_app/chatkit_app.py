@@ -15,6 +15,8 @@ from chatkit_app.api.upload_guard import upload_guard
 from chatkit_app.auth.gate import sign_in_gate
 from chatkit_app.fast_paths import FastPathsUnavailable, check_available, close_shared_clients
 from chatkit_app.housekeeping import sweep_hourly
+from chatkit_app.ops import logs as ops_logs
+from chatkit_app.ops.layer import ops_layer
 from chatkit_app.services import close_mcp_connections, get_services
 from chatkit_app.settings import (
     ConfigError,
@@ -39,6 +41,7 @@ log_redaction.install()
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
     settings_or_exit()
+    ops_logs.install(get_settings().chatkit_log_format)  # CHATKIT_LOG_FORMAT=json: JSON lines
     load_workflow_modules(get_settings())  # CHATKIT_WORKFLOW_MODULES: a bad entry stops the start, named
     check_available(get_settings())  # a private name the fast paths use is gone: say to turn them off
     if is_production():
@@ -53,6 +56,7 @@ async def _prepare_services() -> None:
     """Migrate the database and load the workflows before the first request; redact the
     logs again now that the server (a Granian worker) has configured its own logging."""
     log_redaction.install()
+    ops_logs.install(get_settings().chatkit_log_format)
     await asyncio.to_thread(get_services)
 
 
@@ -70,8 +74,11 @@ def _reflex_app() -> ChatApp:
 
 # Inside out: our API; upload_guard (Reflex's /_upload takes only bodies within the limit,
 # from connected clients); sign_in_gate (strangers get nothing when sign-in is required);
-# security_headers on every response, the gate's included.
-app: ChatApp = ChatApp(api_transformer=[create_api(), upload_guard(_reflex_app), sign_in_gate, security_headers])
+# security_headers on every response, the gate's included; ops_layer outermost (request
+# ids, request metrics, /healthz /readyz /metrics before the gate).
+app: ChatApp = ChatApp(
+    api_transformer=[create_api(), upload_guard(_reflex_app), sign_in_gate, security_headers, ops_layer]
+)
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(sweep_hourly)
 app.register_lifespan_task(_model_clients)

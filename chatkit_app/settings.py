@@ -125,7 +125,19 @@ class Settings(BaseSettings):
     chatkit_limit_answers_in_flight: int = Field(default=2, ge=0)  # answers being written at once, per user
     chatkit_limit_model_tokens_per_day: int = Field(default=200_000, ge=0)  # per user, as the model reports
 
-    @field_validator("chatkit_secret", "chatkit_api_key", "openai_api_key", "chatkit_oidc_client_secret", mode="before")
+    # -- Health, metrics and logs (README "Health, metrics and logs") -------------------
+    chatkit_metrics_token: SecretStr | None = None  # when set, /metrics needs it as a bearer token
+    chatkit_log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
+    chatkit_ready_timeout_seconds: float = Field(default=2.0, gt=0, le=30)  # each /readyz check
+
+    @field_validator(
+        "chatkit_secret",
+        "chatkit_api_key",
+        "openai_api_key",
+        "chatkit_oidc_client_secret",
+        "chatkit_metrics_token",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from chatkit_app.api import attachments, auth_routes, chatkit, entities, sessions, workflows
 from chatkit_app.errors import ChatKitAppError, error_envelope
@@ -29,16 +30,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "invalid_reques
 def create_api(services_provider: Callable[[], Services] = get_services) -> FastAPI:
     api = FastAPI(title="chatkit_app", docs_url=None, redoc_url=None, openapi_url=None)
     api.state.services_provider = services_provider
-    api.router.routes.extend(
-        [
-            *sessions.routes,
-            *workflows.routes,
-            *chatkit.routes,
-            *entities.routes,
-            *attachments.routes,
-            *auth_routes.routes,
-        ]
-    )
+    api.router.routes.extend(api_routes())
     api.add_exception_handler(ChatKitAppError, _app_error)  # type: ignore[arg-type]
     api.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -47,6 +39,18 @@ def create_api(services_provider: Callable[[], Services] = get_services) -> Fast
     api.add_exception_handler(DBAPIError, _database_error)
     api.add_exception_handler(Exception, _unexpected_error)
     return api
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every route of the API (the metrics label requests with their path templates)."""
+    return [
+        *sessions.routes,
+        *workflows.routes,
+        *chatkit.routes,
+        *entities.routes,
+        *attachments.routes,
+        *auth_routes.routes,
+    ]
 
 
 async def _app_error(_request: Request, exc: ChatKitAppError) -> JSONResponse:

@@ -27,6 +27,7 @@ from chatkit_app.auth.sessions import (
 from chatkit_app.core.workflow_lookup import WorkflowInfo, WorkflowLookup
 from chatkit_app.errors import ChatKitAppError, ServiceUnavailable, Unauthorized
 from chatkit_app.limits import LimitPolicy
+from chatkit_app.ops import metrics
 from chatkit_app.upstream.hosted import HostedSessions, file_upload_options
 
 logger = logging.getLogger("chatkit_app.issuer")
@@ -62,15 +63,18 @@ class SessionIssuer:
             await self._limits.session(validate_user_id(user_id))
         workflow = self._registry.find(workflow_id)
         if workflow is None or workflow.mode != "hosted":  # unknown ids fail in the service, as before
-            return await self._call(lambda s: s.create(user_id, workflow_id, metadata))
-        return await self._create_hosted(workflow, validate_user_id(user_id), validate_metadata(metadata))
+            issued = await self._call(lambda s: s.create(user_id, workflow_id, metadata))
+        else:
+            issued = await self._create_hosted(workflow, validate_user_id(user_id), validate_metadata(metadata))
+        metrics.session_issued("new")
+        return issued
 
     async def refresh(self, session_id: str, token: str) -> IssuedSession:
         try:
             step = await self._call(lambda s: _refresh_unless_hosted(s, session_id, token))
-            if isinstance(step, IssuedSession):
-                return step
-            return await self._refresh_hosted(step)
+            issued = step if isinstance(step, IssuedSession) else await self._refresh_hosted(step)
+            metrics.session_issued("refresh")
+            return issued
         except Unauthorized as exc:
             if exc.code == "token_reused" and self._hosted is not None:  # the replay revoked it: end it upstream too
                 await self._cancel(await self._call(lambda s: s.revoked_upstream_session(session_id)))

@@ -23,6 +23,7 @@ import functools
 import gc
 import logging
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,7 @@ from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import BadRequest
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.limits.in_flight import AnswersInFlight
+from chatkit_app.ops import metrics
 from chatkit_app.workflows.agent import ChatAgent, EarlyStarting, Turn
 from chatkit_app.workflows.registry import WorkflowRegistry
 
@@ -133,7 +135,9 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         is out, or at once for requests that make none. Limits are checked first, before
         anything is stored, streamed or sent to a model: over one, the app's error
         (`RateLimited`, `QuotaExceeded`) is raised here, so `POST /api/chatkit` answers
-        429 before streaming and the native UI shows its message."""
+        429 before streaming and the native UI shows its message. A streamed answer is
+        metered from here (`ops.metrics.AnswerMeter`: time to first token, duration)."""
+        started = time.perf_counter()
         if self.limits is not None:
             await _check_limits(self.limits, request, context.user_id)
         if isinstance(request, ItemsListReq | ItemsFeedbackReq):
@@ -151,7 +155,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
             release()
             raise
         if isinstance(result, StreamingResult):
-            return StreamingResult(self.in_flight.holding(result.json_events, release))
+            return StreamingResult(self.in_flight.holding(result.json_events, release, metrics.answer_meter(started)))
         release()
         return result
 

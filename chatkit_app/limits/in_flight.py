@@ -9,10 +9,13 @@ several workers, each counts its own: at most `workers x limit` per user).
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from chatkit_app.errors import RateLimited
+from chatkit_app.ops import metrics
+from chatkit_app.ops.metrics import AnswerMeter
 
 
 class AnswersInFlight:
@@ -28,6 +31,7 @@ class AnswersInFlight:
         when it ends."""
         count = self._running.get(user_id, 0)
         if self.limit and count >= self.limit:
+            metrics.limit_refused("answers_in_flight")
             answers = "answer" if self.limit == 1 else f"{self.limit} answers"
             raise RateLimited(
                 f"You already have {answers} being written; wait until one is finished.",
@@ -50,16 +54,30 @@ class AnswersInFlight:
 
         return release
 
-    def holding(self, stream: AsyncIterator[bytes], release: Callable[[], None]) -> AsyncGenerator[bytes, None]:
+    def holding(
+        self, stream: AsyncIterator[bytes], release: Callable[[], None], meter: AnswerMeter | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """`stream`, releasing its answer when it ends, fails or is closed, or when it is
-        dropped without ever being read (a client gone before the response started)."""
+        dropped without ever being read (a client gone before the response started).
+        `meter` sees each chunk as it passes (one layer for both)."""
 
         async def held() -> AsyncGenerator[bytes, None]:
+            if meter is not None:
+                meter.opened()
+            outcome = "failed"
             try:
                 async for chunk in stream:
+                    if meter is not None:
+                        meter.chunk(chunk)
                     yield chunk
+                outcome = "completed"
+            except (GeneratorExit, asyncio.CancelledError):
+                outcome = "cancelled"
+                raise
             finally:
                 release()
+                if meter is not None:
+                    meter.closed(outcome)
 
         wrapped = held()
         weakref.finalize(wrapped, release)

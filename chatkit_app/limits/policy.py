@@ -20,6 +20,7 @@ from chatkit_app.errors import QuotaExceeded, RateLimited
 from chatkit_app.limits.ledger import WINDOW_SECONDS, Ledger
 from chatkit_app.limits.rates import Counters, Rule, Storage
 from chatkit_app.limits.wording import count, size, wait
+from chatkit_app.ops import metrics
 from chatkit_app.settings import Settings
 
 
@@ -142,6 +143,7 @@ class LimitPolicy:
         and its declared size fits what is left of today's upload bytes."""
         cap = self.quotas.pending_uploads
         if cap > 0 and await self.ledger.pending_uploads(user_id) >= cap:
+            metrics.limit_refused("pending_uploads")
             raise QuotaExceeded(
                 f"You can have {count(cap, 'file{s} waiting')} to be sent; send or remove some first.",
                 retry_after=None,
@@ -177,6 +179,7 @@ class LimitPolicy:
         since = now - WINDOW_SECONDS
         if await self.ledger.tokens_since(user_id, since) + spent < quota:
             return
+        metrics.limit_refused("model_tokens")
         seconds = max(1, await self.ledger.frees_at(user_id, since, quota) - now)
         raise QuotaExceeded(
             f"You can use {count(quota, 'model token')} a day; try again in {wait(seconds)}.",

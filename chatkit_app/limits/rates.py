@@ -32,6 +32,8 @@ from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimite
 from limits.errors import StorageError
 from limits.util import WindowStats
 
+from chatkit_app.ops import metrics
+
 Storage = RedisStorage | sync_storage.MemoryStorage
 
 logger = logging.getLogger("chatkit_app.limits")
@@ -95,10 +97,10 @@ class Counters:
         try:
             if rule.weighted:
                 if not await _done(limiter.test(item, key, cost=cost)):  # a fixed window counts refused hits too
-                    return await self._wait(limiter, item, key)
+                    return await self._refused(rule, limiter, item, key)
             if await _done(limiter.hit(item, key, cost=cost)):
                 return None
-            return await self._wait(limiter, item, key)
+            return await self._refused(rule, limiter, item, key)
         except StorageError as exc:
             self._storage_down(exc)
             return None
@@ -111,7 +113,7 @@ class Counters:
         try:
             if await _done(limiter.test(item, key, cost=cost)):
                 return None
-            return await self._wait(limiter, item, key)
+            return await self._refused(rule, limiter, item, key)
         except StorageError as exc:
             self._storage_down(exc)
             return None
@@ -125,6 +127,11 @@ class Counters:
             self._storage_down(exc)
             return rule.amount
         return max(0, stats.remaining)
+
+    async def _refused(self, rule: Rule, limiter: Any, item: RateLimitItem, key: str) -> float:
+        """A refusal (counted in the metrics by the rule's name): the seconds to wait."""
+        metrics.limit_refused(rule.name)
+        return await self._wait(limiter, item, key)
 
     async def _wait(self, limiter: Any, item: RateLimitItem, key: str) -> float:
         stats: WindowStats = await _done(limiter.get_window_stats(item, key))

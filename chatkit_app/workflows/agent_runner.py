@@ -57,10 +57,11 @@ from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.fast_paths import ModelClient, shared_client
+from chatkit_app.ops import metrics
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn, message_text
 from chatkit_app.workflows.agent_early import EarlyStart
-from chatkit_app.workflows.failures import describe_failure, failure_kind
+from chatkit_app.workflows.failures import describe_failure, failure_kind, failure_label
 from chatkit_app.workflows.history import ReadOnce
 from chatkit_app.workflows.mcp_connections import McpConnections
 from chatkit_app.workflows.model_inputs import converter_for
@@ -155,6 +156,7 @@ class AgentRunner(EarlyStart):
                     raise CustomStreamError(_TOO_MANY_STEPS, allow_retry=True) from None
                 except Exception as exc:
                     failure = describe_failure(exc, budget=self.budget, started=partial.has_output)
+                    metrics.model_error(failure_label(exc))
                     wait = failure.retry_after if failure.retry_after is not None else self.retry_backoff * 2**attempt
                     if (
                         failure.retryable

@@ -65,6 +65,31 @@ def failure_kind(exc: BaseException) -> str:
     return f"HTTP {status.status_code}" if status is not None else type(exc).__name__
 
 
+def failure_label(exc: BaseException) -> str:
+    """For metrics: one of a few fixed kinds (a bounded label), as `describe_failure` sorts them."""
+    chain = _chain(exc)
+    status = next((e for e in chain if isinstance(e, openai.APIStatusError)), None)
+    if status is not None:
+        code = status.status_code
+        if code == 429:
+            return "rate_limited"
+        if code >= 500:
+            return "server_error"
+        return {401: "auth", 403: "auth", 404: "not_found"}.get(code, "rejected")
+    for kinds, label in _LABELS:
+        if any(isinstance(e, kinds) for e in chain):
+            return label
+    return "unexpected"
+
+
+_LABELS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((openai.APITimeoutError, TimeoutError), "timeout"),
+    (openai.APIConnectionError, "connection"),
+    ((ValueError, openai.APIResponseValidationError), "malformed"),
+    ((openai.APIError, ModelBehaviorError), "stream_error"),
+)
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc

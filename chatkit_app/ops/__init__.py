@@ -1,0 +1,7 @@
+"""What an operator watches: health and readiness endpoints, Prometheus metrics, JSON logs
+with request ids (README "Health, metrics and logs").
+
+Layers: `metrics`, `multiproc` and `logs` import nothing of the app, so any layer may call
+them (the hooks); `readiness` and `layer` sit at the top, beside the API (they use the
+services).
+"""
