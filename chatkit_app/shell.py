@@ -25,7 +25,7 @@ from chatkit_app.settings import get_settings
 
 class ChatApp(rx.App):
     def __post_init__(self) -> None:
-        super().__post_init__()
+        super().__post_init__()  # type: ignore[no-untyped-call]
         self.app_wraps[(5, "Overlay")] = lambda stateful: None
 
     def __call__(self) -> ASGIApp:
