@@ -44,7 +44,7 @@ class S3Storage:
         self._client = session.client(
             "s3",
             config=Config(
-                connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}, **common
+                connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"}, **common
             ),
             **client_options,
         )
