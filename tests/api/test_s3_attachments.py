@@ -114,7 +114,7 @@ async def test_an_image_preview_through_the_other_host(hosts: tuple[Host, Host])
 async def test_a_thread_deleted_and_an_unsent_upload_swept_take_their_objects(
     hosts: tuple[Host, Host], s3_bucket: Bucket
 ) -> None:
-    (one, http_one), (two, http_two) = hosts
+    (_, http_one), (two, http_two) = hosts
     alice = await ChatKitClient.for_user(http_one, "alice")
     sent = await upload(alice, "notes.txt", "text/plain", b"notes")
     unsent = await upload(alice, "draft.txt", "text/plain", b"draft")
@@ -169,6 +169,8 @@ async def test_the_store_down_is_a_clear_503_and_nothing_is_half_saved(
     (_, http_up) = await open_host(**s3_bucket.settings())
     alice = await ChatKitClient.for_user(http_up, "alice")
     kept = await upload(alice, "kept.txt", "text/plain", b"kept")
+    events = await alice.stream("threads.create", input=user_input("keep this", attachments=[kept["id"]]))
+    thread_id = next(e["thread"]["id"] for e in events if e["type"] == "thread.created")
     # A second host whose storage is out of reach (the same bucket name, nothing listening).
     down = Bucket(f"http://127.0.0.1:{_closed_port()}", s3_bucket.name, s3_bucket.prefix)
     (services_down, http_down) = await open_host(**down.settings())
@@ -188,9 +190,12 @@ async def test_the_store_down_is_a_clear_503_and_nothing_is_half_saved(
     assert download.status_code == 503 and download.json()["error"]["code"] == "storage_unavailable"
     deleting = await alice_down.raw({"type": "attachments.delete", "params": {"attachment_id": kept["id"]}})
     assert deleting.status_code == 503
-    # still whole: the row through the other host, and the object
+    deleting_thread = await alice_down.raw({"type": "threads.delete", "params": {"thread_id": thread_id}})
+    assert deleting_thread.status_code == 503
+    # still whole: the thread, the row through the other host, and the object
+    assert (await alice.call("threads.get_by_id", thread_id=thread_id))["id"] == thread_id
     again = await http_up.get(f"/api/chatkit/attachments/{kept['id']}", headers=bearer(alice.token))
     assert again.status_code == 200 and again.content == b"kept" and len(s3_bucket.keys()) == 1
-    for body in (response.text, download.text, deleting.text):
+    for body in (response.text, download.text, deleting.text, deleting_thread.text):
         assert SECRET_KEY not in body and "127.0.0.1" not in body
     assert "file storage unavailable" in caplog.text and SECRET_KEY not in caplog.text
