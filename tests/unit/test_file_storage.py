@@ -192,3 +192,30 @@ async def test_a_store_out_of_reach_says_so_quickly_and_names_no_secret(
     assert "file storage unavailable" in caplog.text
     logged = caplog.text + "".join(str(record.args) for record in caplog.records)
     assert SECRET_KEY not in logged
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ("", ("dir", "data/uploads")),
+        ("/srv/chat-files", ("dir", "/srv/chat-files")),
+        ("file:///srv/chat-files", ("dir", "/srv/chat-files")),
+        ("s3://chat-files", ("s3", "chat-files", "")),
+        ("s3://chat-files/site/uploads/", ("s3", "chat-files", "site/uploads")),
+    ],
+)
+def test_the_storage_url(tmp_path: Path, value: str, where: tuple[str, ...]) -> None:
+    location = make_settings(tmp_path, chatkit_storage_url=value).storage_location
+    if where[0] == "dir":
+        assert location.directory is not None and str(location.directory).endswith(where[1])
+    else:
+        assert (location.directory, location.bucket, location.prefix) == (None, *where[1:])
+
+
+@pytest.mark.parametrize("value", ["s3://", "s3://Bad_Bucket/x", "gs://bucket/x", "s3://bucket/../x"])
+def test_a_storage_url_that_cannot_be_used_is_refused_in_one_line(tmp_path: Path, value: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        make_settings(tmp_path, chatkit_storage_url=value)
+    assert "chatkit_storage_url" in str(refused.value)
