@@ -1,5 +1,6 @@
 """Our `ChatKitServer`: the SDK speaks the protocol; we pick the workflow's agent,
-store feedback, and keep partial answers when a stream is cut.
+store feedback, and keep partial answers when a stream is cut, or its process dies (an
+answer is saved as it streams, at most a second behind: `checkpoint`).
 
 Requests are parsed with one `TypeAdapter` built at import. With the fast paths on
 (`fast_paths`), the SDK processes that parse: its public `process` builds a new adapter per
@@ -52,6 +53,7 @@ from pydantic import TypeAdapter
 
 from chatkit_app import fast_paths as fast
 from chatkit_app.chatkit_server.attachments import StoredAttachments
+from chatkit_app.chatkit_server.checkpoint import checkpointed
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
@@ -199,12 +201,15 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         turn = self._turn(thread, input_user_message, context)
         events = self._agent(context).respond(turn)
         # Only a message with files gets notices (`Turn.notices`): other answers skip the layer.
-        return _notices_first(turn, events) if input_user_message and input_user_message.attachments else events
+        if input_user_message and input_user_message.attachments:
+            events = _notices_first(turn, events)
+        return checkpointed(events, self.store, thread, context)
 
     def action(
         self, thread: ThreadMetadata, action: Action[str, Any], sender: WidgetItem | None, context: RequestContext
     ) -> AsyncIterator[ThreadStreamEvent]:
-        return self._agent(context).action(self._turn(thread, None, context), action, sender)
+        events = self._agent(context).action(self._turn(thread, None, context), action, sender)
+        return checkpointed(events, self.store, thread, context)
 
     def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None, context: RequestContext) -> Turn:
         """A turn whose model tokens are checked before each model call and recorded
