@@ -19,7 +19,9 @@
     │                               answered something unusable)
     ├── UpstreamTimeout      504    upstream_timeout
     └── ServiceUnavailable   503    database_unavailable, upstream_not_configured,
-                                    api_key_not_configured
+        │                           api_key_not_configured
+        └── StorageUnavailable 503  storage_unavailable (+ Retry-After): the file
+                                    storage (directory or S3 bucket) cannot be used
 
 Messages are written for humans and never carry a secret, a token or a traceback.
 `retry_after` (seconds), when set, goes out as the `Retry-After` header.
@@ -124,3 +126,14 @@ class ServiceUnavailable(ChatKitAppError):
 
 def error_envelope(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The file storage cannot be reached or refuses us. The message names the storage,
+    never its address or credentials (those go to the server log, without secrets)."""
+
+    default_code = "storage_unavailable"
+    retry_after = 5
+
+    def __init__(self, message: str = "The file storage is unavailable; try again shortly.") -> None:
+        super().__init__(message)

@@ -1,5 +1,5 @@
 """The hourly clean-up: what the app stores only for a while is removed when its time is
-up, so the database and the uploads directory do not grow forever.
+up, so the database and the file storage do not grow forever.
 
 - uploads never sent in a message, a day after they were created (rows and files);
 - session rows past their absolute lifetime (no token of theirs works any more);

@@ -1,6 +1,6 @@
 """Builds the app's long-lived services once per process (engine, codec, registry,
-session service and issuer, ChatKit store and server, limit policy, MCP connections) and migrates
-the database before first use."""
+session service and issuer, ChatKit store and server, file storage, limit policy, MCP
+connections) and migrates the database before first use."""
 
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ from chatkit_app.auth.issuer import SessionIssuer
 from chatkit_app.auth.sessions import SessionService
 from chatkit_app.auth.site_sessions import SiteSessions
 from chatkit_app.auth.tokens import TokenCodec
-from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
+from chatkit_app.chatkit_server.attachments import StoredAttachments
 from chatkit_app.chatkit_server.server import AppChatKitServer
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.attachment_limits import attachment_limits
 from chatkit_app.db import make_engine, migrate, on_loop_else_waiting
 from chatkit_app.limits import LimitPolicy, build_policy
 from chatkit_app.settings import Settings, ensure_data_dir, get_settings, resolve_secret
+from chatkit_app.storage import FileStorage
+from chatkit_app.storage.build import build_storage
 from chatkit_app.upstream.hosted import HostedSessions
 from chatkit_app.workflows.mcp_connections import McpConnections
 from chatkit_app.workflows.registry import WorkflowRegistry, build_registry
@@ -68,7 +70,7 @@ class Services:
     sessions: SessionService
     run_db: DatabaseRunner
     store: SQLModelStore
-    attachments: DiskAttachmentStore
+    attachments: StoredAttachments
     chatkit: AppChatKitServer
     site_sessions: SiteSessions
     limits: LimitPolicy
@@ -87,6 +89,12 @@ class Services:
             hosted=self.hosted,
             limits=self.limits,
         )
+
+    @property
+    def storage(self) -> FileStorage:
+        """Where attachment bytes live (`CHATKIT_STORAGE_URL`); `await storage.ready()`
+        raises `StorageUnavailable` when it cannot be used (for a readiness check)."""
+        return self.attachments.storage
 
     async def aclose(self) -> None:
         """`close`, closing the OpenAI client and the MCP connections on the running loop
@@ -141,9 +149,9 @@ def build_services(
     )
     store = SQLModelStore(engine, runner=run_db, fast_engine=fast_engine)
     limits = build_policy(settings, store.transaction, clock=clock)
-    attachments = DiskAttachmentStore(
+    attachments = StoredAttachments(
         store,
-        settings.uploads_dir,
+        build_storage(settings),
         max_bytes=settings.chatkit_max_upload_bytes,
         signing_key=secret,
         preview_ttl_seconds=settings.chatkit_token_ttl_seconds,

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from chatkit_app.core.attachment_limits import parse_size_limits
 from chatkit_app.core.mcp_config import McpServerConfig, parse_mcp_servers
+from chatkit_app.storage.url import StorageLocation, parse_storage_url
 
 logger = logging.getLogger("chatkit_app.settings")
 
@@ -93,6 +94,16 @@ class Settings(BaseSettings):
     chatkit_model_max_turn_mb: float = Field(default=20, gt=0)  # the most of all, per model call
     # The most file bytes all answers of this process hold for their model calls at once (0: no cap).
     chatkit_model_files_in_flight_mb: float = Field(default=200, ge=0)
+    # Where attachment bytes live (README "File storage"): a directory (default: the data
+    # dir's uploads/) or s3://bucket/prefix, with S3's settings in the standard AWS variables.
+    chatkit_storage_url: str = ""
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    aws_region: str | None = None
+    aws_default_region: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_endpoint_url_s3: str | None = None
     # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, README "MCP servers").
     chatkit_mcp_servers: Annotated[list[McpServerConfig], NoDecode] = Field(default_factory=list)
 
@@ -136,6 +147,13 @@ class Settings(BaseSettings):
         "openai_api_key",
         "chatkit_oidc_client_secret",
         "chatkit_metrics_token",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region",
+        "aws_default_region",
+        "aws_endpoint_url",
+        "aws_endpoint_url_s3",
         mode="before",
     )
     @classmethod
@@ -168,6 +186,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upload_limits(cls, value: str) -> str:
         parse_size_limits(value)
+        return value
+
+    @field_validator("chatkit_storage_url", mode="after")
+    @classmethod
+    def _storage_url(cls, value: str) -> str:
+        parse_storage_url(value, default_directory=Path())
         return value
 
     @field_validator("chatkit_site_logo", "chatkit_site_favicon", mode="after")
@@ -266,6 +290,11 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.chatkit_data_dir / "uploads"
+
+    @property
+    def storage_location(self) -> StorageLocation:
+        """Where attachment bytes live (`CHATKIT_STORAGE_URL`, else `uploads_dir`)."""
+        return parse_storage_url(self.chatkit_storage_url, default_directory=self.uploads_dir)
 
 
 def _split(value: str) -> list[str]:

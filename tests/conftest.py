@@ -21,6 +21,8 @@ from chatkit_app.services import Services, build_services
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.registry import Workflow, bind, build_registry
 
+pytest_plugins = ("tests.s3_server",)  # the loopback S3 server and its buckets
+
 # Every limit off (0), for tests of other things that legitimately make many requests.
 LIMITS_OFF = {
     "chatkit_limit_identities_per_hour": 0,

@@ -1,20 +1,17 @@
-"""What an uploaded file is, decided from its bytes (never the client's header or name),
-and how a multipart upload is streamed to disk under a size limit."""
+"""What an uploaded file is, decided from its bytes as they stream past (never the client's
+header or name), and the file bytes of an upload's body (raw or multipart)."""
 
 from __future__ import annotations
 
 import codecs
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from chatkit_app.core.attachment_limits import SUPPORTED
-from chatkit_app.errors import BadRequest, ChatKitAppError, PayloadTooLarge
+from chatkit_app.errors import BadRequest, ChatKitAppError
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 TEXT_TYPES = {"text/plain", "text/csv", "application/json", "text/markdown"}
@@ -38,40 +35,55 @@ def normalize_mime(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def sniff(path: Path, declared: str) -> str:
-    """The file's real type within the allowlist, or `UnsupportedMediaType`."""
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    for magic, mime in _MAGIC:
-        if head.startswith(magic):
-            return mime
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if not _is_utf8_text(path):
-        raise UnsupportedMediaType("This file type is not allowed (images, PDF and text files are).")
-    declared = normalize_mime(declared)
-    if declared == "application/json":
-        try:
-            with open(path, encoding="utf-8") as handle:
-                json.load(handle)
-        except ValueError:
-            return "text/plain"
-    return declared if declared in TEXT_TYPES else "text/plain"
+class Sniffer:
+    """Watches an upload's bytes as they stream past (to the storage): its first bytes,
+    and whether it is all UTF-8 text without NUL bytes. Nothing else is kept."""
 
+    def __init__(self) -> None:
+        self.head = b""
+        self.text = True
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
 
-def _is_utf8_text(path: Path) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(64 * 1024):
-            if b"\x00" in chunk:
-                return False
+    def feed(self, chunk: bytes) -> None:
+        if len(self.head) < 16:
+            self.head += chunk[: 16 - len(self.head)]
+        if self.text and b"\x00" in chunk:
+            self.text = False
+        elif self.text:
             try:
-                decoder.decode(chunk)
+                self._decoder.decode(chunk)
             except UnicodeDecodeError:
-                return False
+                self.text = False
+
+    async def watch(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            self.feed(chunk)
+            yield chunk
+
+    def mime(self, declared: str) -> str:
+        """The file's real type within the allowlist, or `UnsupportedMediaType`. A text
+        file declared as JSON comes back as `application/json` unparsed: `is_json` decides."""
+        head = self.head
+        for magic, mime in _MAGIC:
+            if head.startswith(magic):
+                return mime
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            return "image/webp"
+        if self.text:
+            try:
+                self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.text = False
+        if not self.text:
+            raise UnsupportedMediaType("This file type is not allowed (images, PDF and text files are).")
+        declared = normalize_mime(declared)
+        return declared if declared in TEXT_TYPES else "text/plain"
+
+
+def is_json(data: bytes) -> bool:
     try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+        json.loads(data)
+    except ValueError:
         return False
     return True
 
@@ -80,32 +92,51 @@ def random_storage_name() -> str:
     return secrets.token_urlsafe(24)
 
 
-async def receive_upload(chunks: AsyncIterator[bytes], content_type: str, destination: Path, limit: int) -> int:
-    """Writes the upload's file bytes to `destination` (created with mode 0600) and
-    returns their size. Multipart bodies use their `file` part; any other body is the
-    file itself. Stops with 413 as soon as the file passes `limit` bytes."""
-    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        mime, options = parse_options_header(content_type)
-        if mime != b"multipart/form-data":
-            size = 0
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"The file is larger than {limit} bytes.")
-                out.write(chunk)
-            return size
-        return await _receive_multipart(chunks, options.get(b"boundary"), out, limit)
+async def file_chunks(chunks: AsyncIterator[bytes], content_type: str) -> AsyncIterator[bytes]:
+    """The upload's file bytes as they arrive: a multipart body's `file` part, or any
+    other body whole. The caller (the storage's `put`) counts them against the limit."""
+    mime, options = parse_options_header(content_type)
+    if mime != b"multipart/form-data":
+        async for chunk in chunks:
+            if chunk:
+                yield chunk
+        return
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise BadRequest("The multipart upload has no boundary.")
+    part = _FilePart()
+    parser = MultipartParser(
+        boundary,
+        callbacks={
+            "on_header_field": part.on_header_field,
+            "on_header_value": part.on_header_value,
+            "on_header_end": part.on_header_end,
+            "on_part_data": part.on_part_data,
+            "on_part_end": part.on_part_end,
+        },
+    )
+    async for chunk in chunks:
+        parser.write(chunk)
+        for data in part.take():
+            yield data
+    parser.finalize()
+    for data in part.take():
+        yield data
+    if not part.seen_file:
+        raise BadRequest("The upload has no `file` part.")
 
 
 class _FilePart:
-    """Multipart callbacks that copy the first `file` part into `out`, counting bytes."""
+    """Multipart callbacks that collect the first `file` part's bytes."""
 
-    def __init__(self, out: BinaryIO, limit: int) -> None:
-        self.out, self.limit = out, limit
+    def __init__(self) -> None:
         self.field = self.value = b""
         self.in_file = self.seen_file = False
-        self.size = 0
+        self.pending: list[bytes] = []
+
+    def take(self) -> list[bytes]:
+        pending, self.pending = self.pending, []
+        return pending
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self.field += data[start:end]
@@ -120,35 +151,9 @@ class _FilePart:
         self.field = self.value = b""
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if not self.in_file:
-            return
-        self.size += end - start
-        if self.size > self.limit:
-            raise PayloadTooLarge(f"The file is larger than {self.limit} bytes.")
-        self.out.write(data[start:end])
+        if self.in_file and end > start:
+            self.pending.append(bytes(data[start:end]))
 
     def on_part_end(self) -> None:
         self.seen_file = self.seen_file or self.in_file
         self.in_file = False
-
-
-async def _receive_multipart(chunks: AsyncIterator[bytes], boundary: bytes | None, out: BinaryIO, limit: int) -> int:
-    if not boundary:
-        raise BadRequest("The multipart upload has no boundary.")
-    part = _FilePart(out, limit)
-    parser = MultipartParser(
-        boundary,
-        callbacks={
-            "on_header_field": part.on_header_field,
-            "on_header_value": part.on_header_value,
-            "on_header_end": part.on_header_end,
-            "on_part_data": part.on_part_data,
-            "on_part_end": part.on_part_end,
-        },
-    )
-    async for chunk in chunks:
-        parser.write(chunk)
-    parser.finalize()
-    if not part.seen_file:
-        raise BadRequest("The upload has no `file` part.")
-    return part.size

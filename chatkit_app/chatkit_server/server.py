@@ -53,7 +53,7 @@ from chatkit.types import (
 from pydantic import TypeAdapter
 
 from chatkit_app import fast_paths as fast
-from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
+from chatkit_app.chatkit_server.attachments import StoredAttachments
 from chatkit_app.chatkit_server.checkpoint import checkpointed
 from chatkit_app.chatkit_server.head_start import Arrival, HeadStart
 from chatkit_app.chatkit_server.store import SQLModelStore
@@ -98,7 +98,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self,
         store: SQLModelStore,
         registry: WorkflowRegistry,
-        attachment_store: DiskAttachmentStore | None = None,
+        attachment_store: StoredAttachments | None = None,
         *,
         limits: LimitPolicy | None = None,
         fast_paths: bool = True,
@@ -106,7 +106,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
     ) -> None:
         super().__init__(store, attachment_store)
         self.store: SQLModelStore = store
-        self.attachment_store: DiskAttachmentStore | None = attachment_store
+        self.attachment_store: StoredAttachments | None = attachment_store
         self.registry = registry
         self.limits = limits
         self.fast_paths = fast_paths

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -33,8 +34,10 @@ from chatkit_app import models  # noqa: F401  (registers the tables on the metad
 from chatkit_app.chatkit_server.driver_writes import CompiledWrite, driver_rowcount
 from chatkit_app.core.context import RequestContext
 from chatkit_app.db import on_loop_else_waiting
+from chatkit_app.errors import StorageUnavailable
 
 _T = TypeVar("_T")
+logger = logging.getLogger("chatkit_app.store")
 _ITEM: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 _ATTACHMENT: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,8 +90,9 @@ class SQLModelStore(Store[RequestContext]):
         self._fast_engine = fast_engine
         self._runner: SyncRunner = runner or _to_thread
         self._pg = engine.dialect.name == "postgresql"
-        # Told the stored file names of attachments whose rows went away (DiskAttachmentStore).
-        self.remove_files: Callable[[list[str]], None] = lambda names: None
+        # Removes stored files by name (`StoredAttachments.remove_files`); raises
+        # `StorageUnavailable` when the file storage is down.
+        self.remove_files: Callable[[list[str]], Awaitable[None]] = _no_files
         # Set by the attachment store: re-signs image previews of loaded items for the
         # reader's session (a stored preview URL expires with the token that made it).
         self.fresh_previews: Callable[[ThreadItem, RequestContext], ThreadItem] = lambda item, context: item
@@ -148,16 +152,28 @@ class SQLModelStore(Store[RequestContext]):
         return await self._tx(work)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        """The thread's files go first: with the file storage down this fails
+        (`StorageUnavailable`) and the thread stays whole."""
         params = {"tid": thread_id, "uid": context.user_id, "wf": context.workflow_id}
+
+        def files(conn: Connection) -> list[str]:
+            if conn.execute(self._thread_get, params).scalar() is None:
+                raise NotFoundError(f"thread {thread_id} not found")
+            return [name for name in conn.execute(self._att_thread_files, params).scalars() if name]
+
+        names = await self._tx(files)
+        await self.remove_files(names)
 
         def work(conn: Connection) -> list[str]:
             self._write(conn, self._thread_delete, params, f"thread {thread_id}")
             conn.execute(self._items_delete, params)  # also done by ON DELETE CASCADE
-            files = [name for name in conn.execute(self._att_thread_files, params).scalars() if name]
+            late = [name for name in conn.execute(self._att_thread_files, params).scalars() if name]
             conn.execute(self._att_thread_delete, params)
-            return files
+            return [name for name in late if name not in names]
 
-        self.remove_files(await self._tx(work))  # after the commit: a rollback keeps the bytes
+        late = await self._tx(work)  # files of a message sent meanwhile
+        if late:
+            await self._remove_files_later(late)
 
     async def sweep_unsent_attachments(self, older_than_micros: int) -> int:
         """Delete attachments created before `older_than_micros` that never reached a
@@ -169,8 +185,24 @@ class SQLModelStore(Store[RequestContext]):
             return list(conn.execute(self._att_sweep, params).scalars())
 
         names = await self._tx(work)
-        self.remove_files([name for name in names if name])
+        await self._remove_files_later([name for name in names if name])
         return len(names)
+
+    async def named_files(self, storage_names: list[str]) -> set[str]:
+        """Those of `storage_names` that an attachment row names (any user's: maintenance)."""
+
+        def work(conn: Connection) -> set[str]:
+            return set(conn.execute(self._att_named, {"names": storage_names}).scalars())
+
+        return await self._tx(work) if storage_names else set()
+
+    async def _remove_files_later(self, names: list[str]) -> None:
+        """Files whose rows are gone already: with the storage down they stay until the
+        sweep of files no row names (`file_sweep`)."""
+        try:
+            await self.remove_files(names)
+        except StorageUnavailable:
+            logger.warning("%d attachment file(s) left for a later sweep: the file storage is unavailable", len(names))
 
     # --- items -------------------------------------------------------------------------
     async def load_thread_items(
@@ -420,6 +452,9 @@ class SQLModelStore(Store[RequestContext]):
         att_thread = (att.c.thread_id == _p("tid")) & (att.c.user_id == uid)
         self._att_thread_files = sa.select(att.c.storage_name).where(att_thread)
         self._att_thread_delete = sa.delete(att).where(att_thread)
+        self._att_named = sa.select(att.c.storage_name).where(
+            att.c.storage_name.in_(sa.bindparam("names", expanding=True))
+        )
         self._att_sweep = (
             sa.delete(att)
             .where(att.c.thread_id.is_(None), att.c.created_at < _p("before"))
@@ -434,6 +469,10 @@ class SQLModelStore(Store[RequestContext]):
             set_={"thread_id": a_ins.excluded.thread_id, "data": a_ins.excluded.data},
             where=att.c.user_id == a_ins.excluded.user_id,
         ).execution_options(preserve_rowcount=True)
+
+
+async def _no_files(names: list[str]) -> None:
+    return None
 
 
 async def _to_thread(fn: Callable[[], _T]) -> _T:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -64,10 +63,9 @@ def redis_urls(settings: Settings) -> list[str]:
 
 
 async def storage_ready(services: Services) -> None:
-    """The file storage can take a file: today a local directory, written and removed.
-    (Another storage, e.g. S3, answers this through its own check.)"""
-    directory = services.settings.uploads_dir
-    await asyncio.wrap_future(in_daemon_thread(lambda: _write_probe_file(directory)))
+    """The file storage answers (`CHATKIT_STORAGE_URL`: the local directory is there and
+    writable; an S3 bucket answers a HEAD)."""
+    await services.storage.ready()
 
 
 def in_daemon_thread(fn: Callable[[], T]) -> Future[T]:
@@ -85,13 +83,6 @@ def in_daemon_thread(fn: Callable[[], T]) -> Future[T]:
 
     threading.Thread(target=run, name="readyz", daemon=True).start()
     return future
-
-
-def _write_probe_file(directory: os.PathLike[str]) -> None:
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=directory, prefix=".ready-", delete=True) as handle:
-        handle.write(b"ok")
-        handle.flush()
 
 
 class Readiness:

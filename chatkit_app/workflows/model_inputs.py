@@ -35,7 +35,7 @@ from openai.types.responses import (
 )
 
 from chatkit_app.core.byte_budget import ByteBudget
-from chatkit_app.errors import PayloadTooLarge
+from chatkit_app.errors import PayloadTooLarge, StorageUnavailable
 from chatkit_app.settings import Settings
 from chatkit_app.workflows.agent import Turn
 from chatkit_app.workflows.history import Converter, describe
@@ -147,8 +147,8 @@ class ModelInputConverter(Converter):
                 return describe(attachment, "The file is no longer available")
             if isinstance(exc, PayloadTooLarge):
                 return self._too_large(attachment, size, per_file=limit == policy.max_file_bytes)
-            if isinstance(exc, OSError):
-                logger.warning("could not read an attachment for the model", exc_info=True)
+            if isinstance(exc, OSError | StorageUnavailable):  # the file storage is down: named instead
+                logger.warning("could not read an attachment for the model: %s", type(exc).__name__)
                 return describe(attachment, "Its content could not be read")
             raise
         if self.budget is not None:

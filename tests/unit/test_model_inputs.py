@@ -22,11 +22,12 @@ from chatkit.types import (
 )
 from sqlalchemy import Engine
 
-from chatkit_app.chatkit_server.attachments import DiskAttachmentStore
+from chatkit_app.chatkit_server.attachments import StoredAttachments
 from chatkit_app.chatkit_server.store import SQLModelStore
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import PayloadTooLarge
 from chatkit_app.settings import Settings
+from chatkit_app.storage.local import LocalStorage
 from chatkit_app.workflows.agent import Turn
 from chatkit_app.workflows.model_inputs import converter_for, model_kind
 
@@ -36,21 +37,22 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 @pytest.fixture
-def files(engine: Engine, tmp_path: Path) -> DiskAttachmentStore:
-    return DiskAttachmentStore(SQLModelStore(engine), tmp_path / "uploads", max_bytes=1 << 20, signing_key=b"k" * 32)
+def files(engine: Engine, tmp_path: Path) -> StoredAttachments:
+    storage = LocalStorage(tmp_path / "uploads")
+    return StoredAttachments(SQLModelStore(engine), storage, max_bytes=1 << 20, signing_key=b"k" * 32)
 
 
 async def _chunks(content: bytes) -> AsyncIterator[bytes]:
     yield content
 
 
-async def uploaded(files: DiskAttachmentStore, context: RequestContext, name: str, content: bytes) -> Attachment:
+async def uploaded(files: StoredAttachments, context: RequestContext, name: str, content: bytes) -> Attachment:
     params = AttachmentCreateParams(name=name, size=len(content), mime_type="image/png")
     created = await files.create_attachment(params, context)
     return await files.store_upload(created.id, _chunks(content), "application/octet-stream", context)
 
 
-async def test_read_bytes_is_for_the_owner_and_under_the_limit(files: DiskAttachmentStore) -> None:
+async def test_read_bytes_is_for_the_owner_and_under_the_limit(files: StoredAttachments) -> None:
     attachment = await uploaded(files, ALICE, "a.png", PNG)
     assert await files.read_bytes(attachment.id, ALICE, limit=len(PNG)) == PNG
     with pytest.raises(NotFoundError):
@@ -64,7 +66,7 @@ async def test_read_bytes_is_for_the_owner_and_under_the_limit(files: DiskAttach
         await files.read_bytes(not_sent.id, ALICE, limit=100)
 
 
-async def test_each_file_is_read_once_per_turn(files: DiskAttachmentStore, engine: Engine, tmp_path: Path) -> None:
+async def test_each_file_is_read_once_per_turn(files: StoredAttachments, engine: Engine, tmp_path: Path) -> None:
     """The same file in two messages, the history converted twice (a retry): one read."""
     attachment = await uploaded(files, ALICE, "a.png", PNG)
     thread = ThreadMetadata(id="thr_1", created_at=datetime.now())

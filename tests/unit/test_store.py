@@ -459,7 +459,11 @@ async def test_attachments_are_isolated_per_user(store: SQLModelStore) -> None:
 
 async def test_thread_delete_and_sweep_hand_over_their_files(store: SQLModelStore, engine: Engine) -> None:
     removed: list[str] = []
-    store.remove_files = removed.extend
+
+    async def remove(names: list[str]) -> None:
+        removed.extend(names)
+
+    store.remove_files = remove
     thread = await new_thread(store, A)
     other = await new_thread(store, B)
     for name, context, thread_id in (("sent", A, thread.id), ("unsent", A, None), ("theirs", B, other.id)):
