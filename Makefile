@@ -25,10 +25,21 @@ ifeq ($(strip $(REFLEX_BUN_PATH)),)
   endif
 endif
 
-.PHONY: run test lint bench setup setup-dev browser clean
+.PHONY: run build serve test lint bench setup setup-dev browser caddy clean
 
 run: setup
 	$(VENV)/bin/reflex run
+
+# Production, several hosts: the frontend built once (the browser pointed at the public
+# URL), then each host serves it (`make serve`, or the Docker image; docs/deployment.md).
+build: setup $(BUN_DEP)
+	@if [ -z "$(CHATKIT_PUBLIC_URL)" ]; then \
+	  echo "make build needs CHATKIT_PUBLIC_URL: where visitors reach the site, e.g. https://chat.example.com"; \
+	  exit 2; fi
+	REFLEX_API_URL="$(CHATKIT_PUBLIC_URL)" $(VENV)/bin/reflex export --frontend-only --no-zip --env prod
+
+serve: setup
+	$(PY) -m chatkit_app.serve
 
 # The protocol and streaming API tests run a second time on the plain SDK paths.
 FAST_PATHS_OFF_TESTS := tests/api/test_chatkit_protocol.py tests/api/test_chatkit_streaming.py \
@@ -36,7 +47,7 @@ FAST_PATHS_OFF_TESTS := tests/api/test_chatkit_protocol.py tests/api/test_chatki
 	tests/api/test_exported_workflow.py tests/api/test_mcp_assistant.py tests/api/test_model_inputs.py \
 	tests/api/test_widget_actions.py tests/api/test_ops_endpoints.py
 
-test: setup-dev browser
+test: setup-dev browser caddy
 	$(PY) -m pytest $(PYTEST_ARGS)
 	CHATKIT_FAST_PATHS=off $(PY) -m pytest $(FAST_PATHS_OFF_TESTS)
 
@@ -81,6 +92,18 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "Chromium missing at $(CHROMIUM): browser tests will skip (sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+
+# The deploy kit's test runs deploy/Caddyfile with the real caddy (Debian's package);
+# installed like Chromium when missing.
+caddy:
+	@if ! command -v caddy >/dev/null; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's caddy for the deploy kit's test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null; \
+	  else \
+	    echo "caddy missing: the deploy kit's test will skip (sudo apt-get install caddy)"; \
 	  fi; \
 	fi
 

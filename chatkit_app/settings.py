@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     chatkit_metrics_token: SecretStr | None = None  # when set, /metrics needs it as a bearer token
     chatkit_log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
     chatkit_ready_timeout_seconds: float = Field(default=2.0, gt=0, le=30)  # each /readyz check
+    # SIGTERM: replies in flight get this long to finish (`python -m chatkit_app.serve`)
+    chatkit_shutdown_grace_seconds: float = Field(default=20.0, ge=1, le=600)
 
     @field_validator(
         "chatkit_secret",

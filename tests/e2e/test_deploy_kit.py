@@ -1,0 +1,268 @@
+"""The deploy kit, run without containers: `make build` once, two hosts laid out as the
+Dockerfile's `app` image (`python -m chatkit_app.serve`, their own data directories,
+sharing PostgreSQL and Redis), and deploy/Caddyfile in front with the real `caddy`.
+
+A visitor chats through Caddy (pages and websocket proxied, the build's assets served by
+Caddy itself), one host is killed, and the chat goes on through the other. SIGTERM lets a
+reply finish within CHATKIT_SHUTDOWN_GRACE_SECONDS; past it, the reply is cut and the
+thread keeps what had streamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.e2e.prod_site import REPO_ROOT, copy_site, free_port
+from tests.e2e.test_prod_backend import _env
+
+pytestmark = pytest.mark.slow
+CADDY = shutil.which("caddy")
+# What the Dockerfile's `app` stage copies from the build stage (besides the venv).
+APP_IMAGE_FILES = ("rxconfig.py", "assets", "chatkit_app", ".web/build/client")
+
+
+def _require_caddy() -> str:
+    if CADDY is None:
+        if os.environ.get("CI"):
+            pytest.fail("caddy is missing: `make caddy` installs Debian's package")
+        pytest.skip("caddy is missing (sudo apt-get install caddy)")
+    return CADDY
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One build for a public URL (Caddy's address), two host directories made from it."""
+    _require_caddy()
+    root = tmp_path_factory.mktemp("deploy")
+    source = root / "source"
+    copy_site(source)
+    public_port = free_port()
+    public_url = f"http://127.0.0.1:{public_port}"
+    env = _env(source / "data", CHATKIT_UI_MODE="native")
+    # `make build` as an operator runs it (the repository's venv and bun, run in the copy).
+    subprocess.run(
+        ["make", "-f", str(REPO_ROOT / "Makefile"), "build", f"VENV={REPO_ROOT / '.venv'}", f"CHATKIT_PUBLIC_URL={public_url}"],
+        cwd=source,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    hosts = []
+    for name in ("host-a", "host-b"):
+        host = root / name
+        for item in APP_IMAGE_FILES:
+            target = host / item
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (source / item).is_dir() else shutil.copy2)(source / item, target)
+        hosts.append(host)
+    yield {"public_port": public_port, "public_url": public_url, "hosts": hosts}
+
+
+@contextmanager
+def _process(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "ab") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def _wait_ok(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{url}: exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{url}: not up:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+
+
+def _host_env(host: Path, kit: dict[str, Any], database: str, redis: str, **extra: str) -> dict[str, str]:
+    return _env(
+        host / "data",
+        DATABASE_URL=database,
+        REDIS_URL=redis,
+        CHATKIT_SECRET=kit["secret"],
+        CHATKIT_PUBLIC_URL=kit["public_url"],
+        CHATKIT_UI_MODE="native",
+        CHATKIT_WORKERS="1",
+        **extra,
+    )
+
+
+@contextmanager
+def _serving(host: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    log = host / "serve.log"
+    command = [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "chatkit_app.serve", "--host", "127.0.0.1", "--port", str(port)]
+    with _process(command, cwd=host, env=env, log=log) as process:
+        _wait_ok(f"http://127.0.0.1:{port}/readyz", process, log)
+        yield f"http://127.0.0.1:{port}", process
+
+
+def _scripts(html: str) -> list[str]:
+    return sorted(set(re.findall(r"/assets/[\w.-]+\.js", html)))
+
+
+def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
+    kit: dict[str, Any], postgres_url: str, redis_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    kit["secret"] = secrets.token_urlsafe(48)
+    host_a, host_b = kit["hosts"]
+    with (
+        _serving(host_a, _host_env(host_a, kit, postgres_url, redis_url)) as (url_a, process_a),
+        _serving(host_b, _host_env(host_b, kit, postgres_url, redis_url)) as (url_b, _),
+    ):
+        # One build: both hosts point the browser at the same files.
+        page_a, page_b = httpx.get(url_a).text, httpx.get(url_b).text
+        assert _scripts(page_a) and _scripts(page_a) == _scripts(page_b)
+
+        caddy_env = dict(
+            os.environ,
+            CHATKIT_SITE_ADDRESS=kit["public_url"],
+            CHATKIT_BACKENDS=f"{url_a.removeprefix('http://')} {url_b.removeprefix('http://')}",
+            CHATKIT_FRONTEND_DIR=str(host_a / ".web" / "build" / "client"),
+            CADDY_ADMIN=f"127.0.0.1:{free_port()}",
+            XDG_DATA_HOME=str(tmp_path / "caddy-data"),
+            XDG_CONFIG_HOME=str(tmp_path / "caddy-config"),
+        )
+        caddy = [_require_caddy(), "run", "--config", str(REPO_ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"]
+        with _process(caddy, cwd=tmp_path, env=caddy_env, log=tmp_path / "caddy.log") as caddy_process:
+            public = kit["public_url"]
+            _wait_ok(f"{public}/healthz", caddy_process, tmp_path / "caddy.log")
+
+            # Pages come from the app (its security headers on them); assets from Caddy.
+            home = httpx.get(public)
+            assert home.status_code == 200 and "content-security-policy" in home.headers
+            script = httpx.get(public + _scripts(home.text)[0], headers={"Accept-Encoding": "gzip"})
+            assert script.status_code == 200
+            assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert script.headers.get("server", "").lower() == "caddy"
+            ready = httpx.get(f"{public}/readyz").json()
+            assert ready["checks"]["database"]["ok"] and ready["checks"]["redis"]["ok"]
+
+            page = browser.new_page()
+            sockets: list[str] = []
+            page.on("websocket", lambda socket: sockets.append(socket.url))
+            try:
+                page.goto(public)
+                composer = page.get_by_test_id("composer-input")
+                composer.wait_for(timeout=60_000)
+                composer.fill("hello through caddy")
+                composer.press("Enter")
+                expect(page.get_by_test_id("assistant-message").last).to_contain_text("hello through caddy", timeout=30_000)
+                assert sockets and all(url.startswith(f"ws://127.0.0.1:{kit['public_port']}/") for url in sockets)
+
+                # A host dies: the chat goes on through the other one (state in Redis).
+                os.killpg(process_a.pid, signal.SIGKILL)
+                process_a.wait(timeout=10)
+                expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
+                composer.fill("still here after a host died")
+                composer.press("Enter")
+                expect(page.get_by_test_id("user-message")).to_have_text(
+                    ["hello through caddy", "still here after a host died"], timeout=60_000
+                )
+                expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+                    "still here after a host died", timeout=60_000
+                )
+                page.reload()
+                expect(page.get_by_test_id("thread-entry")).to_have_count(1, timeout=60_000)
+            finally:
+                page.close()
+
+
+def _stream_until_sigterm(url: str, api_key: str, process: subprocess.Popen[bytes]) -> tuple[str, str, bool]:
+    """Starts a long reply (the offline agent echoes 600 words, ~6 s), SIGTERMs the server
+    a second in; returns (thread id, text streamed, whether the reply ended normally)."""
+    made = httpx.post(
+        f"{url}/api/chatkit/session",
+        json={"userId": "alice", "workflowId": "assistant"},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    assert made.status_code == 201, made.text
+    words = " ".join(f"word{n}" for n in range(600))
+    request = {
+        "type": "threads.create",
+        "params": {"input": {"content": [{"type": "input_text", "text": words}], "attachments": [], "inference_options": {}}},
+    }
+    thread_id, streamed, finished, sent, started = "", "", False, False, time.monotonic()
+    headers = {"Authorization": f"Bearer {made.json()['token']}"}
+    try:
+        with httpx.stream("POST", f"{url}/api/chatkit", json=request, headers=headers, timeout=60) as response:
+            for line in response.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                event = json.loads(line[6:])
+                if event["type"] == "thread.created":
+                    thread_id = event["thread"]["id"]
+                elif event["type"] == "thread.item.updated" and "delta" in event["update"]:
+                    streamed += event["update"]["delta"]
+                elif event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
+                    finished = True
+                if not sent and time.monotonic() - started > 1.0:
+                    process.send_signal(signal.SIGTERM)
+                    sent = True
+    except httpx.HTTPError:
+        pass  # cut by the shutdown
+    assert sent
+    return thread_id, streamed, finished
+
+
+@pytest.mark.parametrize("grace", [20, 1])
+def test_sigterm_lets_replies_finish_within_the_grace_and_keeps_what_streamed(
+    kit: dict[str, Any], grace: int, tmp_path: Path
+) -> None:
+    host = kit["hosts"][1]
+    api_key = secrets.token_urlsafe(32)
+    kit.setdefault("secret", secrets.token_urlsafe(48))
+    data = tmp_path / "data"
+    env = _env(
+        data,
+        CHATKIT_SECRET=kit["secret"],
+        CHATKIT_API_KEY=api_key,
+        CHATKIT_PUBLIC_URL=kit["public_url"],
+        CHATKIT_SHUTDOWN_GRACE_SECONDS=str(grace),
+    )
+    with _serving(host, env) as (url, process):
+        thread_id, streamed, finished = _stream_until_sigterm(url, api_key, process)
+        stopped = time.monotonic()
+        assert process.wait(timeout=grace + 15) == 0 or grace == 1
+        took = time.monotonic() - stopped
+    engine = create_engine(f"sqlite:///{data / 'fresh.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT data FROM chatkit_item WHERE thread_id = :t AND type = 'assistant_message'"), {"t": thread_id}
+        ).fetchall()
+    engine.dispose()
+    assert len(rows) == 1
+    saved = "".join(part["text"] for part in json.loads(rows[0][0])["content"])
+    if grace == 20:
+        assert finished and "word599" in streamed and "word599" in saved  # the reply was let finish
+    else:
+        assert not finished and "word599" not in streamed and took < 10  # cut at the grace's end
+        assert saved and streamed.startswith(saved)  # what had streamed (to the last second) is kept
