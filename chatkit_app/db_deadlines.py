@@ -31,11 +31,15 @@ def grace_seconds(timeout: float) -> float:
     return min(timeout, max(1.0, timeout / 5))
 
 
-def deadline_connection_class(timeout: float) -> type[psycopg.Connection[Any]]:
+class _Deadlines(psycopg.Connection[Any]):
+    chatkit_in_pool: bool
+
+
+def deadline_connection_class(timeout: float) -> type[_Deadlines]:
     """A psycopg connection class whose waits on the server end after `timeout` + grace."""
     grace = grace_seconds(timeout)
 
-    class DeadlineConnection(psycopg.Connection[Any]):
+    class DeadlineConnection(_Deadlines):
         chatkit_deadline = timeout + grace
         chatkit_ping_deadline = grace
         chatkit_in_pool = False  # from checkin to checkout: its waits are the pre-ping's

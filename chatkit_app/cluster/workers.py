@@ -1,7 +1,7 @@
 """How many backend workers `reflex run` starts, and that a dead one is replaced.
 
 Reflex's production run (`reflex.utils.exec.run_granian_backend_prod`) starts
-`granian.server.Server(..., workers=int(GRANIAN_WORKERS or 2 × cores + 1 with Redis))` and
+`granian.server.Server(..., workers=int(GRANIAN_WORKERS or 2 * cores + 1 with Redis))` and
 passes no respawn option: one worker that dies (`kill -9`, out of memory) stops the whole
 host. `rxconfig.py` is imported by the `reflex` command before it starts Granian, and calls
 `configure_backend`: the worker count comes from our settings (`CHATKIT_WORKERS`), and
@@ -44,5 +44,5 @@ def respawn_failed_workers() -> bool:
             kwargs.setdefault("respawn_failed_workers", True)
             super().__init__(*args, **kwargs)
 
-    server.Server = RespawningServer  # type: ignore[misc]
+    server.Server = RespawningServer
     return True
