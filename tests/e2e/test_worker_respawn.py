@@ -26,6 +26,7 @@ from tests.e2e.prod_site import (
 
 pytestmark = pytest.mark.slow
 API_KEY = "ak-" + secrets.token_urlsafe(32)
+RUN = secrets.token_hex(4)  # user ids of this run: the rate limits' counts in the shared Redis are their own
 _OURS = ("CHATKIT_", "DATABASE_URL", "REDIS_URL", "REFLEX_REDIS_URL", "GRANIAN_")
 
 
@@ -86,7 +87,7 @@ def _serves(client: httpx.Client) -> None:
     for index in range(6):
         assert client.get("/ping").status_code == 200
         created = client.post(
-            "/api/chatkit/session", json={"userId": f"u{index}"}, headers={"Authorization": f"Bearer {API_KEY}"}
+            "/api/chatkit/session", json={"userId": f"u{RUN}{index}"}, headers={"Authorization": f"Bearer {API_KEY}"}
         )
         assert created.status_code == 201, created.text
 
