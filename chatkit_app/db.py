@@ -1,7 +1,9 @@
 """Engine creation and schema migration.
 
-SQLite gets WAL, a busy timeout and `synchronous=NORMAL`; Postgres gets a pool with
-pre-ping. `migrate()` brings any database (fresh or older) to the current schema with
+SQLite gets WAL, a busy timeout and `synchronous=NORMAL`; PostgreSQL gets a small pool
+with pre-ping and, given a timeout, bounded waits: to connect, for a statement (on the
+server), for a free pooled connection, and for any answer at all (`db_deadlines`).
+`migrate()` brings any database (fresh or older) to the current schema with
 the alembic scripts in `chatkit_app/migrations`, under a lock so several workers
 starting at once do not race.
 """
@@ -12,6 +14,7 @@ import contextlib
 import fcntl
 import functools
 import logging
+import math
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,8 +23,10 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
+
+from chatkit_app import db_deadlines
 
 logger = logging.getLogger("chatkit_app.db")
 T = TypeVar("T")
@@ -35,9 +40,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    pool_size: int = 5,
+    timeout_seconds: float | None = None,
+) -> Engine:
     """`busy_timeout_ms=0` gives a SQLite engine that fails at once instead of waiting
-    for a lock, used for the fast path that runs on the event loop."""
+    for a lock, used for the fast path that runs on the event loop.
+
+    PostgreSQL: `pool_size` connections kept, as many again opened under load;
+    `timeout_seconds` (None: wait as long as it takes, e.g. for migrations) bounds the
+    connect, each statement, the wait for a pooled connection and any wait for an answer."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -50,7 +65,33 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> E
         )
         event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    if timeout_seconds is None:
+        return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_seconds,
+        connect_args=_postgres_timeouts(parsed, timeout_seconds),
+    )
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        db_deadlines.install(engine, timeout_seconds)
+    return engine
+
+
+def _postgres_timeouts(url: URL, timeout_seconds: float) -> dict[str, Any]:
+    """libpq's `connect_timeout` (whole seconds, at least 2) and the server's
+    `statement_timeout`, added to the URL's own `options` (connect_args replace them)."""
+    if url.get_backend_name() != "postgresql":
+        return {}
+    options = url.query.get("options", "")
+    options = " ".join(options) if isinstance(options, tuple) else options
+    statement = f"-c statement_timeout={max(1, round(timeout_seconds * 1000))}"
+    return {
+        "connect_timeout": max(2, math.ceil(timeout_seconds)),
+        "options": f"{options} {statement}".strip(),
+    }
 
 
 def _sqlite_pragmas(busy_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:

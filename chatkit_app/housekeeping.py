@@ -5,6 +5,9 @@ up, so the database and the file storage do not grow forever.
 - session rows past their absolute lifetime (no token of theirs works any more);
 - model-usage rows older than the 24-hour window of the token quota;
 - sign-ins (CHATKIT_AUTH=oidc) that ended: signed out, idle too long or too old.
+
+Once per cluster: at the top of each hour one process of all hosts sweeps
+(`chatkit_app/cluster/once.py`: a Redis lease, PostgreSQL's advisory lock or a file lock).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from chatkit_app.cluster.once import Turn, every_window, turn_for
 from chatkit_app.services import Services, get_services
 
 logger = logging.getLogger("chatkit_app.housekeeping")
 SWEEP_INTERVAL_SECONDS = 3600
+JOB = "housekeeping"
 
 
 @dataclass(frozen=True)
@@ -37,19 +42,23 @@ async def sweep(services: Services, *, now: float | None = None) -> SweepReport:
 
 
 async def sweep_hourly() -> None:
-    """The backend's lifespan task: a sweep every hour, failures logged, never fatal."""
-    while True:
-        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-        try:
-            report = await sweep(await asyncio.to_thread(get_services))
-        except Exception:
-            logger.exception("housekeeping sweep failed")
-            continue
-        if report.unsent_uploads or report.expired_sessions or report.old_usage or report.ended_sign_ins:
-            logger.info(
-                "removed %d unsent uploads, %d expired sessions, %d old usage rows, %d ended sign-ins",
-                report.unsent_uploads,
-                report.expired_sessions,
-                report.old_usage,
-                report.ended_sign_ins,
-            )
+    """The backend's lifespan task: every hour, in the one process whose turn it is, a
+    sweep; failures logged, never fatal."""
+
+    def make_turn() -> Turn:
+        return turn_for(get_services().settings, JOB, SWEEP_INTERVAL_SECONDS)
+
+    await every_window(JOB, SWEEP_INTERVAL_SECONDS, make_turn, sweep_and_log)
+
+
+async def sweep_and_log(services: Services | None = None) -> SweepReport:
+    report = await sweep(services if services is not None else await asyncio.to_thread(get_services))
+    if report.unsent_uploads or report.expired_sessions or report.old_usage or report.ended_sign_ins:
+        logger.info(
+            "removed %d unsent uploads, %d expired sessions, %d old usage rows, %d ended sign-ins",
+            report.unsent_uploads,
+            report.expired_sessions,
+            report.old_usage,
+            report.ended_sign_ins,
+        )
+    return report

@@ -130,8 +130,12 @@ def build_services(
 ) -> Services:
     secret = resolve_secret(settings, production=production)
     ensure_data_dir(settings)
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    engine = make_engine(
+        settings.resolved_database_url,
+        pool_size=settings.chatkit_db_pool_size,
+        timeout_seconds=settings.chatkit_db_timeout_seconds,
+    )
+    _migrate(engine, settings.resolved_database_url)
     codec = TokenCodec(secret, issuer=settings.chatkit_issuer)
     mcp = registry.mcp if registry is not None else McpConnections(settings.chatkit_mcp_servers)
     registry = registry or build_registry(settings, mcp=mcp)
@@ -194,6 +198,19 @@ def build_services(
         hosted=_hosted_sessions(settings, registry),
         mcp=mcp,
     )
+
+
+def _migrate(engine: Engine, url: str) -> None:
+    """Migrations on PostgreSQL take their own connection without timeouts: a long one, or
+    waiting for another worker's, must not be cut after a few seconds."""
+    if engine.dialect.name == "sqlite":
+        migrate(engine)
+        return
+    untimed = make_engine(url, pool_size=1)
+    try:
+        migrate(untimed)
+    finally:
+        untimed.dispose()
 
 
 def _hosted_sessions(settings: Settings, registry: WorkflowRegistry) -> HostedSessions | None:

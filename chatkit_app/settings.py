@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     chatkit_issuer: str = Field(default="chatkit_app", min_length=1, max_length=200)
     chatkit_data_dir: Path = REPO_ROOT / ".chatkit"
     database_url: str | None = None
+    # Redis (UI state, rate limits, cluster leases): REDIS_URL, or Reflex's own name for it.
     redis_url: str | None = None
+    reflex_redis_url: str | None = None
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     chatkit_model: str = "gpt-4.1-mini"
@@ -143,6 +145,14 @@ class Settings(BaseSettings):
     # SIGTERM: replies in flight get this long to finish (`python -m chatkit_app.serve`)
     chatkit_shutdown_grace_seconds: float = Field(default=20.0, ge=1, le=600)
 
+    # -- Several machines (README "Running on several machines") -------------------------
+    # Backend worker processes of `reflex run`: unset, 1 without Redis, the cores with it.
+    chatkit_workers: int | None = Field(default=None, ge=1, le=256)
+    # Database connections kept per worker (PostgreSQL); as many again may open under load.
+    chatkit_db_pool_size: int = Field(default=5, ge=1, le=200)
+    # PostgreSQL: connect, statement and pool-wait timeout; a request then answers 503.
+    chatkit_db_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
+
     @field_validator(
         "chatkit_secret",
         "chatkit_api_key",
@@ -161,6 +171,18 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", "reflex_redis_url", "chatkit_workers", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", "reflex_redis_url", mode="after")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("not a Redis URL like redis://host:6379/0 (redis://, rediss:// or unix://)")
+        return value.strip() if value else None
 
     @field_validator("chatkit_mcp_servers", mode="before")
     @classmethod
@@ -232,6 +254,30 @@ class Settings(BaseSettings):
             raise ValueError("CHATKIT_AUTH=header needs CHATKIT_TRUSTED_PROXIES (the proxies that set the header)")
         return self
 
+    @model_validator(mode="after")
+    def _cluster_consistent(self) -> Settings:
+        if self.redis_url and self.reflex_redis_url and self.redis_url != self.reflex_redis_url:
+            raise ValueError("REDIS_URL and REFLEX_REDIS_URL name different servers; set only REDIS_URL")
+        if (self.chatkit_workers or 1) > 1 and not self.resolved_redis_url:
+            raise ValueError(
+                f"CHATKIT_WORKERS={self.chatkit_workers} needs Redis: without REDIS_URL each worker keeps "
+                "its own UI state and rate-limit counts; set REDIS_URL or CHATKIT_WORKERS=1"
+            )
+        return self
+
+    @property
+    def resolved_redis_url(self) -> str | None:
+        """Redis for Reflex's state, the rate limits and cluster leases: `REDIS_URL`, else
+        `REFLEX_REDIS_URL` (Reflex's name), else None (memory, one worker)."""
+        return self.redis_url or self.reflex_redis_url
+
+    @property
+    def workers(self) -> int:
+        """Backend workers: `CHATKIT_WORKERS`, else one per core with Redis, else 1."""
+        if self.chatkit_workers is not None:
+            return self.chatkit_workers
+        return usable_cores() if self.resolved_redis_url else 1
+
     @property
     def upload_size_limits(self) -> dict[str, int]:
         """`CHATKIT_UPLOAD_LIMITS` as MIME pattern -> bytes."""
@@ -301,6 +347,14 @@ class Settings(BaseSettings):
 
 def _split(value: str) -> list[str]:
     return [part.rstrip("/") for part in value.replace(",", " ").split()]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def is_production() -> bool:

@@ -22,7 +22,7 @@ def build_policy(
     key_prefix: str = KEY_PREFIX,
     clock: Callable[[], float] = time.time,
 ) -> LimitPolicy:
-    """The policy of `settings`: Redis storage when `REDIS_URL` is set, memory otherwise;
-    `transaction` runs the ledger's queries (`SQLModelStore.transaction`)."""
-    storage = make_storage(settings.redis_url, key_prefix)
+    """The policy of `settings`: Redis storage when `REDIS_URL` (or `REFLEX_REDIS_URL`) is
+    set, memory otherwise; `transaction` runs the ledger's queries (`SQLModelStore.transaction`)."""
+    storage = make_storage(settings.resolved_redis_url, key_prefix)
     return LimitPolicy(Quotas.from_settings(settings), storage, Ledger(transaction), clock=clock)

@@ -1,6 +1,6 @@
 """Counting hits against rate limits with the `limits` library.
 
-One storage for every counter: Redis when `REDIS_URL` is set, so that all workers and
+One storage for every counter: Redis when `REDIS_URL` (or `REFLEX_REDIS_URL`) is set, so that all workers and
 machines share the counts, process memory otherwise (then each worker counts on its
 own). Counts of events (messages, sessions, threads, identities) use a moving window:
 exact, and the wait it reports is when the oldest counted event leaves the window.
@@ -66,6 +66,8 @@ def make_storage(redis_url: str | None, key_prefix: str) -> Storage:
     """`limits`' async Redis storage (on redis-py, already a dependency) or memory."""
     if not redis_url:
         return sync_storage.MemoryStorage()
+    if redis_url.startswith("unix://"):  # Reflex's spelling of a socket; `limits` names it redis+unix
+        redis_url = "redis+" + redis_url
     uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
     return RedisStorage(uri, implementation="redispy", key_prefix=key_prefix, wrap_exceptions=True)
 

@@ -55,7 +55,14 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = _env(source / "data", CHATKIT_UI_MODE="native")
     # `make build` as an operator runs it (the repository's venv and bun, run in the copy).
     subprocess.run(
-        ["make", "-f", str(REPO_ROOT / "Makefile"), "build", f"VENV={REPO_ROOT / '.venv'}", f"CHATKIT_PUBLIC_URL={public_url}"],
+        [
+            "make",
+            "-f",
+            str(REPO_ROOT / "Makefile"),
+            "build",
+            f"VENV={REPO_ROOT / '.venv'}",
+            f"CHATKIT_PUBLIC_URL={public_url}",
+        ],
         cwd=source,
         env=env,
         check=True,
@@ -76,7 +83,9 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 @contextmanager
 def _process(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield process
     finally:
@@ -117,7 +126,15 @@ def _host_env(host: Path, kit: dict[str, Any], database: str, redis: str, **extr
 def _serving(host: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     log = host / "serve.log"
-    command = [str(REPO_ROOT / ".venv" / "bin" / "python"), "-m", "chatkit_app.serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        str(REPO_ROOT / ".venv" / "bin" / "python"),
+        "-m",
+        "chatkit_app.serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with _process(command, cwd=host, env=env, log=log) as process:
         _wait_ok(f"http://127.0.0.1:{port}/readyz", process, log)
         yield f"http://127.0.0.1:{port}", process
@@ -175,7 +192,9 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
                 composer.wait_for(timeout=60_000)
                 composer.fill("hello through caddy")
                 composer.press("Enter")
-                expect(page.get_by_test_id("assistant-message").last).to_contain_text("hello through caddy", timeout=30_000)
+                expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+                    "hello through caddy", timeout=30_000
+                )
                 assert sockets and all(url.startswith(f"ws://127.0.0.1:{kit['public_port']}/") for url in sockets)
 
                 # A host dies: the chat goes on through the other one (state in Redis).
@@ -208,7 +227,9 @@ def _stream_until_sigterm(url: str, api_key: str, process: subprocess.Popen[byte
     words = " ".join(f"word{n}" for n in range(600))
     request = {
         "type": "threads.create",
-        "params": {"input": {"content": [{"type": "input_text", "text": words}], "attachments": [], "inference_options": {}}},
+        "params": {
+            "input": {"content": [{"type": "input_text", "text": words}], "attachments": [], "inference_options": {}}
+        },
     }
     thread_id, streamed, finished, sent, started = "", "", False, False, time.monotonic()
     headers = {"Authorization": f"Bearer {made.json()['token']}"}
