@@ -38,6 +38,7 @@ for _client_log in ("httpx", "httpx2"):  # a line per request at INFO, URL and a
     logging.getLogger(_client_log).setLevel(logging.WARNING)
 log_redaction.install()
 
+
 def _building_the_frontend() -> bool:
     """`reflex export` (`make build`) imports the app only to compile its pages."""
     from reflex.constants import CompileContext
