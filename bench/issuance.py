@@ -121,18 +121,26 @@ def server_env(data_dir: Path, secret: str, api_key: str) -> dict[str, str]:
 class Server:
     """One server subprocess serving one factory; always stopped by `stop()`.
 
-    `http="granian"` serves it with Granian (one worker, ASGI), as `reflex run` serves the
-    backend; otherwise uvicorn with that HTTP implementation (`h11`, `httptools`)."""
+    `http="granian"` serves it with Granian (`workers` worker processes, ASGI), as `reflex
+    run` serves the backend; otherwise uvicorn (one process) with that HTTP implementation
+    (`h11`, `httptools`)."""
 
     def __init__(
-        self, factory: str, env: dict[str, str], log_path: Path, loop: str, http: str, cpus: set[int] | None
+        self,
+        factory: str,
+        env: dict[str, str],
+        log_path: Path,
+        loop: str,
+        http: str,
+        cpus: set[int] | None,
+        workers: int = 1,
     ) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log = open(log_path, "wb")  # closed in stop()
         if http == "granian":
             command = [
-                sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", "1",
+                sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
                 "--loop", loop, "--host", "127.0.0.1", "--port", str(self.port),
                 "--log-level", "warning", "--no-access-log", factory,
             ]  # fmt: skip

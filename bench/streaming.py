@@ -257,6 +257,7 @@ class Bench:
     api_key: str
     tokens: list[str] = field(default_factory=list)  # session tokens, one per concurrent stream
     counter: int = 0
+    users: str = "bench-stream"  # user ids are `<users>-<index>`
 
     def nonce(self) -> str:
         self.counter += 1
@@ -264,7 +265,7 @@ class Bench:
 
     async def sessions(self, count: int) -> None:
         async def create(index: int) -> str:
-            payload = {"userId": f"bench-stream-{index}", "workflowId": "assistant"}
+            payload = {"userId": f"{self.users}-{index}", "workflowId": "assistant"}
             status, body = await request_json(self.ours.port, SESSION_PATH, self.api_key, payload)
             if status != 201 or not isinstance(body, dict) or not body.get("token"):
                 raise BenchError(f"session: status {status}: {str(body)[:200]}")

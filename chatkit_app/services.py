@@ -5,6 +5,7 @@ connections) and migrates the database before first use."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chatkit_app import fast_paths
 from chatkit_app.auth.issuer import SessionIssuer
@@ -41,23 +42,47 @@ T = TypeVar("T")
 
 
 class DatabaseRunner:
-    """Runs blocking database work off the event loop. SQLite allows one writer at a
-    time, so its work goes to one thread per process (no busy-waiting between our own
-    threads); Postgres uses the shared thread pool."""
+    """Runs blocking database work off the event loop, on threads of its own: one for
+    SQLite (one writer at a time: no busy-waiting between our own threads), for Postgres
+    as many as the pool keeps (`CHATKIT_DB_POOL_SIZE`), each call waiting its turn in the
+    queue, not on a thread. On the shared thread pool (40 threads, twice the connections
+    a pool may open), 500 streams at once on one worker kept every thread borrowed: half
+    waiting for a connection, the rest holding their token until the busy event loop took
+    the result, and the connections opened beyond the pool were closed on return, then
+    opened again; answers took 2.5x as long (bench/scale.py --profile 500).
 
-    def __init__(self, engine: Engine) -> None:
+    A call still queued after `wait_seconds` (the pool's own wait, `CHATKIT_DB_TIMEOUT_SECONDS`)
+    never runs and raises the pool's `TimeoutError` (503 `database_unavailable`)."""
+
+    def __init__(self, engine: Engine, threads: int = 1, wait_seconds: float | None = None) -> None:
         sqlite = engine.dialect.name == "sqlite"
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite") if sqlite else None
+        self._threads = ThreadPoolExecutor(1 if sqlite else threads, thread_name_prefix="db")
+        self._wait = None if sqlite else wait_seconds
 
     async def __call__(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._thread is None:
-            return await run_in_threadpool(fn, *args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)  # keeps the request id
+        queued = self._threads.submit(call)
+        done = asyncio.wrap_future(queued)  # cancelling the wait cancels a call still queued
+        if self._wait is None:
+            return await done
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = queued.cancel()  # only a call still queued: a running one ends by its deadlines
+
+        timer = asyncio.get_running_loop().call_later(self._wait, expire)
+        try:
+            return await done
+        except asyncio.CancelledError:
+            if expired:
+                raise PoolTimeout(f"no database connection free within {self._wait:g} s") from None
+            raise
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
+        self._threads.shutdown(wait=False)
 
 
 @dataclass
@@ -147,7 +172,7 @@ def build_services(
         max_age_seconds=settings.chatkit_session_max_age_seconds,
         clock=clock,
     )
-    run_db = DatabaseRunner(engine)
+    run_db = DatabaseRunner(engine, settings.chatkit_db_pool_size, settings.chatkit_db_timeout_seconds)
     fast_engine = (
         make_engine(settings.resolved_database_url, busy_timeout_ms=0) if engine.dialect.name == "sqlite" else None
     )
