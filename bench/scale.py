@@ -116,6 +116,12 @@ class Services:
         self.redis_url = where._replace(path=f"/{secrets.choice(empty)}").geturl()
         self.redis = redis.Redis.from_url(self.redis_url)
 
+    def sessions(self) -> int:
+        """Connections opened so far to the database (by every client of it: PostgreSQL >= 14)."""
+        with self.admin.connect() as connection:
+            query = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+            return int(connection.execute(sa.text(query)).scalar_one())
+
     def close(self) -> None:
         for key in self.redis.scan_iter(match=f"*{self.run}*", count=1000):
             self.redis.delete(key)
@@ -145,7 +151,7 @@ def ours_env(args: argparse.Namespace, workdir: Path, services: Services, fake: 
 async def measured(bench: Bench, fake: Server, db: Services, count: int, sample_rss: bool = False) -> dict[str, Any]:
     """One run of `count` streams at once, with the CPU of every party and the workers' RSS."""
     before, fake0, mine0, busy0 = workers(bench.ours), fake.cpu_seconds(), time.process_time(), machine_busy_seconds()
-    services0 = service_cpu(db.redis)
+    services0, sessions0 = service_cpu(db.redis), db.sessions()
     peak = [sum(rss for _, rss in before.values())]
 
     async def sample() -> None:
@@ -170,6 +176,7 @@ async def measured(bench: Bench, fake: Server, db: Services, count: int, sample_
         "fake": fake_cpu,
         "client": client_cpu,
         "other": max(0.0, other),
+        "connects": db.sessions() - sessions0,
         **services,
         "rss": (sum(r for _, r in before.values()), peak[0], sum(r for _, r in after.values())),
     }
@@ -185,7 +192,7 @@ def show(label: str, run: dict[str, Any]) -> None:
     print(
         f"  {label:<9} @{result.concurrency:<4} rate {result.rate:6.0f} tok/s  ttft p50 {p50:5.0f} ms  p99 {p99:5.0f}"
         f" ms  {seconds:4.1f} s  {total / result.tokens * 1e6:3.0f} us/token  {result.frames_per_stream:3.0f} frames/"
-        f"stream | cpus busy: workers {busy}",
+        f"stream  {run['connects']} db connects | cpus busy: workers {busy}",
         flush=True,
     )
 
