@@ -38,13 +38,22 @@ for _client_log in ("httpx", "httpx2"):  # a line per request at INFO, URL and a
     logging.getLogger(_client_log).setLevel(logging.WARNING)
 log_redaction.install()
 
+
+def _building_the_frontend() -> bool:
+    """`reflex export` (`make build`) imports the app only to compile its pages."""
+    from reflex.constants import CompileContext
+    from reflex.utils.exec import get_compile_context
+
+    return get_compile_context() == CompileContext.EXPORT
+
+
 try:
     load_public_config()  # a bad field in assets/chatkit-config.json stops the start, named
     settings_or_exit()
     ops_logs.install(get_settings().chatkit_log_format)  # CHATKIT_LOG_FORMAT=json: JSON lines
     load_workflow_modules(get_settings())  # CHATKIT_WORKFLOW_MODULES: a bad entry stops the start, named
     check_available(get_settings())  # a private name the fast paths use is gone: say to turn them off
-    if is_production():
+    if is_production() and not _building_the_frontend():  # `make build` signs nothing: no secret needed
         resolve_secret(get_settings(), production=True)
         check_production(get_settings())
 except (ConfigError, WorkflowConfigError, FastPathsUnavailable) as exc:

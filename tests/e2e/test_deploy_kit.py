@@ -53,22 +53,18 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     public_port = free_port()
     public_url = f"http://127.0.0.1:{public_port}"
     env = _env(source / "data", CHATKIT_UI_MODE="native")
-    # `make build` as an operator runs it (the repository's venv and bun, run in the copy).
-    subprocess.run(
-        [
-            "make",
-            "-f",
-            str(REPO_ROOT / "Makefile"),
-            "build",
-            f"VENV={REPO_ROOT / '.venv'}",
-            f"CHATKIT_PUBLIC_URL={public_url}",
-        ],
+    # `make build` as the Dockerfile's build stage runs it (the repository's venv and bun).
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    built = subprocess.run(
+        ["make", "build", f"VENV={REPO_ROOT / '.venv'}", f"CHATKIT_PUBLIC_URL={public_url}"],
         cwd=source,
-        env=env,
-        check=True,
+        env={k: v for k, v in env.items() if k != "CHATKIT_SECRET"},  # a build needs no secret
         capture_output=True,
+        text=True,
         timeout=600,
     )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     hosts = []
     for name in ("host-a", "host-b"):
         host = root / name
