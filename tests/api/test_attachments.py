@@ -1,5 +1,5 @@
 """Attachments over HTTP: two-phase upload, sniffed types, limits, owner-only access,
-deletion of the bytes, image previews (DESIGN.md section 7)."""
+deletion of the bytes, image previews (docs/api.md, Attachments)."""
 
 from __future__ import annotations
 
