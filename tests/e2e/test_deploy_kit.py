@@ -176,6 +176,8 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
             assert script.status_code == 200
             assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
             assert script.headers.get("server", "").lower() == "caddy"
+            assert httpx.get(f"{public}/metrics").status_code == 404  # the scraper reads each host
+            assert httpx.get(f"{url_b}/metrics").status_code == 200
             ready = httpx.get(f"{public}/readyz").json()
             assert ready["checks"]["database"]["ok"] and ready["checks"]["redis"]["ok"]
 

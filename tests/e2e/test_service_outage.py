@@ -90,12 +90,14 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
             outage.__exit__(None, None, None)
             page.reload()
             expect(page.get_by_test_id("service-status")).to_contain_text("Redis", timeout=30_000)
+            composer.fill("typed while the page waited")  # not sent: it must survive the reload
             outage = _redis_server(port)
             outage.__enter__()
             expect(page.get_by_test_id("user-message")).to_have_text(
                 ["before the outage", "written while redis is down"], timeout=60_000
             )
             expect(page.get_by_test_id("service-status")).to_have_count(0)
+            expect(composer).to_have_value("typed while the page waited")
     finally:
         page.close()
         outage.__exit__(None, None, None)

@@ -11,6 +11,7 @@ import { getBackendURL } from "$/utils/state";
 
 const AFTER_MS = 5000;
 const POLL_MS = 3000;
+const UNSENT_KEY = "chatkit_unsent_message";
 const NAMES = { redis: "session store (Redis)", database: "database", storage: "file storage" };
 
 function readyUrl() {
@@ -43,6 +44,19 @@ export function ServerWatch({ connected, waiting, composerId }) {
     const found = await failedServices();
     if (found !== null) setFailed(found);
   }, []);
+
+  // Text that was in the box when the page loaded itself again (below) goes back into it.
+  React.useEffect(() => {
+    const unsent = sessionStorage.getItem(UNSENT_KEY);
+    const box = document.getElementById(composerId);
+    if (unsent === null || !box) return;
+    sessionStorage.removeItem(UNSENT_KEY);
+    if (!box.value) {
+      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+      setValue.call(box, unsent); // as typing does, so React and the auto height see it
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }, [composerId]);
 
   // A submitted message that the server did not take (it clears the box when it has it).
   React.useEffect(() => {
@@ -77,11 +91,13 @@ export function ServerWatch({ connected, waiting, composerId }) {
       const found = await failedServices();
       if (found === null || found.length) return;
       setFailed([]);
+      const box = document.getElementById(composerId);
       if (stuck.current) {
+        // The page loads again; what is in the box comes back into it afterwards.
+        if (box && box.value.trim()) sessionStorage.setItem(UNSENT_KEY, box.value);
         window.location.reload();
         return;
       }
-      const box = document.getElementById(composerId);
       const waitingMessage = pending.current;
       pending.current = null;
       if (waitingMessage && box && box.value === waitingMessage.text && waitingMessage.form.isConnected) {
