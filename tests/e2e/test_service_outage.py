@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
-from tests.e2e.prod_site import copy_site, free_port, running_site, wait_until
+from tests.e2e.prod_site import OwnRedis, copy_site, free_port, running_site
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def _redis_server(port: int) -> Iterator[None]:
-    """A Redis of this test's own (it is stopped mid-test), without persistence."""
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _pings(port), timeout=10)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _pings(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
 
 
 def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, browser: Any) -> None:
@@ -59,8 +34,8 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
         CHATKIT_UI_MODE="native",
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
     )
-    outage = _redis_server(port)
-    outage.__enter__()
+    own = OwnRedis(port)
+    own.start()
     page = browser.new_page()
     try:
         with running_site(root, env) as url:
@@ -70,15 +45,14 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
             composer.press("Enter")
             expect(page.get_by_test_id("assistant-message").last).to_contain_text("before the outage", timeout=30_000)
 
-            outage.__exit__(None, None, None)  # Redis stops
+            own.stop()  # Redis stops
             composer.fill("written while redis is down")
             composer.press("Enter")
             status = page.get_by_test_id("service-status")
             expect(status).to_contain_text("Redis", timeout=30_000)
             expect(composer).to_have_value("written while redis is down")  # kept, not dropped
 
-            outage = _redis_server(port)
-            outage.__enter__()  # back (empty: Reflex's state is gone, the thread is not)
+            own.start()  # back (empty: Reflex's state is gone, the thread is not)
             expect(status).to_have_count(0, timeout=30_000)
             expect(page.get_by_test_id("user-message")).to_have_text(
                 ["before the outage", "written while redis is down"], timeout=30_000
@@ -87,12 +61,11 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
             expect(page.get_by_test_id("assistant-message").last).to_contain_text("written while redis is down")
 
             # A page opened during an outage says so, then loads once Redis is back.
-            outage.__exit__(None, None, None)
+            own.stop()
             page.reload()
             expect(page.get_by_test_id("service-status")).to_contain_text("Redis", timeout=30_000)
             composer.fill("typed while the page waited")  # not sent: it must survive the reload
-            outage = _redis_server(port)
-            outage.__enter__()
+            own.start()
             expect(page.get_by_test_id("user-message")).to_have_text(
                 ["before the outage", "written while redis is down"], timeout=60_000
             )
@@ -100,4 +73,4 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
             expect(composer).to_have_value("typed while the page waited")
     finally:
         page.close()
-        outage.__exit__(None, None, None)
+        own.stop()
