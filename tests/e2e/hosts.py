@@ -12,8 +12,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -173,6 +173,67 @@ def caddy(kit: Kit, backends: list[str], workdir: Path) -> Iterator[subprocess.P
     with process(command, cwd=workdir, env=env, log=log) as started:
         wait_ok(f"{kit.public_url}/healthz", started, log)
         yield started
+
+
+@dataclass
+class Host:
+    """A host of a cluster, started, killed and started again on its own port (the
+    balancer knows it by address); `python -m chatkit_app.serve` in `directory`."""
+
+    name: str
+    directory: Path
+    port: int
+    env: dict[str, str] = field(repr=False)
+    process: subprocess.Popen[bytes] | None = None
+    stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        self.stack.close()
+        _, self.process = self.stack.enter_context(serving(self.directory, self.env, port=self.port))
+
+    def kill(self) -> None:
+        """The host crashes: its supervisor and workers, SIGKILL, nothing saved on the way out."""
+        assert self.process is not None
+        kill(self.process)
+
+    def log(self) -> str:
+        return (self.directory / "serve.log").read_text(errors="replace")
+
+    def workers(self) -> set[int]:
+        """Granian's worker processes: the supervisor's children."""
+        assert self.process is not None
+        return {pid for pid in session_pids(self.process.pid) if _parent(pid) == self.process.pid}
+
+    def worker_serving(self, client_port: int) -> int:
+        """The worker holding this host's end of the connection from `client_port`."""
+        inodes = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
+            if local == self.port and remote == client_port:
+                inodes.add(f"socket:[{fields[9]}]")
+        for pid in self.workers():
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    if str(fd.readlink()) in inodes:
+                        return pid
+                except OSError:
+                    continue  # closed meanwhile
+        raise AssertionError(f"no worker of host {self.name} holds the connection from port {client_port}")
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def scripts(html: str) -> list[str]:

@@ -22,7 +22,6 @@ import os
 import re
 import secrets
 import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -37,8 +36,8 @@ from sqlalchemy import create_engine, text
 from tests.api.chatkit_client import decode_sse, reply_text, user_input
 from tests.conftest import bearer, postgres_schema, redis_or_skip
 from tests.e2e import hosts
-from tests.e2e.hosts import Kit
-from tests.e2e.prod_site import free_port, session_pids, wait_until
+from tests.e2e.hosts import Host, Kit
+from tests.e2e.prod_site import free_port, wait_until
 from tests.e2e.test_native_ui import PNG_1PX
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI
 from tests.s3_server import Bucket, s3_client
@@ -57,50 +56,22 @@ _PREVIEW_LOADED = (
 
 
 @dataclass
-class Host:
-    name: str
-    directory: Path
-    port: int
-    env: dict[str, str]
-    model: FakeOpenAI
-    process: subprocess.Popen[bytes] | None = None
-    stack: ExitStack = field(default_factory=ExitStack)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def model_calls(self) -> int:
-        return sum(1 for request in self.model.requests if request.path.endswith("/responses"))
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self) -> None:
-        """Serving on its port again (Caddy knows the hosts by address)."""
-        self.stack.close()
-        _, self.process = self.stack.enter_context(hosts.serving(self.directory, self.env, port=self.port))
-
-    def kill(self) -> None:
-        """The host crashes: its supervisor and workers, SIGKILL, nothing saved on the way out."""
-        assert self.process is not None
-        hosts.kill(self.process)
-
-    def workers(self) -> set[int]:
-        """Granian's worker processes: the supervisor's children."""
-        assert self.process is not None
-        return {pid for pid in session_pids(self.process.pid) if _parent(pid) == self.process.pid}
-
-
-@dataclass
 class Cluster:
     kit: Kit
     database: str
     bucket: Bucket
     hosts: dict[str, Host]
+    models: dict[str, FakeOpenAI] = field(repr=False)  # each host's own
 
     def other(self, host: Host) -> Host:
         return next(other for other in self.hosts.values() if other is not host)
+
+    def model_calls(self, host: Host) -> int:
+        return sum(1 for request in self.models[host.name].requests if request.path.endswith("/responses"))
+
+    def answer_with(self, behavior: FakeBehavior, *among: Host) -> None:
+        for host in among or tuple(self.hosts.values()):
+            self.models[host.name].behavior = behavior
 
     def answers(self, thread_id: str) -> list[str]:
         """The thread's assistant messages' texts, as saved (oldest first)."""
@@ -116,13 +87,6 @@ class Cluster:
         return ["".join(part["text"] for part in row[0]["content"]) for row in rows]  # JSON: a dict
 
 
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("multi-host")
@@ -132,9 +96,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Itera
     s3_client(s3_endpoint).create_bucket(Bucket=bucket.name)
     secret = secrets.token_urlsafe(48)
     with postgres_schema() as database, ExitStack() as stack:
-        members = {}
+        members, models = {}, {}
         for name in ("a", "b"):
-            model = FakeOpenAI().start()
+            models[name] = model = FakeOpenAI().start()
             stack.callback(model.stop)
             directory = kit.host(root / f"host-{name}")
             env = hosts.host_env(
@@ -150,12 +114,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Itera
                 CHATKIT_LIMIT_IDENTITIES_PER_HOUR="0",  # every visitor of the suite comes from 127.0.0.1
                 **bucket.env(),
             )
-            members[name] = host = Host(name, directory, free_port(), env, model)
+            members[name] = host = Host(name, directory, free_port(), env)
             stack.callback(host.stack.close)
             host.start()
         backends = [host.url for host in members.values()]
         stack.enter_context(hosts.caddy(kit, backends, root))
-        yield Cluster(kit, database, bucket, members)
+        yield Cluster(kit, database, bucket, members, models)
 
 
 @pytest.fixture
@@ -165,7 +129,7 @@ def whole(cluster: Cluster) -> Iterator[Cluster]:
     for host in cluster.hosts.values():
         if not host.alive():
             host.start()
-        host.model.behavior = FakeBehavior()
+    cluster.answer_with(FakeBehavior())
     yield cluster
 
 
@@ -205,12 +169,13 @@ def test_a_file_uploaded_through_one_host_is_downloaded_previewed_and_sent_throu
     whole: Cluster,
 ) -> None:
     one, two = whole.hosts["a"], whole.hosts["b"]
-    two.model.behavior = FakeBehavior(text="Read on the other host.")
+    whole.answer_with(FakeBehavior(text="Read on the other host."), two)
+    stored = set(whole.bucket.keys())
     with httpx.Client(base_url=one.url, timeout=30) as via_one, httpx.Client(base_url=two.url, timeout=30) as via_two:
         token = _session(via_one, f"files-{RUN}")
         table = _upload(via_one, token, "scores.csv", "text/csv", CSV)
         picture = _upload(via_one, token, "dot.png", "image/png", PNG_1PX)
-        assert len(whole.bucket.keys()) == 2  # in the bucket, on neither host's disk
+        assert len(set(whole.bucket.keys()) - stored) == 2  # in the bucket, on neither host's disk
         assert _uploads_on_disk(one) == [] and _uploads_on_disk(two) == []
 
         download = via_two.get(f"/api/chatkit/attachments/{table['id']}", headers=bearer(token))
@@ -220,14 +185,14 @@ def test_a_file_uploaded_through_one_host_is_downloaded_previewed_and_sent_throu
         assert preview.status_code == 200 and preview.content == PNG_1PX
         assert preview.headers["content-type"] == "image/png"
 
-        calls_one = one.model_calls()
+        calls_one = whole.model_calls(one)
         body = _call(
             via_two, token, "threads.create", input=user_input("what is in these?", [table["id"], picture["id"]])
         )
         events = decode_sse(body)
         assert reply_text(events) == "Read on the other host."
-        assert one.model_calls() == calls_one  # the other host ran it...
-        sent = json.dumps(two.model.requests[-1].body)
+        assert whole.model_calls(one) == calls_one  # the other host ran it...
+        sent = json.dumps(whole.models[two.name].requests[-1].body)
         assert "grace,12" in sent  # ...with the file's content, read from the bucket
         assert "data:image/png;base64," in sent
 
@@ -239,29 +204,11 @@ def test_a_file_uploaded_through_one_host_is_downloaded_previewed_and_sent_throu
         assert items[1]["content"][0]["text"] == "Read on the other host."
 
 
-def _worker_serving(host: Host, client_port: int) -> int:
-    """The worker process holding the host's end of the connection from `client_port`."""
-    inodes = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16)
-        if local == host.port and remote == client_port:
-            inodes.add(f"socket:[{fields[9]}]")
-    for pid in host.workers():
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if str(fd.readlink()) in inodes:
-                    return pid
-            except OSError:
-                continue  # closed meanwhile
-    raise AssertionError(f"no worker of host {host.name} holds the connection from port {client_port}")
-
-
 def test_a_worker_killed_mid_reply_leaves_the_streamed_text_and_the_rest_serve(whole: Cluster) -> None:
     one, two = whole.hosts["a"], whole.hosts["b"]
-    two.model.behavior = SLOW
+    whole.answer_with(SLOW, two)
     wait_until(lambda: len(two.workers()) == 2, timeout=60)
-    workers = two.workers()
+    workers, started = two.workers(), two.log().count("Started worker-")
     with httpx.Client(base_url=two.url, timeout=30) as via_two:
         token = _session(via_two, f"worker-{RUN}")
         request = {"type": "threads.create", "params": {"input": user_input("a long one")}}
@@ -280,22 +227,29 @@ def test_a_worker_killed_mid_reply_leaves_the_streamed_text_and_the_rest_serve(w
                     streamed += event["update"]["delta"]
                 if not victim and "w30" in streamed:
                     client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
-                    victim = _worker_serving(two, client_port)
+                    victim = two.worker_serving(client_port)
                     os.kill(victim, signal.SIGKILL)
         assert victim and "w119" not in streamed  # cut mid-reply
 
-    # The thread keeps what had streamed (up to the last second's save), read through the
-    # other host; the next message goes through the host that lost a worker.
+    # The thread keeps what had streamed (up to the last second's save); the other host
+    # serves it at once and answers in it.
+    whole.answer_with(FakeBehavior(text="Answered by the other host."), one)
     with httpx.Client(base_url=one.url, timeout=30) as via_one:
         items = _call(via_one, token, "items.list", thread_id=thread_id, order="asc")["data"]
         saved = items[-1]["content"][0]["text"]
-        assert items[-1]["type"] == "assistant_message" and streamed.startswith(saved) and "w10" in saved
-    two.model.behavior = FakeBehavior(text="Still answering.")
+        # (the last save may hold a word more than had reached the client when the kill landed)
+        assert items[-1]["type"] == "assistant_message" and LONG.startswith(saved) and "w10" in saved
+        body = _call(via_one, token, "threads.add_user_message", thread_id=thread_id, input=user_input("still?"))
+        assert reply_text(decode_sse(body)) == "Answered by the other host."
+
+    # Granian replaces the worker (connections that reach a replacement while it starts
+    # may be reset: Granian's own start); then the host that lost it answers too.
+    wait_until(lambda: two.log().count("Started worker-") == started + 1, timeout=60)
+    wait_until(lambda: len(two.workers() - workers) == 1 and len(two.workers()) == 2, timeout=60)
+    whole.answer_with(FakeBehavior(text="Still answering."), two)
     with httpx.Client(base_url=two.url, timeout=30) as via_two:
         body = _call(via_two, token, "threads.add_user_message", thread_id=thread_id, input=user_input("again?"))
         assert reply_text(decode_sse(body)) == "Still answering."
-        # Granian replaced the worker; the host has two again.
-        wait_until(lambda: len(two.workers() - workers) == 1 and len(two.workers()) == 2, timeout=60)
         assert two.alive() and victim not in two.workers()
 
 
@@ -305,9 +259,8 @@ def test_a_browser_tab_moves_to_the_other_host_mid_reply(whole: Cluster, browser
     the stop button goes, and the next message is answered by the host that is left."""
     from playwright.sync_api import expect
 
-    for host in whole.hosts.values():
-        host.model.behavior = SLOW
-    before = {name: host.model_calls() for name, host in whole.hosts.items()}
+    whole.answer_with(SLOW)
+    before = {name: whole.model_calls(host) for name, host in whole.hosts.items()}
     picture = tmp_path / "dot.png"
     picture.write_bytes(PNG_1PX)
     page = browser.new_page()
@@ -327,11 +280,11 @@ def test_a_browser_tab_moves_to_the_other_host_mid_reply(whole: Cluster, browser
         thread_id = page.url.rsplit("/", 1)[1]
 
         # The host running the reply is the one whose model was asked.
-        [serving] = [host for name, host in whole.hosts.items() if host.model_calls() > before[name]]
+        [serving] = [host for name, host in whole.hosts.items() if whole.model_calls(host) > before[name]]
         survivor = whole.other(serving)
         expect(answer).to_contain_text("w30", timeout=30_000)  # three seconds in: saved at least twice
         serving.kill()
-        survivor.model.behavior = FakeBehavior(text="Answered by the host that is left.")
+        whole.answer_with(FakeBehavior(text="Answered by the host that is left."), survivor)
 
         # Not stuck: the stop button goes within seconds; the part that had streamed stays.
         expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=20_000)
@@ -348,7 +301,7 @@ def test_a_browser_tab_moves_to_the_other_host_mid_reply(whole: Cluster, browser
         expect(page.get_by_test_id("assistant-message")).to_have_count(2, timeout=30_000)
         expect(answer).to_have_text("Answered by the host that is left.", timeout=30_000)
         expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
-        assert survivor.model_calls() == before[survivor.name] + 2 and not serving.alive()
+        assert whole.model_calls(survivor) == before[survivor.name] + 2 and not serving.alive()
 
         # A reload (through the host that is left) shows the same thread, the picture's
         # preview served from the bucket.
