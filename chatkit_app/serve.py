@@ -37,9 +37,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from chatkit_app.settings import settings_or_exit
+    from chatkit_app.ops import multiproc
+    from chatkit_app.settings import ConfigError, check_production, resolve_secret, settings_or_exit
 
     settings = settings_or_exit()  # a bad setting (or workers without Redis): one line, exit 2
+    try:  # here, once, rather than as a crash loop of every worker
+        resolve_secret(settings, production=True)
+        check_production(settings)
+    except ConfigError as exc:
+        print(f"chatkit_app: {exc}", file=sys.stderr)
+        return 2
     if not (FRONTEND / "index.html").is_file():
         print(f"chatkit_app: no frontend build in {FRONTEND.resolve()}: run `make build` first", file=sys.stderr)
         return 2
@@ -51,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from granian.server import Server
     from reflex_base.environment import environment
 
+    multiproc.prepare(settings.chatkit_data_dir)  # one metrics directory for all the workers
     environment.REFLEX_SKIP_COMPILE.set(True)  # the pages were compiled by `make build`
     environment.REFLEX_MOUNT_FRONTEND_COMPILED_APP.set(True)  # and are served from its output
     Server(

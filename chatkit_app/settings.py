@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     chatkit_upstream_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     # The speed-ups on private names of the SDKs (`chatkit_app.fast_paths`); off|on.
     chatkit_fast_paths: bool = True
-    # One hosted-sessions call (create or cancel), retries included; DESIGN.md caps it at 20 s.
+    # One hosted-sessions call (create or cancel), retries included; at most 20 s (docs/configuration.md).
     chatkit_hosted_timeout_seconds: float = Field(default=15.0, gt=0, le=20)
     chatkit_workflow_id: str = "assistant"
     # Comma-separated `module` or `[id=]module:attribute` entries imported at startup
@@ -89,15 +89,17 @@ class Settings(BaseSettings):
     # The session panel (ids, token refresh, validate): unset, in development only.
     chatkit_debug_panel: bool | None = None
     chatkit_embed_origins: str = ""  # comma- or space-separated origins allowed to frame /embed/...
-    # What the model is sent of attachments (README "Attachments"): a subset of text (text
-    # files' content), image (images), file (PDFs), or "none"; the rest is described by name.
+    # What the model is sent of attachments (docs/customising.md, "Files and the model"): a
+    # subset of text (text files' content), image (images), file (PDFs), or "none"; the rest
+    # is described by name.
     chatkit_model_inputs: str = "text,image,file"
     chatkit_model_max_file_mb: float = Field(default=10, gt=0)  # the most of one attachment
     chatkit_model_max_turn_mb: float = Field(default=20, gt=0)  # the most of all, per model call
     # The most file bytes all answers of this process hold for their model calls at once (0: no cap).
     chatkit_model_files_in_flight_mb: float = Field(default=200, ge=0)
-    # Where attachment bytes live (README "File storage"): a directory (default: the data
-    # dir's uploads/) or s3://bucket/prefix, with S3's settings in the standard AWS variables.
+    # Where attachment bytes live (docs/deployment.md, "File storage"): a directory (default:
+    # the data dir's uploads/) or s3://bucket/prefix, with S3's settings in the standard AWS
+    # variables.
     chatkit_storage_url: str = ""
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
@@ -106,10 +108,10 @@ class Settings(BaseSettings):
     aws_default_region: str | None = None
     aws_endpoint_url: str | None = None
     aws_endpoint_url_s3: str | None = None
-    # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, README "MCP servers").
+    # MCP servers for the built-in assistant: a JSON list (core/mcp_config.py, docs/customising.md "MCP servers").
     chatkit_mcp_servers: Annotated[list[McpServerConfig], NoDecode] = Field(default_factory=list)
 
-    # -- A public site (README "Running a public site") --------------------------------
+    # -- A public site (docs/security.md, "Running a public site") ----------------------
     # Who the visitor is: an anonymous signed cookie, an OpenID provider, or a header set
     # by a trusted reverse proxy.
     chatkit_auth: Literal["anonymous", "oidc", "header"] = "anonymous"
@@ -138,14 +140,14 @@ class Settings(BaseSettings):
     chatkit_limit_answers_in_flight: int = Field(default=2, ge=0)  # answers being written at once, per user
     chatkit_limit_model_tokens_per_day: int = Field(default=200_000, ge=0)  # per user, as the model reports
 
-    # -- Health, metrics and logs (README "Health, metrics and logs") -------------------
+    # -- Health, metrics and logs (docs/deployment.md, "Health, metrics and logs") -------
     chatkit_metrics_token: SecretStr | None = None  # when set, /metrics needs it as a bearer token
     chatkit_log_format: Literal["text", "json"] = "text"  # json: one object per line, with a request id
     chatkit_ready_timeout_seconds: float = Field(default=2.0, gt=0, le=30)  # each /readyz check
     # SIGTERM: replies in flight get this long to finish (`python -m chatkit_app.serve`)
     chatkit_shutdown_grace_seconds: float = Field(default=20.0, ge=1, le=600)
 
-    # -- Several machines (README "Running on several machines") -------------------------
+    # -- Several machines (docs/deployment.md, "Running on several machines") -------------
     # Backend worker processes of `reflex run`: unset, 1 without Redis, the cores with it.
     chatkit_workers: int | None = Field(default=None, ge=1, le=256)
     # Database connections kept per worker (PostgreSQL); as many again may open under load.

@@ -138,9 +138,10 @@ async def create_session(
     return body
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test Postgres; skips when CHATKIT_TEST_DATABASE_URL is unset."""
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh schema in the test Postgres (dropped after); skips when
+    CHATKIT_TEST_DATABASE_URL is unset."""
     base = os.environ.get("CHATKIT_TEST_DATABASE_URL")
     if not base:
         pytest.skip("set CHATKIT_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) to run")
@@ -149,20 +150,34 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test Postgres; skips when CHATKIT_TEST_DATABASE_URL is unset."""
+    with postgres_schema() as url:
+        yield url
+
+
+def redis_or_skip() -> str:
+    """The test Redis's URL; skips when CHATKIT_TEST_REDIS_URL is unset."""
+    url = os.environ.get("CHATKIT_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set CHATKIT_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run")
+    return url
 
 
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis; skips when CHATKIT_TEST_REDIS_URL is unset. Tests that write to it
     use keys of their own (a random prefix), as other test runs may share it."""
-    url = os.environ.get("CHATKIT_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("set CHATKIT_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0) to run")
-    return url
+    return redis_or_skip()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatkit_app.auth.upload_visitors import holding
 from chatkit_app.auth.visitor import identify, new_anonymous_cookie
 from chatkit_app.errors import ChatKitAppError
 from chatkit_app.net import headers_of
@@ -59,6 +60,11 @@ class SignInGate:
             return
         visitor = await identify(services, headers, peer)
         if visitor is not None:
+            if kind == "http" and path.startswith("/_upload"):
+                # Its handler sees no request headers: it takes the visitor from here.
+                with holding(headers.get("reflex-client-token", ""), visitor):
+                    await self.app(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         if services.settings.chatkit_auth == "anonymous":

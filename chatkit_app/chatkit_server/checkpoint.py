@@ -5,9 +5,10 @@ ChatKit's server stores an assistant message once, when its `thread.item.done` a
 (or, for a client that hangs up, in `handle_stream_cancelled`). `checkpointed()` sits
 between a workflow's events and the server: it follows each open assistant message's text
 and, at most every `interval` seconds, upserts what it has so far under the message's own
-id. The final save then overwrites it; a removal deletes it. Per event the cost is an
-`isinstance` and a list append; the writes happen between events, awaited, so a
-checkpoint can never land after (and overwrite) the message's final save.
+id. The final save (of its done or replaced event) then overwrites it; a removal deletes
+it. Per event the cost is an `isinstance` and a list append; the writes happen between
+events, awaited, so a checkpoint can never land after (and overwrite) the message's final
+save.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from chatkit.types import (
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -90,7 +92,7 @@ async def checkpointed(
         elif isinstance(event, ThreadItemAddedEvent):
             if isinstance(event.item, AssistantMessageItem):
                 open_items[event.item.id] = _Open(event.item)
-        elif isinstance(event, ThreadItemDoneEvent):
+        elif isinstance(event, ThreadItemDoneEvent | ThreadItemReplacedEvent):  # the server saves both
             open_items.pop(event.item.id, None)
         elif isinstance(event, ThreadItemRemovedEvent):
             open_items.pop(event.item_id, None)

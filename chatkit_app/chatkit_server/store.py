@@ -34,7 +34,7 @@ from chatkit_app import models  # noqa: F401  (registers the tables on the metad
 from chatkit_app.chatkit_server.driver_writes import CompiledWrite, driver_rowcount
 from chatkit_app.core.context import RequestContext
 from chatkit_app.db import on_loop_else_waiting
-from chatkit_app.errors import StorageUnavailable
+from chatkit_app.errors import Conflict, StorageUnavailable
 
 _T = TypeVar("_T")
 logger = logging.getLogger("chatkit_app.store")
@@ -300,9 +300,17 @@ class SQLModelStore(Store[RequestContext]):
     async def mark_attachment_uploaded(
         self, attachment_id: str, *, storage_name: str, size: int, context: RequestContext
     ) -> None:
-        """Record the stored file of the user's attachment (`NotFoundError` otherwise)."""
+        """Record the stored file of the user's attachment (`NotFoundError` otherwise), once:
+        `Conflict` when it has one already (another upload of it finished first)."""
         params = {"aid": attachment_id, "uid": context.user_id, "sname": storage_name, "size": size}
-        await self._tx(lambda conn: self._write(conn, self._att_mark, params, f"attachment {attachment_id}"))
+
+        def work(conn: Connection) -> None:
+            if conn.execute(self._att_mark, params).rowcount == 0:
+                if conn.execute(self._att_get, params).first() is None:
+                    raise NotFoundError(f"attachment {attachment_id} not found")
+                raise Conflict("This attachment already has its file.", code="already_uploaded")
+
+        await self._tx(work)
 
     # --- plumbing ----------------------------------------------------------------------
     async def transaction(self, fn: Callable[[Connection], _T]) -> _T:
@@ -461,7 +469,9 @@ class SQLModelStore(Store[RequestContext]):
             .returning(att.c.storage_name)
         )
         self._att_mark = (
-            sa.update(att).where(att_scope).values(storage_name=_p("sname"), size=_p("size"), uploaded=True)
+            sa.update(att)
+            .where(att_scope, att.c.uploaded.is_(False))
+            .values(storage_name=_p("sname"), size=_p("size"), uploaded=True)
         )
         a_ins = insert(att).values(id=_p("aid"), user_id=uid, thread_id=_p("tid"), data=_p("data"), created_at=_p("at"))
         self._att_upsert = a_ins.on_conflict_do_update(

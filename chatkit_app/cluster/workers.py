@@ -23,25 +23,30 @@ def configure_backend(settings: Settings) -> None:
     `settings.workers` workers that are replaced when they die."""
     os.environ["GRANIAN_WORKERS"] = str(settings.workers)
     os.environ.setdefault("REFLEX_USE_GRANIAN", "true")
-    respawn_failed_workers()
+    respawn_failed_workers(kill_timeout=max(1, round(settings.chatkit_shutdown_grace_seconds)))
 
 
-def respawn_failed_workers() -> bool:
+def respawn_failed_workers(kill_timeout: int | None = None) -> bool:
     """Make `respawn_failed_workers=True` the default of the Granian server class that
     Reflex looks up when it starts the backend (`from granian.server import Server`, at
-    call time). Idempotent; False when Granian is not installed."""
+    call time), and `kill_timeout` its `workers_kill_timeout`: on SIGTERM, replies in
+    flight get that long (`CHATKIT_SHUTDOWN_GRACE_SECONDS`). Idempotent; False when
+    Granian is not installed."""
     try:
         import granian.server as server
     except ImportError:
         return False
     if getattr(server.Server, "chatkit_respawns", False):
+        server.Server.chatkit_kill_timeout = kill_timeout  # type: ignore[union-attr]
         return True
 
     class RespawningServer(server.Server):  # type: ignore[misc,valid-type]
         chatkit_respawns = True
+        chatkit_kill_timeout = kill_timeout
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("respawn_failed_workers", True)
+            kwargs.setdefault("workers_kill_timeout", self.chatkit_kill_timeout)
             super().__init__(*args, **kwargs)
 
     server.Server = RespawningServer

@@ -92,6 +92,7 @@ class Readiness:
         self._services = services
         self._clock = clock
         self._stuck: dict[str, Future[Any]] = {}
+        self._tasks: dict[str, asyncio.Future[None]] = {}
         self._running: asyncio.Future[Report] | None = None
         self._last: tuple[float, Report] | None = None
 
@@ -119,7 +120,7 @@ class Readiness:
         urls = redis_urls(services.settings)
         if urls:
             checks["redis"] = self._timed(lambda: _ping_redis(urls, within), within)
-        checks["storage"] = self._timed(lambda: storage_ready(services), within)
+        checks["storage"] = self._timed(lambda: self._single("storage", lambda: storage_ready(services)), within)
         results = await asyncio.gather(*checks.values())
         return Report(dict(zip(checks, results, strict=True)))
 
@@ -130,6 +131,18 @@ class Readiness:
         except Exception as exc:
             return Check(False, time.perf_counter() - started, _describe(exc, within))
         return Check(True, time.perf_counter() - started)
+
+    async def _single(self, name: str, check: Callable[[], Awaitable[None]]) -> None:
+        """`check` in a task of its own, at most one at a time per `name`: a check whose
+        awaiter timed out keeps running (its worker thread cannot be stopped, e.g. on a
+        hung mount), and another must not pile a new thread on top each probe."""
+        previous = self._tasks.get(name)
+        if previous is not None and not previous.done():
+            raise StillWaiting
+        task = asyncio.ensure_future(check())
+        task.add_done_callback(_retrieved)
+        self._tasks[name] = task
+        await asyncio.shield(task)
 
     async def _blocking(self, name: str, fn: Callable[[], T], within: float) -> T:
         """`fn` off the event loop, at most one at a time per `name`."""
@@ -148,6 +161,12 @@ def _log_change(report: Report) -> None:
         logger.warning("not ready: %s", named)
     else:
         logger.info("ready: %s", ", ".join(report.checks))
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Marks the outcome of a check nobody awaits any more as seen (no warning at exit)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class StillWaiting(Exception):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ import reflex as rx
 import chatkit_app.ui.private_state  # noqa: F401  (no credential in persisted state)
 from chatkit_app.api.schemas import iso_utc
 from chatkit_app.auth.sessions import IssuedSession
+from chatkit_app.auth.upload_visitors import visitor_of_upload
 from chatkit_app.auth.visitor import Visitor, identify
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import ChatKitAppError, Unauthorized
@@ -60,6 +61,20 @@ async def remember_visitor(state: rx.State) -> None:
     cookie is never kept). Holds for that task only."""
     with contextlib.suppress(NotSignedIn):
         _TASK_VISITOR.set(await _visitor_of(state))
+
+
+@contextlib.contextmanager
+def upload_visitor(state: rx.State) -> Iterator[None]:
+    """Around an upload handler: the visitor the sign-in gate decided from the `/_upload`
+    request's own cookie (`auth/upload_visitors.py`), for this handler only; without
+    one, the connection's headers decide as for any event."""
+    visitor = visitor_of_upload(state.router.session.client_token)
+    reset = _TASK_VISITOR.set(visitor) if visitor is not None else None
+    try:
+        yield
+    finally:
+        if reset is not None:
+            _TASK_VISITOR.reset(reset)
 
 
 async def current_visitor(state: rx.State) -> Visitor:

@@ -23,6 +23,7 @@ from chatkit.types import (
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
@@ -115,6 +116,30 @@ async def test_a_removed_answer_is_not_saved_again(services: Services) -> None:
     events = [event async for event in checkpointed(source(), services.store, thread, context, clock=clock)]
     assert len(events) == 4
     assert await _texts(services, thread.id, context) == []
+
+
+async def test_an_answer_finished_by_a_replacement_is_not_overwritten(services: Services) -> None:
+    """A workflow may end a message with `thread.item.replaced` (the server saves it, as for
+    a done event): a save that falls due right after must not put the streamed text back."""
+    context = RequestContext(user_id="alice", session_id="s", workflow_id="assistant")
+    thread = ThreadMetadata(id="thr_replaced", created_at=datetime.now())
+    await services.store.save_thread(thread, context)
+    item = AssistantMessageItem(id="msg_replaced", thread_id=thread.id, created_at=datetime.now(), content=[])
+    final = item.model_copy(update={"content": [AssistantMessageContent(text="The final answer.")]})
+    clock = Clock()
+    update = AssistantMessageContentPartTextDelta(content_index=0, delta="a draft")
+
+    async def source() -> AsyncIterator[ThreadStreamEvent]:
+        yield ThreadItemAddedEvent(item=item)
+        clock.now = 0.5
+        yield ThreadItemUpdatedEvent(item_id=item.id, update=update)
+        clock.now = 1.5  # a save is due once the next event is passed on
+        await services.store.save_item(thread.id, final, context)  # as the server does
+        yield ThreadItemReplacedEvent(item=final)
+
+    events = [event async for event in checkpointed(source(), services.store, thread, context, clock=clock)]
+    assert len(events) == 3
+    assert await _texts(services, thread.id, context) == ["The final answer."]
 
 
 async def test_a_killed_server_keeps_the_answer_up_to_the_last_second(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The workflows route and rules that hold across every route: credentials only from
 the Authorization header, no caching of tokens, one error envelope, no secret in any
-response body (DESIGN.md section 3)."""
+response body (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Attachments over HTTP: two-phase upload, sniffed types, limits, owner-only access,
-deletion of the bytes, image previews (DESIGN.md section 7)."""
+deletion of the bytes, image previews (docs/api.md, Attachments)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,35 @@ async def test_uploading_twice_and_sending_before_upload_are_refused(alice: Chat
     assert (await upload(alice, attachment, b"a")).status_code == 200
     again = await upload(alice, attachment, b"b")
     assert again.status_code == 409
+
+
+async def test_two_uploads_of_one_attachment_at_once_store_one_file(alice: ChatKitClient, services: Services) -> None:
+    """Both start before either has finished (each saw the attachment without its file):
+    the second to finish is refused (409), its bytes are not kept, and the attachment
+    keeps the first one's file and type."""
+    attachment = await create(alice, "a.png", "image/png", len(PNG))
+    url = attachment["upload_descriptor"]["url"]
+    gates = [asyncio.Event(), asyncio.Event()]
+    started = [asyncio.Event(), asyncio.Event()]
+
+    async def body(n: int, content: bytes) -> AsyncIterator[bytes]:
+        yield content[:8]
+        started[n].set()
+        await gates[n].wait()
+        yield content[8:]
+
+    headers = {**bearer(alice.token), "Content-Type": "application/octet-stream"}
+    first = asyncio.ensure_future(alice.http.post(url, content=body(0, PNG), headers=headers))
+    second = asyncio.ensure_future(alice.http.post(url, content=body(1, PNG[:8] + bytes(80)), headers=headers))
+    await asyncio.wait_for(asyncio.gather(started[0].wait(), started[1].wait()), 10)
+    gates[0].set()
+    assert (await first).status_code == 200
+    gates[1].set()
+    late = await second
+    assert late.status_code == 409 and late.json()["error"]["code"] == "already_uploaded"
+    assert [path.read_bytes() for path in uploads(services)] == [PNG]
+    stored = await alice.http.get(f"/api/chatkit/attachments/{attachment['id']}", headers=bearer(alice.token))
+    assert stored.status_code == 200 and stored.content == PNG
 
 
 async def test_attachment_routes_need_a_session_token(alice: ChatKitClient, client: httpx.AsyncClient) -> None:

@@ -1,5 +1,6 @@
 """Two users, every ChatKit request type: the second user can see or change nothing of
-the first user's threads and items; each attempt is a plain 404 (DESIGN.md section 5)."""
+the first user's threads and items; each attempt is a plain 404 (docs/api.md, The ChatKit
+protocol: every query is scoped to the token's user)."""
 
 from __future__ import annotations
 

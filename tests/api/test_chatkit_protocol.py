@@ -1,5 +1,5 @@
 """Every ChatKit request type over HTTP against the ASGI app, with the offline agent
-(no key, no network): DESIGN.md section 7."""
+(no key, no network): docs/api.md, The ChatKit protocol."""
 
 from __future__ import annotations
 

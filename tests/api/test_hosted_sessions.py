@@ -1,5 +1,5 @@
 """Hosted (Agent Builder `wf_...`) workflows through the session API, against a loopback
-fake of OpenAI's ChatKit sessions API over real HTTP (DESIGN.md section 3)."""
+fake of OpenAI's ChatKit sessions API over real HTTP (docs/customising.md, Hosted workflows)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ that move with real requests and streamed answers, and the metrics token."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from chatkit_app.fast_paths import close_shared_clients
+from chatkit_app.ops.readiness import Readiness
 from chatkit_app.services import Services, build_services
 from tests.api.chatkit_client import ChatKitClient, reply_text, user_input
 from tests.conftest import LIMITS_OFF, api_key_headers, bearer, create_session, make_settings, model_settings
@@ -138,6 +140,39 @@ async def test_readyz_fails_within_its_timeout_when_the_database_hangs(tmp_path:
     finally:
         hung.close()
         frozen.dispose()
+        services.close()
+
+
+async def test_readyz_fails_within_its_timeout_when_the_s3_storage_hangs(tmp_path: Path) -> None:
+    """The S3 client's own timeouts are longer than the check's: the probe does not wait
+    for them, and while that check is still stuck no second one is started (each would
+    hold a worker thread); once it has come back, the next probe checks again."""
+    hung = silent_server()
+    s3 = {
+        "chatkit_storage_url": "s3://ready-check/uploads",
+        "aws_endpoint_url": f"http://127.0.0.1:{hung.getsockname()[1]}",
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
+    services = build_services(make_settings(tmp_path, **s3), production=False)
+    now = [0.0]
+    readiness = Readiness(lambda: services, clock=lambda: now[0])
+    try:
+        started = time.perf_counter()
+        report = await readiness.report(0.5)
+        assert 0.4 < time.perf_counter() - started < 1.2
+        assert report.failed == ["storage"] and report.checks["storage"].error == "no answer within 0.5 s"
+        now[0] += 5  # past the reuse of a result
+        again = await readiness.report(0.5)
+        assert again.checks["storage"].error == "the previous check has not come back yet"
+        deadline = time.monotonic() + 15
+        while again.checks["storage"].error != "no answer within 0.5 s":
+            assert time.monotonic() < deadline, again
+            await asyncio.sleep(0.1)
+            now[0] += 5
+            again = await readiness.report(0.5)
+    finally:
+        hung.close()
         services.close()
 
 

@@ -1,5 +1,5 @@
 """Token expiry and the absolute session lifetime, driven by the SessionService clock
-instead of sleeping (DESIGN.md section 4: refresh never extends past the max age).
+instead of sleeping (docs/security.md, Tokens and sessions: refresh never extends past the max age).
 
 The token codec judges iat/nbf/exp by the same clock, so the clock may move freely.
 """

@@ -1,5 +1,5 @@
 """Validate, refresh (rotation and reuse detection), revoke, and cross-session access
-(DESIGN.md sections 3 and 4)."""
+(docs/api.md, Session API; docs/security.md, Tokens and sessions)."""
 
 from __future__ import annotations
 

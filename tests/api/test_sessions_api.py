@@ -1,5 +1,5 @@
 """POST /api/chatkit/session: the session object and every way creation can fail
-(DESIGN.md section 3). Lifecycle routes are in test_session_lifecycle_api.py."""
+(docs/api.md, Session API). Lifecycle routes are in test_session_lifecycle_api.py."""
 
 from __future__ import annotations
 

@@ -154,3 +154,32 @@ def test_another_page_cannot_drive_the_event_socket_or_uploads(
     assert client.post("/_upload", headers={"Origin": "http://testserver"}).text == "app:/_upload"
     with client.websocket_connect("/_event/", headers={"Origin": "http://localhost:3000"}) as socket:
         assert socket.receive_text() == "hello"
+
+
+def test_an_upload_holds_its_own_visitor_for_its_tab_while_it_runs(tmp_path: Path) -> None:
+    """Reflex runs an upload's handler without the request's headers (and the state in
+    Redis keeps no cookie): the gate holds the visitor of the upload's own cookie, by the
+    tab's token, while the request runs (auth/upload_visitors.py)."""
+    from chatkit_app.auth.upload_visitors import visitor_of_upload
+    from chatkit_app.auth.visitor import Visitor
+
+    seen: list[object] = []
+
+    async def upload(request: Request) -> PlainTextResponse:
+        seen.append(visitor_of_upload(request.headers.get("reflex-client-token", "")))
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/_upload", upload, methods=["POST"]), Route("/", _inner)])
+    services = build_services(make_settings(tmp_path), production=False)
+    try:
+        with TestClient(SignInGate(app, lambda: services)) as http:
+            http.get("/")  # an anonymous identity cookie with the page
+            http.post("/_upload", headers={"Reflex-Client-Token": "tab-1"})
+            http.cookies.clear()
+            http.post("/_upload", headers={"Reflex-Client-Token": "tab-1"})  # no cookie: no visitor
+    finally:
+        services.close()
+    first, stranger = seen
+    assert isinstance(first, Visitor) and first.kind == "anonymous" and first.user_id
+    assert stranger is None
+    assert visitor_of_upload("tab-1") is None  # only while the request runs

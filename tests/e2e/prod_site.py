@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REFLEX = str(Path(sys.executable).with_name("reflex"))
@@ -135,3 +136,42 @@ def running_site(root: Path, env: dict[str, str], *, port: int | None = None) ->
         arguments, cwd=root, env=env, log_path=root / "site.log", ready=["/", "/ping"], timeout=300, port=port
     ) as url:
         yield url
+
+
+class OwnRedis:
+    """A Redis of a test's own, one it may stop and start again mid-test (no persistence:
+    started again, it is empty)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(self.pings, timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def pings(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[OwnRedis]:
+    """An `OwnRedis` on `port`, started; stopped at the end whatever happened."""
+    own = OwnRedis(port)
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()

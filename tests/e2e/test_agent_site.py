@@ -1,5 +1,5 @@
-"""Real agents behind the production site, in a browser, as a new user sets them up from the
-README: the exported example's triage agent as workflow `support`
+"""Real agents behind the production site, in a browser, as a new user sets them up from
+docs/customising.md: the exported example's triage agent as workflow `support`
 (`CHATKIT_WORKFLOW_MODULES`), and the built-in assistant with an MCP server
 (`CHATKIT_MCP_SERVERS`). The model is the loopback fake (it calls the tools); the MCP server
 is a real one on loopback. Both UIs: the native one, and ChatKit's element (its local stub:

@@ -10,15 +10,11 @@ thread keeps what had streamed."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import secrets
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,118 +22,22 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.prod_site import REPO_ROOT, copy_site, free_port
+from tests.e2e import hosts
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
-CADDY = shutil.which("caddy")
-# What the Dockerfile's `app` stage copies from the build stage (besides the venv).
-APP_IMAGE_FILES = ("rxconfig.py", "assets", "chatkit_app", ".web/build/client")
-
-
-def _require_caddy() -> str:
-    if CADDY is None:
-        if os.environ.get("CI"):
-            pytest.fail("caddy is missing: `make caddy` installs Debian's package")
-        pytest.skip("caddy is missing (sudo apt-get install caddy)")
-    return CADDY
 
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One build for a public URL (Caddy's address), two host directories made from it."""
-    _require_caddy()
     root = tmp_path_factory.mktemp("deploy")
-    source = root / "source"
-    copy_site(source)
-    public_port = free_port()
-    public_url = f"http://127.0.0.1:{public_port}"
-    env = _env(source / "data", CHATKIT_UI_MODE="native")
-    # `make build` as the Dockerfile's build stage runs it (the repository's venv and bun).
-    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
-        shutil.copy2(REPO_ROOT / name, source / name)
-    built = subprocess.run(
-        ["make", "build", f"VENV={REPO_ROOT / '.venv'}", f"CHATKIT_PUBLIC_URL={public_url}"],
-        cwd=source,
-        env={k: v for k, v in env.items() if k != "CHATKIT_SECRET"},  # a build needs no secret
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    hosts = []
-    for name in ("host-a", "host-b"):
-        host = root / name
-        for item in APP_IMAGE_FILES:
-            target = host / item
-            target.parent.mkdir(parents=True, exist_ok=True)
-            (shutil.copytree if (source / item).is_dir() else shutil.copy2)(source / item, target)
-        hosts.append(host)
-    yield {"public_port": public_port, "public_url": public_url, "hosts": hosts}
-
-
-@contextmanager
-def _process(command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
-def _wait_ok(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"{url}: exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url}: not up:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
+    built = hosts.build_kit(root)
+    yield {"kit": built, "hosts": [built.host(root / name) for name in ("host-a", "host-b")]}
 
 
 def _host_env(host: Path, kit: dict[str, Any], database: str, redis: str, **extra: str) -> dict[str, str]:
-    return _env(
-        host / "data",
-        DATABASE_URL=database,
-        REDIS_URL=redis,
-        CHATKIT_SECRET=kit["secret"],
-        CHATKIT_PUBLIC_URL=kit["public_url"],
-        CHATKIT_UI_MODE="native",
-        CHATKIT_WORKERS="1",
-        **extra,
-    )
-
-
-@contextmanager
-def _serving(host: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    log = host / "serve.log"
-    command = [
-        str(REPO_ROOT / ".venv" / "bin" / "python"),
-        "-m",
-        "chatkit_app.serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with _process(command, cwd=host, env=env, log=log) as process:
-        _wait_ok(f"http://127.0.0.1:{port}/readyz", process, log)
-        yield f"http://127.0.0.1:{port}", process
-
-
-def _scripts(html: str) -> list[str]:
-    return sorted(set(re.findall(r"/assets/[\w.-]+\.js", html)))
+    return hosts.host_env(host, kit["kit"], kit["secret"], database, redis, **extra)
 
 
 def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
@@ -148,34 +48,25 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
     kit["secret"] = secrets.token_urlsafe(48)
     host_a, host_b = kit["hosts"]
     with (
-        _serving(host_a, _host_env(host_a, kit, postgres_url, redis_url)) as (url_a, process_a),
-        _serving(host_b, _host_env(host_b, kit, postgres_url, redis_url)) as (url_b, _),
+        hosts.serving(host_a, _host_env(host_a, kit, postgres_url, redis_url)) as (url_a, process_a),
+        hosts.serving(host_b, _host_env(host_b, kit, postgres_url, redis_url)) as (url_b, _),
     ):
         # One build: both hosts point the browser at the same files.
         page_a, page_b = httpx.get(url_a).text, httpx.get(url_b).text
-        assert _scripts(page_a) and _scripts(page_a) == _scripts(page_b)
+        assert hosts.scripts(page_a) and hosts.scripts(page_a) == hosts.scripts(page_b)
 
-        caddy_env = dict(
-            os.environ,
-            CHATKIT_SITE_ADDRESS=kit["public_url"],
-            CHATKIT_BACKENDS=f"{url_a.removeprefix('http://')} {url_b.removeprefix('http://')}",
-            CHATKIT_FRONTEND_DIR=str(host_a / ".web" / "build" / "client"),
-            CADDY_ADMIN=f"127.0.0.1:{free_port()}",
-            XDG_DATA_HOME=str(tmp_path / "caddy-data"),
-            XDG_CONFIG_HOME=str(tmp_path / "caddy-config"),
-        )
-        caddy = [_require_caddy(), "run", "--config", str(REPO_ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"]
-        with _process(caddy, cwd=tmp_path, env=caddy_env, log=tmp_path / "caddy.log") as caddy_process:
-            public = kit["public_url"]
-            _wait_ok(f"{public}/healthz", caddy_process, tmp_path / "caddy.log")
+        with hosts.caddy(kit["kit"], [url_a, url_b], tmp_path):
+            public = kit["kit"].public_url
 
             # Pages come from the app (its security headers on them); assets from Caddy.
             home = httpx.get(public)
             assert home.status_code == 200 and "content-security-policy" in home.headers
-            script = httpx.get(public + _scripts(home.text)[0], headers={"Accept-Encoding": "gzip"})
+            script = httpx.get(public + hosts.scripts(home.text)[0], headers={"Accept-Encoding": "gzip"})
             assert script.status_code == 200
             assert script.headers["cache-control"] == "public, max-age=31536000, immutable"
             assert script.headers.get("server", "").lower() == "caddy"
+            assert httpx.get(f"{public}/metrics").status_code == 404  # the scraper reads each host
+            assert httpx.get(f"{url_b}/metrics").status_code == 200
             ready = httpx.get(f"{public}/readyz").json()
             assert ready["checks"]["database"]["ok"] and ready["checks"]["redis"]["ok"]
 
@@ -191,11 +82,10 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
                 expect(page.get_by_test_id("assistant-message").last).to_contain_text(
                     "hello through caddy", timeout=30_000
                 )
-                assert sockets and all(url.startswith(f"ws://127.0.0.1:{kit['public_port']}/") for url in sockets)
+                assert sockets and all(url.startswith(f"ws://127.0.0.1:{kit['kit'].public_port}/") for url in sockets)
 
                 # A host dies: the chat goes on through the other one (state in Redis).
-                os.killpg(process_a.pid, signal.SIGKILL)
-                process_a.wait(timeout=10)
+                hosts.kill(process_a)
                 expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
                 composer.fill("still here after a host died")
                 composer.press("Enter")
@@ -262,10 +152,10 @@ def test_sigterm_lets_replies_finish_within_the_grace_and_keeps_what_streamed(
         data,
         CHATKIT_SECRET=kit["secret"],
         CHATKIT_API_KEY=api_key,
-        CHATKIT_PUBLIC_URL=kit["public_url"],
+        CHATKIT_PUBLIC_URL=kit["kit"].public_url,
         CHATKIT_SHUTDOWN_GRACE_SECONDS=str(grace),
     )
-    with _serving(host, env) as (url, process):
+    with hosts.serving(host, env) as (url, process):
         thread_id, streamed, finished = _stream_until_sigterm(url, api_key, process)
         stopped = time.monotonic()
         assert process.wait(timeout=grace + 15) == 0 or grace == 1

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
-from tests.e2e.prod_site import REPO_ROOT, running_reflex, wait_until
-from tests.ops_helpers import closed_port, metric
+from tests.e2e.prod_site import REPO_ROOT, OwnRedis, free_port, redis_server, running_reflex, wait_until
+from tests.ops_helpers import metric
 
 pytestmark = pytest.mark.slow
 BANNERS = ("Starting Reflex App", "App Running", "App running at", "Reflex app stopped")
@@ -35,7 +35,14 @@ class Backend:
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def own_redis() -> Iterator[OwnRedis]:
+    """A Redis of this module's own: the readiness test stops it for a while."""
+    with redis_server(free_port()) as own:
+        yield own
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory, own_redis: OwnRedis) -> Iterator[Backend]:
     data_dir = tmp_path_factory.mktemp("ops-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATKIT_", "DATABASE_URL", "PROMETHEUS_"))}
     env.update(
@@ -43,8 +50,8 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         DATABASE_URL=f"sqlite:///{data_dir / 'ops.db'}",
         CHATKIT_SECRET=secrets.token_urlsafe(48),
         CHATKIT_LOG_FORMAT="json",
-        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",  # rate limits and /readyz only
-        GRANIAN_WORKERS="2",
+        REDIS_URL=f"redis://127.0.0.1:{own_redis.port}/0",  # Reflex's state, the limits, /readyz
+        CHATKIT_WORKERS="2",
         REFLEX_TELEMETRY_ENABLED="false",
         REFLEX_CHECK_LATEST_VERSION="false",
     )
@@ -87,10 +94,24 @@ def test_a_scrape_through_either_worker_counts_the_requests_of_both(backend: Bac
         assert total == sent
 
 
-def test_readyz_names_the_missing_redis_in_a_json_line_with_the_request_id(backend: Backend) -> None:
-    response = httpx.get(f"{backend.url}/readyz", headers={"X-Request-ID": "ops-e2e-1"}, timeout=10)
-    assert response.status_code == 503 and response.json()["failed"] == ["redis"]
-    assert response.headers["x-request-id"] == "ops-e2e-1"
+def test_readyz_names_the_missing_redis_in_a_json_line_with_the_request_id(
+    backend: Backend, own_redis: OwnRedis
+) -> None:
+    assert httpx.get(f"{backend.url}/readyz", timeout=10).status_code == 200
+    own_redis.stop()  # Redis goes away while the site runs
+    try:
+        # Each worker keeps its result for a second: ask until one has checked again. The
+        # worker that notices logs the change, under the request's id.
+        def probe() -> httpx.Response:
+            return httpx.get(f"{backend.url}/readyz", headers={"X-Request-ID": "ops-e2e-1"}, timeout=10)
+
+        seen: list[httpx.Response] = []
+        wait_until(lambda: seen.append(probe()) or seen[-1].status_code == 503, timeout=20)
+        response = seen[-1]
+        assert response.json()["failed"] == ["redis"]
+        assert response.headers["x-request-id"] == "ops-e2e-1"
+    finally:
+        own_redis.start()  # back for the module's other test, whichever order they run in
 
     def logged() -> bool:
         records = [json.loads(line) for line in backend.log_lines() if line.startswith("{")]

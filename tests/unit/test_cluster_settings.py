@@ -97,6 +97,7 @@ print(json.dumps({
     "workers": os.environ.get("GRANIAN_WORKERS"),
     "granian": os.environ.get("REFLEX_USE_GRANIAN"),
     "respawn": granian.server.Server(target="x:y").respawn_failed_workers,
+    "kill_timeout": granian.server.Server(target="x:y").workers_kill_timeout,
 }))
 """
 
@@ -110,7 +111,9 @@ def _rxconfig(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rxconfig_hands_reflex_the_redis_and_granian_the_workers(tmp_path: Path) -> None:
-    done = _rxconfig(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0", CHATKIT_WORKERS="3")
+    done = _rxconfig(
+        tmp_path, REDIS_URL="redis://127.0.0.1:6379/0", CHATKIT_WORKERS="3", CHATKIT_SHUTDOWN_GRACE_SECONDS="7"
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {
@@ -119,6 +122,7 @@ def test_rxconfig_hands_reflex_the_redis_and_granian_the_workers(tmp_path: Path)
         "workers": "3",
         "granian": "true",
         "respawn": True,
+        "kill_timeout": 7,  # SIGTERM: replies in flight get CHATKIT_SHUTDOWN_GRACE_SECONDS
     }
     alone = json.loads(_rxconfig(tmp_path).stdout.strip().splitlines()[-1])
     assert (alone["mode"], alone["redis_url"], alone["workers"]) == ("memory", None, "1")

@@ -25,6 +25,7 @@ from chatkit_app.ui.native.history_model import (
     thread_id_of,
     thread_path,
     visitor_zone,
+    with_new,
 )
 from chatkit_app.ui.native.history_state import HistoryState
 from chatkit_app.ui.native.message_model import ChatMessage
@@ -95,6 +96,12 @@ def test_a_thread_has_an_address_and_only_plausible_ids_are_read_from_one() -> N
 def test_a_protocol_thread_becomes_an_entry() -> None:
     entry = entry_of({"id": "thr_1", "title": None, "created_at": "2026-06-01T10:00:00Z"})
     assert entry == ThreadEntry("thr_1", "New chat", "2026-06-01T10:00:00Z")
+
+
+def test_a_new_thread_is_listed_once_even_when_a_history_page_brought_it_first() -> None:
+    old, new = ThreadEntry("thr_old", "Old", "2026-06-01"), ThreadEntry("thr_new", "New chat", "2026-06-02")
+    assert with_new([old], new) == [new, old]
+    assert with_new([new, old], new) == [new, old]  # the page that loaded meanwhile had it
 
 
 # --- the state's logic against a real server --------------------------------------------

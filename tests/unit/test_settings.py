@@ -1,4 +1,4 @@
-"""Settings and the signing secret (DESIGN.md sections 3, 4 and 8)."""
+"""Settings and the signing secret (docs/configuration.md; docs/security.md, Tokens and sessions)."""
 
 from __future__ import annotations
 

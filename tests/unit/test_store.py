@@ -53,6 +53,7 @@ from sqlmodel import SQLModel
 from chatkit_app import db
 from chatkit_app.chatkit_server.store import AttachmentFile, SQLModelStore
 from chatkit_app.core.context import RequestContext
+from chatkit_app.errors import Conflict
 from chatkit_app.services import Services
 
 A = RequestContext(user_id="user-a", session_id="cks_a", workflow_id="assistant")
@@ -455,6 +456,15 @@ async def test_attachments_are_isolated_per_user(store: SQLModelStore) -> None:
     with pytest.raises(NotFoundError):
         await store.delete_attachment(attachment.id, B)
     assert await store.load_attachment_file(attachment.id, A) == AttachmentFile(attachment, "f1", 5, True)
+
+
+async def test_an_attachment_gets_its_file_once(store: SQLModelStore) -> None:
+    attachment = file_attachment(store.generate_attachment_id("text/plain", A))
+    await store.save_attachment(attachment, A)
+    await store.mark_attachment_uploaded(attachment.id, storage_name="first", size=5, context=A)
+    with pytest.raises(Conflict):  # a second upload that finished later
+        await store.mark_attachment_uploaded(attachment.id, storage_name="second", size=9, context=A)
+    assert await store.load_attachment_file(attachment.id, A) == AttachmentFile(attachment, "first", 5, True)
 
 
 async def test_thread_delete_and_sweep_hand_over_their_files(store: SQLModelStore, engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""TokenCodec: HS256 session JWTs under RFC 8725 rules (DESIGN.md section 4).
+"""TokenCodec: HS256 session JWTs under RFC 8725 rules (docs/security.md, Tokens and sessions).
 
 Hostile tokens are built by hand (base64url + HMAC) so each one differs from a valid
 token in exactly one way; `test_hand_signed_token_is_accepted` proves the hand signer

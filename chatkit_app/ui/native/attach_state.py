@@ -16,7 +16,7 @@ from chatkit_app.ui.native.chat_base import ChatBase
 from chatkit_app.ui.native.message_model import Attachment
 from chatkit_app.ui.native.protocol import call
 from chatkit_app.ui.native.window import chip
-from chatkit_app.ui.state import ChatSessionState
+from chatkit_app.ui.state import ChatSessionState, upload_visitor
 
 UPLOAD_CHUNK = 64 * 1024
 
@@ -63,7 +63,8 @@ class AttachState(ChatBase, mixin=True):
         store checks again, by the bytes); a refused one gets a line saying why."""
         self.uploading = False
         try:
-            services, context = await self._context()
+            with upload_visitor(self):  # the upload request's own visitor (the state keeps no cookie)
+                services, context = await self._context()
         except ChatKitAppError as exc:
             self.error = exc.message
             return

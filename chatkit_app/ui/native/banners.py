@@ -1,4 +1,4 @@
-"""Above the conversation: the connection's state, errors that are not a turn's (a turn's
+"""Above the conversation: the connection's state, a service the server lacks, errors that are not a turn's (a turn's
 failure is a card under it), and the agent's notices."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import reflex as rx
 
 from chatkit_app.ui.native.connection_view import connection_banner, reconnect_watch
 from chatkit_app.ui.native.markdown import safe_markdown
+from chatkit_app.ui.native.server_watch import server_watch
 from chatkit_app.ui.native.state import NativeChatState
 
 
@@ -16,6 +17,7 @@ def banners() -> rx.Component:
     return rx.fragment(
         reconnect_watch(),
         connection_banner(),
+        server_watch(),
         rx.cond(
             NativeChatState.error != "",
             rx.callout.root(

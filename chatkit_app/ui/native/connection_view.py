@@ -65,11 +65,18 @@ def connection_banner() -> rx.Component:
 
 def reconnect_watch() -> rx.Component:
     """Mounted whenever the socket is connected, so it mounts again after each
-    reconnect: `resume` reloads what a restarted backend lost and ends a dead turn."""
+    reconnect: `resume` reloads what a restarted backend lost and ends a dead turn.
+    Keyed by the connection's id, it mounts again also after a reconnect that failed
+    not once: a host gone mid-reply, the balancer sending the tab straight to another
+    host, which may hand the tab a new token and a fresh state (a blank chat, else)."""
     return rx.cond(
         has_connection_errors,
         rx.fragment(),
-        rx.box(on_mount=NativeChatState.resume, display="none", data_testid="reconnect-watch"),
+        rx.box(  # the key on a box around: the mount hook lives in the inner one's wrapper
+            rx.box(on_mount=NativeChatState.resume, data_testid="reconnect-watch"),
+            key=rx.State.router.session.session_id,
+            display="none",
+        ),
     )
 
 

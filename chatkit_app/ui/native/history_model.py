@@ -41,6 +41,12 @@ def entry_of(thread: dict[str, Any]) -> ThreadEntry:
     )
 
 
+def with_new(threads: list[ThreadEntry], entry: ThreadEntry) -> list[ThreadEntry]:
+    """`entry` first, once: a history page that arrived after the thread was made (the
+    first message sent while the history loads) lists it already."""
+    return [entry, *(thread for thread in threads if thread.id != entry.id)]
+
+
 def visitor_zone(utc_offset_minutes: int) -> timezone:
     """The browser's zone from `Date.getTimezoneOffset()` (minutes *behind* UTC, so
     UTC+2 is -120); out-of-range values count as UTC."""

@@ -25,6 +25,7 @@ from chatkit_app.ui.native.history_model import (
     thread_id_of,
     thread_path,
     visitor_zone,
+    with_new,
 )
 from chatkit_app.ui.native.protocol import call
 
@@ -130,7 +131,7 @@ class HistoryState(ChatBase, mixin=True):
 
     # --- what the chat tells the history ----------------------------------------------
     def _thread_created(self, thread: dict[str, Any]) -> None:
-        self.threads = [entry_of(thread), *self.threads]
+        self.threads = with_new(self.threads, entry_of(thread))
         self._at(str(thread["id"]))
 
     def _thread_titled(self, thread_id: str, title: str) -> None:

@@ -1,0 +1,117 @@
+// When the socket is up but the server cannot act (its Redis, database or file storage is
+// gone), Reflex's events fail on the server and nothing comes back: a message stays in
+// the box and a first load keeps its skeleton, silently. This watches for exactly that —
+// a submitted message still in the box, or a load still waiting, after a few seconds —
+// asks the backend's /readyz what is wrong, and says so in plain words. It keeps asking;
+// once the server is ready again, the message still in the box is sent (the draft id
+// makes a second delivery a no-op) and a page stuck loading is loaded again.
+import React from "react";
+import env from "$/env.json";
+import { getBackendURL } from "$/utils/state";
+
+const AFTER_MS = 5000;
+const POLL_MS = 3000;
+const UNSENT_KEY = "chatkit_unsent_message";
+const NAMES = { redis: "session store (Redis)", database: "database", storage: "file storage" };
+
+function readyUrl() {
+  const url = getBackendURL(env.PING);
+  url.pathname = url.pathname.replace(/\/ping$/, "/readyz");
+  return url.href;
+}
+
+async function failedServices() {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 4000);
+  try {
+    const response = await fetch(readyUrl(), { cache: "no-store", signal: abort.signal });
+    if (response.ok) return [];
+    const body = await response.json().catch(() => ({}));
+    return Array.isArray(body.failed) && body.failed.length ? body.failed : ["server"];
+  } catch (error) {
+    return null; // the backend itself is unreachable: the connection banner says that
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function ServerWatch({ connected, waiting, composerId }) {
+  const [failed, setFailed] = React.useState([]);
+  const pending = React.useRef(null); // {form, text} of the last submitted message
+  const stuck = React.useRef(false); // a load that never finished
+
+  const check = React.useCallback(async () => {
+    const found = await failedServices();
+    if (found !== null) setFailed(found);
+  }, []);
+
+  // Text that was in the box when the page loaded itself again (below) goes back into it.
+  React.useEffect(() => {
+    const unsent = sessionStorage.getItem(UNSENT_KEY);
+    const box = document.getElementById(composerId);
+    if (unsent === null || !box) return;
+    sessionStorage.removeItem(UNSENT_KEY);
+    if (!box.value) {
+      const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+      setValue.call(box, unsent); // as typing does, so React and the auto height see it
+      box.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }, [composerId]);
+
+  // A submitted message that the server did not take (it clears the box when it has it).
+  React.useEffect(() => {
+    const onSubmit = (event) => {
+      const box = event.target.querySelector && event.target.querySelector(`#${composerId}`);
+      if (!box || !box.value.trim()) return;
+      pending.current = { form: event.target, text: box.value };
+      setTimeout(() => {
+        const still = document.getElementById(composerId);
+        if (pending.current && still && still.value === pending.current.text && navigator.onLine !== false) check();
+      }, AFTER_MS);
+    };
+    document.addEventListener("submit", onSubmit, true);
+    return () => document.removeEventListener("submit", onSubmit, true);
+  }, [composerId, check]);
+
+  // A load (history, a thread) still waiting after a while.
+  React.useEffect(() => {
+    if (!waiting) stuck.current = false;
+    if (!waiting || !connected) return undefined;
+    const timer = setTimeout(() => {
+      stuck.current = true;
+      check();
+    }, AFTER_MS);
+    return () => clearTimeout(timer);
+  }, [waiting, connected, check]);
+
+  // While something is wrong: ask again; when it is fixed, finish what was waiting.
+  React.useEffect(() => {
+    if (!failed.length) return undefined;
+    const timer = setInterval(async () => {
+      const found = await failedServices();
+      if (found === null || found.length) return;
+      setFailed([]);
+      const box = document.getElementById(composerId);
+      if (stuck.current) {
+        // The page loads again; what is in the box comes back into it afterwards.
+        if (box && box.value.trim()) sessionStorage.setItem(UNSENT_KEY, box.value);
+        window.location.reload();
+        return;
+      }
+      const waitingMessage = pending.current;
+      pending.current = null;
+      if (waitingMessage && box && box.value === waitingMessage.text && waitingMessage.form.isConnected) {
+        waitingMessage.form.requestSubmit();
+      }
+    }, POLL_MS);
+    return () => clearInterval(timer);
+  }, [failed, composerId]);
+
+  if (!failed.length) return null;
+  const names = failed.map((name) => NAMES[name] || name).join(", ");
+  return (
+    <div role="status" data-testid="service-status" className="native-service-status">
+      {`The server cannot reach its ${names} right now. What you write stays in the box and is sent once it is back.`}
+    </div>
+  );
+}
