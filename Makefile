@@ -63,6 +63,7 @@ bench: setup-dev
 	$(PY) -m bench.tool_round
 	$(PY) -m bench.frontend
 	$(PY) -m bench.state_memory
+	$(PY) -m bench.scale  # needs CHATKIT_TEST_DATABASE_URL and CHATKIT_TEST_REDIS_URL, as the tests
 
 setup: $(VENV)/.runtime-installed $(BUN_DEP)
 setup-dev: $(VENV)/.dev-installed $(BUN_DEP)

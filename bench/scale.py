@@ -106,11 +106,19 @@ class Services:
         self.run = secrets.token_hex(4)
         self.schema = f"bench_scale_{self.run}"
         self.admin = sa.create_engine(base)
-        with self.admin.begin() as connection:
-            connection.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+        try:
+            with self.admin.begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA "{self.schema}"'))
+        except sa.exc.OperationalError:
+            raise BenchError(f"PostgreSQL at {sa.make_url(base).host} does not answer: start it") from None
         self.database_url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{self.schema}"
         where = urlsplit(redis_base)
-        empty = [n for n in range(1, 16) if redis.Redis.from_url(where._replace(path=f"/{n}").geturl()).dbsize() == 0]
+        try:
+            indexes = [redis.Redis.from_url(where._replace(path=f"/{n}").geturl()).dbsize() for n in range(16)]
+        except redis.ConnectionError:
+            self.close()
+            raise BenchError(f"Redis at {where.hostname}:{where.port or 6379} does not answer: start it") from None
+        empty = [n for n in range(1, 16) if indexes[n] == 0]
         if not empty:
             raise BenchError("no empty Redis database index (1-15) to run in")
         self.redis_url = where._replace(path=f"/{secrets.choice(empty)}").geturl()
@@ -123,7 +131,7 @@ class Services:
             return int(connection.execute(sa.text(query)).scalar_one())
 
     def close(self) -> None:
-        for key in self.redis.scan_iter(match=f"*{self.run}*", count=1000):
+        for key in self.redis.scan_iter(match=f"*{self.run}*", count=1000) if hasattr(self, "redis") else ():
             self.redis.delete(key)
         with self.admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{self.schema}" CASCADE'))

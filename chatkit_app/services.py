@@ -45,11 +45,12 @@ class DatabaseRunner:
     """Runs blocking database work off the event loop, on threads of its own: one for
     SQLite (one writer at a time: no busy-waiting between our own threads), for Postgres
     as many as the pool keeps (`CHATKIT_DB_POOL_SIZE`), each call waiting its turn in the
-    queue, not on a thread. On the shared thread pool (40 threads, twice the connections
-    a pool may open), 500 streams at once on one worker kept every thread borrowed: half
-    waiting for a connection, the rest holding their token until the busy event loop took
-    the result, and the connections opened beyond the pool were closed on return, then
-    opened again; answers took 2.5x as long (bench/scale.py --profile 500).
+    queue, not on a thread. On the shared thread pool (40 threads for 2 x the pool's
+    connections), 500 streams at once on one worker kept every thread borrowed: some waiting
+    for a connection, the rest holding their slot until the busy event loop took their
+    result, and the connections beyond the pool were closed on return and opened again
+    (~150 per run); the worker spent ~20% more CPU per token and PostgreSQL ~60% more
+    (docs/benchmarks.md, "Scale").
 
     A call still queued after `wait_seconds` (the pool's own wait, `CHATKIT_DB_TIMEOUT_SECONDS`)
     never runs and raises the pool's `TimeoutError` (503 `database_unavailable`)."""

@@ -150,7 +150,8 @@ class Settings(BaseSettings):
     # -- Several machines (docs/deployment.md, "Running on several machines") -------------
     # Backend worker processes of `reflex run`: unset, 1 without Redis, the cores with it.
     chatkit_workers: int | None = Field(default=None, ge=1, le=256)
-    # Database connections kept per worker (PostgreSQL); as many again may open under load.
+    # Database connections kept per worker (PostgreSQL), and its database calls at once (the
+    # rest queue: services.DatabaseRunner); as many again may open under load.
     chatkit_db_pool_size: int = Field(default=5, ge=1, le=200)
     # PostgreSQL: connect, statement and pool-wait timeout; a request then answers 503.
     chatkit_db_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
