@@ -3,26 +3,20 @@
 Run:  .venv/bin/python -m bench.scale [--streams 200] [--big 1000] [--rounds 3] [--tokens 200]
       [--delay-ms 5] [--pool 5] [--profile N]                     (about 1 min on 2 cores)
 
-Needs `CHATKIT_TEST_DATABASE_URL` and `CHATKIT_TEST_REDIS_URL` (as the tests); the run gets a
-fresh PostgreSQL schema (dropped at the end) and an empty Redis database index (the keys of
-its users deleted at the end). Servers on free 127.0.0.1 ports:
+Needs `CHATKIT_TEST_DATABASE_URL` and `CHATKIT_TEST_REDIS_URL` (as the tests): a fresh schema
+(dropped after) and an empty Redis database index (its users' keys deleted after). The fake
+model `bench._apps:fake_model` and ours, `bench._apps:ours` (the API factory), each on
+Granian + uvloop, ours with `--workers 1` and `--workers 2` (the server software of
+`python -m chatkit_app.serve`), multi-process metrics, the per-user limits raised (printed;
+still checked in Redis) and `CHATKIT_DB_POOL_SIZE=--pool`.
 
-- the fake model `bench._apps:fake_model` (`--tokens` deltas `--delay-ms` apart), on Granian;
-- ours, `bench._apps:ours` (the API factory) on Granian + uvloop with `--workers 1` and
-  `--workers 2`: the server software of `python -m chatkit_app.serve`, without the pages.
-  Both on one schema and Redis, with multi-process metrics, the per-user message, session
-  and thread limits raised (printed; still checked in Redis), `CHATKIT_DB_POOL_SIZE=--pool`.
-
-Streams are bench/streaming.py's: `threads.create` with a session token of its own user
-(one user per concurrent stream), every text checked character for character. Runs of
-`--streams` alternate one worker and two `--rounds` times (medians); then `--big` streams
-on two workers: errors, time to first token, and the RSS of the worker processes (/proc)
-before, at the peak and after. Per run, in CPUs busy: each worker process, the fake, this
-client, PostgreSQL (all its clients), Redis, the kernel's interrupts (loopback TCP) and
-other processes: what a ratio below target is bound by. A failed stream: exit status 1.
-
-`--profile N` instead samples one worker with py-spy during N streams (`bench/_pyspy.py`):
-where its time goes by package, and the functions of chatkit_app/ with the most samples.
+Streams are bench/streaming.py's, one user per concurrent stream, every text checked
+character for character. Runs of `--streams` alternate one worker and two `--rounds` times
+(medians); then `--big` streams on two workers: errors, time to first token, the workers'
+RSS (/proc) before, at the peak and after. Per run, in CPUs busy: each worker, the fake,
+this client, PostgreSQL (all its clients), Redis, interrupts (loopback TCP) and other
+processes: what a ratio below target is bound by. A failed stream: exit status 1.
+`--profile N` instead samples one worker with py-spy during N streams (`bench/_pyspy.py`).
 """
 
 from __future__ import annotations
@@ -178,16 +172,9 @@ async def measured(bench: Bench, fake: Server, db: Services, count: int, sample_
     fake_cpu, client_cpu = fake.cpu_seconds() - fake0, time.process_time() - mine0
     services = {name: used - services0[name] for name, used in service_cpu(db.redis).items()}
     other = machine_busy_seconds() - busy0 - sum(cpu.values()) - fake_cpu - client_cpu - sum(services.values())
-    return {
-        "result": result,
-        "cpu": cpu,
-        "fake": fake_cpu,
-        "client": client_cpu,
-        "other": max(0.0, other),
-        "connects": db.sessions() - sessions0,
-        **services,
-        "rss": (sum(r for _, r in before.values()), peak[0], sum(r for _, r in after.values())),
-    }
+    rss = (sum(r for _, r in before.values()), peak[0], sum(r for _, r in after.values()))
+    found = dict(result=result, cpu=cpu, fake=fake_cpu, client=client_cpu, other=max(0.0, other), rss=rss)
+    return {**found, **services, "connects": db.sessions() - sessions0}
 
 
 def show(label: str, run: dict[str, Any]) -> None:
