@@ -38,11 +38,14 @@ async function failedServices() {
 export function ServerWatch({ connected, waiting, composerId }) {
   const [failed, setFailed] = React.useState([]);
   const pending = React.useRef(null); // {form, text} of the last submitted message
-  const stuck = React.useRef(false); // a load that never finished
+  const stuck = React.useRef(false); // a load that never finished, seen during an outage
+  const failing = React.useRef(false); // an outage is going on
 
   const check = React.useCallback(async () => {
     const found = await failedServices();
-    if (found !== null) setFailed(found);
+    if (found === null) return;
+    failing.current = found.length > 0;
+    setFailed(found);
   }, []);
 
   // Text that was in the box when the page loaded itself again (below) goes back into it.
@@ -75,7 +78,9 @@ export function ServerWatch({ connected, waiting, composerId }) {
 
   // A load (history, a thread) still waiting after a while.
   React.useEffect(() => {
-    if (!waiting) stuck.current = false;
+    // A load that ends during an outage may have ended half-way (a page whose thread's
+    // load was lost): the page is loaded again once the server is back.
+    if (!waiting && !failing.current) stuck.current = false;
     if (!waiting || !connected) return undefined;
     const timer = setTimeout(() => {
       stuck.current = true;
@@ -90,6 +95,7 @@ export function ServerWatch({ connected, waiting, composerId }) {
     const timer = setInterval(async () => {
       const found = await failedServices();
       if (found === null || found.length) return;
+      failing.current = false;
       setFailed([]);
       const box = document.getElementById(composerId);
       if (stuck.current) {
