@@ -28,6 +28,29 @@ def decode_sse(body: str) -> list[dict[str, Any]]:
     return events
 
 
+class Reply:
+    """A streamed answer read line by line (`iter_lines`/`aiter_lines`), for tests that act
+    while it streams: `read(line)` returns the line's event (None for other lines) and keeps
+    the new thread's id, the text deltas so far and whether an answer was finished."""
+
+    def __init__(self) -> None:
+        self.thread_id = ""
+        self.streamed = ""
+        self.finished = False
+
+    def read(self, line: str) -> dict[str, Any] | None:
+        if not line.startswith("data: "):
+            return None
+        event: dict[str, Any] = json.loads(line[len("data: ") :])
+        if event["type"] == "thread.created":
+            self.thread_id = event["thread"]["id"]
+        elif event["type"] == "thread.item.updated" and "delta" in event["update"]:
+            self.streamed += event["update"]["delta"]
+        elif event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
+            self.finished = True
+        return event
+
+
 class ChatKitClient:
     def __init__(self, http: httpx.AsyncClient, token: str) -> None:
         self.http = http

@@ -33,7 +33,7 @@ from bench.issuance import Server, server_env
 from chatkit_app.chatkit_server.checkpoint import checkpointed
 from chatkit_app.core.context import RequestContext
 from chatkit_app.services import Services
-from tests.api.chatkit_client import user_input
+from tests.api.chatkit_client import Reply, user_input
 
 
 class Clock:
@@ -161,20 +161,15 @@ async def test_a_killed_server_keeps_the_answer_up_to_the_last_second(tmp_path: 
             assert made.status_code == 201, made.text
             request = {"type": "threads.create", "params": {"input": user_input(words)}}
             headers = {"Authorization": f"Bearer {made.json()['token']}"}
-            streamed, thread_id, started = "", "", 0.0
+            reply, started = Reply(), 0.0
             received: list[tuple[float, int]] = []  # (when, characters streamed by then)
             async with http.stream("POST", "/api/chatkit", json=request, headers=headers) as response:
                 assert response.status_code == 200
                 async for line in response.aiter_lines():
-                    if not line.startswith("data: "):
-                        continue
-                    event = json.loads(line[6:])
-                    if event["type"] == "thread.created":
-                        thread_id = event["thread"]["id"]
-                    elif event["type"] == "thread.item.updated" and "delta" in event["update"]:
+                    event = reply.read(line)
+                    if event and event["type"] == "thread.item.updated" and "delta" in event["update"]:
                         started = started or time.monotonic()
-                        streamed += event["update"]["delta"]
-                        received.append((time.monotonic(), len(streamed)))
+                        received.append((time.monotonic(), len(reply.streamed)))
                         if time.monotonic() - started > 2.5:
                             os.killpg(server.process.pid, signal.SIGKILL)  # mid-answer, no clean-up
                             killed_at = time.monotonic()
@@ -183,6 +178,7 @@ async def test_a_killed_server_keeps_the_answer_up_to_the_last_second(tmp_path: 
     finally:
         server.stop()
 
+    thread_id, streamed = reply.thread_id, reply.streamed
     assert "word599" not in streamed  # it really was cut mid-answer
     database = sqlite3.connect(data / "chatkit.db")
     try:

@@ -4,14 +4,13 @@ client that hangs up mid-answer leaves the partial answer saved in the thread.""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import httpx
 
 from chatkit_app.api.app import create_api
 from chatkit_app.services import Services
-from tests.api.chatkit_client import ChatKitClient, user_input
+from tests.api.chatkit_client import ChatKitClient, Reply, user_input
 from tests.conftest import bearer, create_session
 from tests.live_server import serve
 
@@ -22,22 +21,18 @@ async def test_deltas_arrive_incrementally_and_disconnect_keeps_the_partial_answ
             session = await create_session(http, user_id="alice")
             request = {"type": "threads.create", "params": {"input": user_input("help")}}
             arrivals: list[float] = []
-            thread_id = ""
-            streamed = ""
+            reply = Reply()
             started = time.perf_counter()
             async with http.stream("POST", "/api/chatkit", json=request, headers=bearer(session["token"])) as response:
                 assert response.status_code == 200
                 async for line in response.aiter_lines():
-                    if not line.startswith("data: "):
-                        continue
-                    event = json.loads(line[6:])
-                    if event["type"] == "thread.created":
-                        thread_id = event["thread"]["id"]
-                    if event["type"] == "thread.item.updated":
+                    event = reply.read(line)
+                    if event and event["type"] == "thread.item.updated":
                         arrivals.append(time.perf_counter() - started)
-                        streamed += event["update"]["delta"]
+                        assert "delta" in event["update"]  # every update of this answer is text
                         if len(arrivals) == 8:
                             break  # hang up mid-answer
+            thread_id, streamed = reply.thread_id, reply.streamed
             # the first deltas came in over time, not in one buffered block
             assert arrivals[-1] - arrivals[0] > 0.03
             await asyncio.sleep(0.5)  # let the server notice the disconnect and save

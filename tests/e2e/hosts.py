@@ -16,10 +16,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.e2e.prod_site import REPO_ROOT, copy_site, free_port, session_pids
+from tests.e2e.prod_site import REPO_ROOT, copy_site, free_port, session_pids, wait_serving
 from tests.e2e.test_prod_backend import _env
 
 CADDY = shutil.which("caddy")
@@ -115,21 +114,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-def wait_ok(url: str, started: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if started.poll() is not None:
-            pytest.fail(f"{url}: exited with {started.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{url}: not up:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.3)
-
-
 def host_env(host: Path, kit: Kit, secret: str, database: str, redis: str, **extra: str) -> dict[str, str]:
     """A host of the cluster: its own data directory, the shared database and Redis."""
     values = {
@@ -151,7 +135,7 @@ def serving(host: Path, env: dict[str, str], port: int | None = None) -> Iterato
     log = host / "serve.log"
     command = [PYTHON, "-m", "chatkit_app.serve", "--host", "127.0.0.1", "--port", str(port)]
     with process(command, cwd=host, env=env, log=log) as started:
-        wait_ok(f"http://127.0.0.1:{port}/readyz", started, log)
+        wait_serving(started, [f"http://127.0.0.1:{port}/readyz"], log, 120)
         yield f"http://127.0.0.1:{port}", started
 
 
@@ -171,7 +155,7 @@ def caddy(kit: Kit, backends: list[str], workdir: Path) -> Iterator[subprocess.P
     command = [require_caddy(), "run", "--config", str(REPO_ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"]
     log = workdir / "caddy.log"
     with process(command, cwd=workdir, env=env, log=log) as started:
-        wait_ok(f"{kit.public_url}/healthz", started, log)
+        wait_serving(started, [f"{kit.public_url}/healthz"], log, 120)
         yield started
 
 

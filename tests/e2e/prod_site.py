@@ -79,6 +79,25 @@ def copy_site(target: Path) -> None:
     shutil.copy2(REPO_ROOT / "rxconfig.py", target / "rxconfig.py")
 
 
+def wait_serving(
+    process: subprocess.Popen[bytes], urls: list[str], log_path: Path, timeout: float, ok: tuple[int, ...] = (200,)
+) -> None:
+    """Until every one of `urls` answers a status in `ok`; fails the test with the end of
+    the log when `process` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{urls[0]}: exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            if all(httpx.get(url, timeout=2).status_code in ok for url in urls):
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{urls[0]}: not up after {timeout:.0f} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
+
+
 @contextmanager
 def running_reflex(
     arguments: list[str],
@@ -107,18 +126,7 @@ def running_reflex(
     url = f"http://127.0.0.1:{port}"
     SERVER_PIDS[url] = process.pid
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"reflex exited early:\n{log_path.read_text()}")
-            try:
-                if all(httpx.get(f"{url}{path}", timeout=2).status_code in (200, 303) for path in ready):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"reflex did not start:\n{log_path.read_text()}")
-            time.sleep(0.3)
+        wait_serving(process, [f"{url}{path}" for path in ready], log_path, timeout, ok=(200, 303))
         yield url
     finally:
         SERVER_PIDS.pop(url, None)

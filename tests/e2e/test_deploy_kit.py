@@ -22,6 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.api.chatkit_client import Reply
 from tests.e2e import hosts
 from tests.e2e.test_prod_backend import _env
 
@@ -117,27 +118,20 @@ def _stream_until_sigterm(url: str, api_key: str, process: subprocess.Popen[byte
             "input": {"content": [{"type": "input_text", "text": words}], "attachments": [], "inference_options": {}}
         },
     }
-    thread_id, streamed, finished, sent, started = "", "", False, False, time.monotonic()
+    reply, sent, started = Reply(), False, time.monotonic()
     headers = {"Authorization": f"Bearer {made.json()['token']}"}
     try:
         with httpx.stream("POST", f"{url}/api/chatkit", json=request, headers=headers, timeout=60) as response:
             for line in response.iter_lines():
-                if not line.startswith("data: "):
+                if reply.read(line) is None:
                     continue
-                event = json.loads(line[6:])
-                if event["type"] == "thread.created":
-                    thread_id = event["thread"]["id"]
-                elif event["type"] == "thread.item.updated" and "delta" in event["update"]:
-                    streamed += event["update"]["delta"]
-                elif event["type"] == "thread.item.done" and event["item"]["type"] == "assistant_message":
-                    finished = True
                 if not sent and time.monotonic() - started > 1.0:
                     process.send_signal(signal.SIGTERM)
                     sent = True
     except httpx.HTTPError:
         pass  # cut by the shutdown
     assert sent
-    return thread_id, streamed, finished
+    return reply.thread_id, reply.streamed, reply.finished
 
 
 @pytest.mark.parametrize("grace", [20, 1])

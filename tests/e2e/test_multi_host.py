@@ -33,7 +33,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.api.chatkit_client import decode_sse, reply_text, user_input
+from tests.api.chatkit_client import Reply, decode_sse, reply_text, user_input
 from tests.conftest import bearer, postgres_schema, redis_or_skip
 from tests.e2e import hosts
 from tests.e2e.hosts import Host, Kit
@@ -212,23 +212,19 @@ def test_a_worker_killed_mid_reply_leaves_the_streamed_text_and_the_rest_serve(w
     with httpx.Client(base_url=two.url, timeout=30) as via_two:
         token = _session(via_two, f"worker-{RUN}")
         request = {"type": "threads.create", "params": {"input": user_input("a long one")}}
-        thread_id, streamed, victim = "", "", 0
+        reply, victim = Reply(), 0
         with (
             pytest.raises(httpx.HTTPError),
             via_two.stream("POST", "/api/chatkit", json=request, headers=bearer(token)) as response,
         ):
             for line in response.iter_lines():
-                if not line.startswith("data: "):
+                if reply.read(line) is None:
                     continue
-                event = json.loads(line[6:])
-                if event["type"] == "thread.created":
-                    thread_id = event["thread"]["id"]
-                elif event["type"] == "thread.item.updated" and "delta" in event["update"]:
-                    streamed += event["update"]["delta"]
-                if not victim and "w30" in streamed:
+                if not victim and "w30" in reply.streamed:
                     client_port = response.extensions["network_stream"].get_extra_info("client_addr")[1]
                     victim = two.worker_serving(client_port)
                     os.kill(victim, signal.SIGKILL)
+        thread_id, streamed = reply.thread_id, reply.streamed
         assert victim and "w119" not in streamed  # cut mid-reply
 
     # The thread keeps what had streamed (up to the last second's save); the other host
