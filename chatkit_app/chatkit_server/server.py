@@ -114,6 +114,7 @@ class AppChatKitServer(ChatKitServer[RequestContext]):
         self.head_start = HeadStart()
         if fast_paths:
             fast.write_text_deltas_directly(self)
+            fast.name_agents_directly()
         _freeze_startup_objects()
 
     async def process(

@@ -15,7 +15,9 @@ Below `workflows` and `chatkit_server`: imports only `chatkit_app.core` and
   `ModelClient`), with `responses.start_early / early_call_sent / close_early`;
 - `pacing`, `sse`, `events`, `responses_request`, `early_call`: its pieces;
 - `server_frames` and `process_parsed` / `stream_parsed`: the ChatKit server's (imported
-  on first use, which happens only with the fast paths on).
+  on first use, which happens only with the fast paths on);
+- `agent_identity.name_agents_directly()`: the Agents SDK's per-run agent identity map
+  without signing each agent when no name repeats (process-wide, set by the server).
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from chatkit_app.fast_paths.shared import close_shared_clients, shared_client
 from chatkit_app.fast_paths.switch import FastPathsUnavailable, check_available, enabled
 
 if TYPE_CHECKING:  # at run time, imported on first use (`__getattr__`)
+    from chatkit_app.fast_paths.agent_identity import name_agents_directly
     from chatkit_app.fast_paths.client import FastModelClient
     from chatkit_app.fast_paths.internals import process_parsed, stream_parsed
     from chatkit_app.fast_paths.server_frames import write_text_deltas_directly
 
 _LAZY = {
+    "name_agents_directly": "chatkit_app.fast_paths.agent_identity",
     "FastModelClient": "chatkit_app.fast_paths.client",
     "process_parsed": "chatkit_app.fast_paths.internals",
     "stream_parsed": "chatkit_app.fast_paths.internals",
@@ -46,6 +50,7 @@ __all__ = [
     "check_available",
     "close_shared_clients",
     "enabled",
+    "name_agents_directly",
     "process_parsed",
     "shared_client",
     "stream_parsed",

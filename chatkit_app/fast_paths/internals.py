@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import aiohttp
 import httpx2
 import openai
+from agents import Agent
+from agents import _run_state_agent_identity as _agent_identity
 from agents.models.openai_responses import _HEADERS_OVERRIDE
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
@@ -38,6 +40,7 @@ __all__ = [
     "SSEDecoder",
     "SSEDecoderFields",
     "ServerSentEvent",
+    "agent_graph",
     "agents_responses_headers",
     "aiohttp_response_of",
     "is_given",
@@ -45,6 +48,7 @@ __all__ = [
     "map_aiohttp_exceptions",
     "model_dump",
     "process_parsed",
+    "replace_agent_identity_map",
     "stream_parsed",
     "take_buffered",
     "write_frames_with",
@@ -205,6 +209,28 @@ def agents_responses_headers() -> Mapping[str, str]:
     headers the Agents SDK's Responses model adds to its next call (ChatKit's
     `agents_sdk_user_agent_override()` sets its User-Agent there); None when unset."""
     return _HEADERS_OVERRIDE.get() or {}
+
+
+def agent_graph(initial_agent: Agent[Any]) -> list[Agent[Any]]:
+    """`agents._run_state_agent_identity._iter_agent_graph(agent)`: every agent reachable
+    from `agent` through its handoffs, each once, breadth first from `agent`."""
+    return list(_agent_identity._iter_agent_graph(initial_agent))
+
+
+IdentityMap = Callable[[Agent[Any]], dict[str, Agent[Any]]]
+
+
+def replace_agent_identity_map(make: Callable[[IdentityMap], IdentityMap]) -> None:
+    """`agents._run_state_agent_identity._build_agent_identity_map(agent) -> {key: agent}`
+    names every agent of the graph (its name, or `name#2`… for agents sharing a name); the
+    module's `_build_agent_identity_keys_by_id` calls it through the module's global, twice
+    a run (the tool-use tracker and the sandbox's session manager). Replaced there by
+    `make(the SDK's function)`, once."""
+    sdk = _agent_identity._build_agent_identity_map
+    original: IdentityMap = getattr(sdk, "__wrapped__", sdk)
+    replacement = make(original)
+    replacement.__wrapped__ = original  # type: ignore[attr-defined]
+    _agent_identity._build_agent_identity_map = replacement  # type: ignore[assignment]
 
 
 # --- openai-chatkit ----------------------------------------------------------------------

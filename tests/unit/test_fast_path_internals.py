@@ -208,6 +208,56 @@ def test_agents_responses_headers() -> None:
     assert "_HEADERS_OVERRIDE.get()" in inspect.getsource(openai_responses)  # read by the Agents SDK's call
 
 
+def _agents_with_handoffs(specialist_name: str = "shipping") -> Any:
+    from agents import Agent, function_tool, handoff
+
+    @function_tool
+    def lookup(order: str) -> str:
+        """Finds an order."""
+        return order
+
+    billing = Agent(name="billing", instructions="Bills.", tools=[lookup])
+    shipping = Agent(name=specialist_name, instructions="Ships.", handoffs=[billing])
+    return Agent(name="triage", instructions="Routes.", tools=[lookup], handoffs=[handoff(billing), shipping])
+
+
+def test_agent_graph() -> None:
+    triage = _agents_with_handoffs()
+    assert [agent.name for agent in internals.agent_graph(triage)] == ["triage", "billing", "shipping"]
+
+
+@pytest.fixture
+def sdk_identity_map() -> Iterator[Any]:
+    from agents import _run_state_agent_identity as identity
+
+    sdk = identity._build_agent_identity_map
+    yield sdk
+    identity._build_agent_identity_map = sdk
+
+
+def test_agent_identity_map_replaced(sdk_identity_map: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents import _run_state_agent_identity as identity
+
+    from chatkit_app.fast_paths.agent_identity import name_agents_directly
+
+    unique, repeated = _agents_with_handoffs(), _agents_with_handoffs(specialist_name="billing")
+    expected = {id(graph): sdk_identity_map(graph) for graph in (unique, repeated)}
+    assert list(expected[id(repeated)]) == ["triage", "billing", "billing#2"]
+    name_agents_directly()
+    name_agents_directly()  # once is enough; twice still wraps the SDK's own function
+    assert identity._build_agent_identity_map.__wrapped__ is sdk_identity_map
+    signed: list[str] = []
+    signature = identity._agent_identity_signature
+    monkeypatch.setattr(
+        identity, "_agent_identity_signature", lambda agent: signed.append(agent.name) or signature(agent)
+    )
+    for graph in (unique, repeated):  # called through the module's global, with the SDK's result
+        keys = identity._build_agent_identity_keys_by_id(graph)
+        assert keys == {id(agent): key for key, agent in expected[id(graph)].items()}
+        # Nothing to sort without a repeated name: no agent signed; else the SDK's own way.
+        assert bool(signed) is (graph is repeated)
+
+
 # --- openai-chatkit ----------------------------------------------------------------------
 
 
