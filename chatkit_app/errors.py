@@ -21,7 +21,8 @@
     └── ServiceUnavailable   503    database_unavailable, upstream_not_configured,
         │                           api_key_not_configured
         └── StorageUnavailable 503  storage_unavailable (+ Retry-After): the file
-                                    storage (directory or S3 bucket) cannot be used
+                                    storage (directory or S3 bucket) cannot be used;
+                                    storage_busy: too many uploads held in memory at once
 
 Messages are written for humans and never carry a secret, a token or a traceback.
 `retry_after` (seconds), when set, goes out as the `Retry-After` header.
@@ -137,3 +138,14 @@ class StorageUnavailable(ServiceUnavailable):
 
     def __init__(self, message: str = "The file storage is unavailable; try again shortly.") -> None:
         super().__init__(message)
+
+
+class StorageBusy(StorageUnavailable):
+    """Uploads already hold as many bytes in memory as this process allows
+    (`CHATKIT_UPLOAD_BUFFER_MB`): this one is refused before it takes more."""
+
+    default_code = "storage_busy"
+    retry_after = 10
+
+    def __init__(self) -> None:
+        super().__init__("The server is receiving many files right now; try this upload again in a moment.")

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     # the data dir's uploads/) or s3://bucket/prefix, with S3's settings in the standard AWS
     # variables.
     chatkit_storage_url: str = ""
+    # The most upload bytes one process holds in memory on their way to S3 (each upload
+    # holds up to one 8 MiB part); an upload that would pass it is refused (503 storage_busy).
+    chatkit_upload_buffer_mb: float = Field(default=128, ge=16)
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
     aws_session_token: SecretStr | None = None

@@ -1,4 +1,5 @@
-"""Bytes held in memory at once, for the whole process: the attachments being sent to models.
+"""Bytes held in memory at once, for the whole process: the attachments being sent to models
+(`workflows.model_inputs`), and uploads on their way to S3 (`storage.s3`).
 
 An answer with files holds their bytes (and their base64, and the request body) until it
 ends; the per-user caps (`CHATKIT_MODEL_MAX_TURN_MB`, answers in flight per user) bound one

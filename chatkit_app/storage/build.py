@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatkit_app.core.byte_budget import ByteBudget
 from chatkit_app.settings import Settings
 from chatkit_app.storage.base import FileStorage
 from chatkit_app.storage.local import LocalStorage
@@ -15,7 +16,8 @@ def build_storage(settings: Settings) -> FileStorage:
         return LocalStorage(location.directory)
     from chatkit_app.storage.s3 import S3Storage  # boto3 is imported only when S3 is used
 
-    return S3Storage(location.bucket, location.prefix, client_options=s3_client_options(settings))
+    buffer = ByteBudget(round(settings.chatkit_upload_buffer_mb * 1024 * 1024))
+    return S3Storage(location.bucket, location.prefix, client_options=s3_client_options(settings), buffer=buffer)
 
 
 def s3_client_options(settings: Settings) -> dict[str, Any]:

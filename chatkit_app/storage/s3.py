@@ -3,7 +3,8 @@
 boto3's client is thread-safe; each call runs in a worker thread, never on the event loop.
 Credentials, region and endpoint come from the standard AWS variables (or boto3's usual
 chain: ~/.aws, an instance role). Uploads go up in parts of `PART_BYTES`: one part in
-memory per upload, a small file in one PUT, a larger one as a multipart upload that is
+memory per upload, and all uploads together within the process's `buffer` (else
+`StorageBusy`, before the bytes are taken), a small file in one PUT, a larger one as a multipart upload that is
 aborted on any failure, so an upload refused half-way (too big, quota, a broken
 connection) leaves no object. Errors are logged with the S3 error code only (no
 credentials, no request) and surface as `StorageUnavailable`.
@@ -20,7 +21,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chatkit_app.errors import StorageUnavailable
+from chatkit_app.core.byte_budget import ByteBudget
+from chatkit_app.errors import StorageBusy, StorageUnavailable
 from chatkit_app.storage.base import CHUNK_BYTES, Opened, SizeCounter, StoredEntry, StoredFileMissing, check_name
 
 logger = logging.getLogger("chatkit_app.storage")
@@ -30,9 +32,13 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
 class S3Storage:
-    def __init__(self, bucket: str, prefix: str, *, client_options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, bucket: str, prefix: str, *, client_options: Mapping[str, Any], buffer: ByteBudget | None = None
+    ) -> None:
         """`client_options`: keyword arguments of `boto3.session.Session.client` (endpoint,
-        region, credentials when given explicitly)."""
+        region, credentials when given explicitly); `buffer`: the bytes all uploads may hold
+        in memory at once (default: no cap)."""
+        self.buffer = buffer if buffer is not None else ByteBudget(0)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.description = f"s3://{bucket}/{self.prefix}"
@@ -79,9 +85,13 @@ class S3Storage:
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
         client = self._client
+        held = 0  # bytes of `part`, taken from `self.buffer`
         try:
             async for chunk in chunks:
                 counter.add(chunk)
+                if not self.buffer.take(len(chunk)):
+                    raise StorageBusy()
+                held += len(chunk)
                 part += chunk
                 while len(part) >= PART_BYTES:
                     if upload_id is None:
@@ -89,6 +99,8 @@ class S3Storage:
                         upload_id = str(created["UploadId"])
                     body, part = bytes(part[:PART_BYTES]), part[PART_BYTES:]
                     parts.append(await self._upload_part(key, upload_id, len(parts) + 1, body))
+                    self.buffer.give(len(body))
+                    held -= len(body)
             if upload_id is None:
                 body = bytes(part)
                 await self._run(lambda: client.put_object(Bucket=self.bucket, Key=key, Body=body))
@@ -106,6 +118,8 @@ class S3Storage:
             if upload_id is not None:
                 await self._abort(key, upload_id)
             raise
+        finally:
+            self.buffer.give(held)
 
     async def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         answer = await self._run(

@@ -5,6 +5,7 @@ that cannot be reached says so (`StorageUnavailable`) without a credential in si
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import socket
@@ -14,15 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from chatkit_app.errors import PayloadTooLarge, QuotaExceeded, StorageUnavailable
+from chatkit_app.errors import PayloadTooLarge, QuotaExceeded, StorageBusy, StorageUnavailable
 from chatkit_app.storage import FileStorage, StoredFileMissing
 from chatkit_app.storage.build import build_storage
 from chatkit_app.storage.local import LocalStorage
-from chatkit_app.storage.s3 import PART_BYTES
+from chatkit_app.storage.s3 import PART_BYTES, S3Storage
 from tests.conftest import make_settings
 from tests.s3_server import SECRET_KEY, Bucket
 
 NAME = "f" * 32
+MB = 1024 * 1024
 OTHER = "g" * 32
 
 
@@ -137,6 +139,37 @@ async def test_a_failing_source_leaves_nothing(storage: FileStorage, bucket: Buc
     assert await names(storage) == []
     if bucket is not None:
         assert bucket.incomplete_uploads() == []
+
+
+async def test_uploads_to_s3_hold_at_most_the_buffer_together(s3_bucket: Bucket, tmp_path: Path) -> None:
+    """`CHATKIT_UPLOAD_BUFFER_MB`: two uploads paused while holding 6 MiB each; a third
+    that would take the process past 16 MiB is refused (`StorageBusy`) and leaves
+    nothing; the two finish, and every byte taken is given back."""
+    storage = build_storage(make_settings(tmp_path, chatkit_upload_buffer_mb=16, **s3_bucket.settings()))
+    assert isinstance(storage, S3Storage) and storage.buffer.capacity == 16 * MB
+    go_on = asyncio.Event()
+
+    async def held(fill: bytes) -> AsyncIterator[bytes]:
+        yield fill * (6 * MB)
+        await go_on.wait()
+        yield fill
+
+    first = asyncio.create_task(storage.put(NAME, held(b"a"), limit=10 * MB))
+    second = asyncio.create_task(storage.put(OTHER, held(b"b"), limit=10 * MB))
+
+    async def both_paused() -> None:  # holding their bytes
+        while storage.buffer.used < 12 * MB:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(both_paused(), 10)
+    with pytest.raises(StorageBusy) as refused:
+        await storage.put("h" * 32, chunks_of(b"c" * (5 * MB), MB), limit=10 * MB)
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (503, "storage_busy", 10)
+    assert storage.buffer.used == 12 * MB  # the refused upload gave back what it took
+    go_on.set()
+    assert await asyncio.gather(first, second) == [6 * MB + 1, 6 * MB + 1]
+    assert storage.buffer.used == 0
+    assert await names(storage) == [NAME, OTHER]
 
 
 @pytest.mark.parametrize("name", ["../escape", "a/b" * 6, "", ".hidden-name", "x" * 200])
