@@ -4,7 +4,9 @@ operator's endpoints, served before the sign-in gate, the API and Reflex.
 - `/healthz`: the process is alive (no I/O). `/readyz`: `readiness`, 200 or 503.
   `/metrics`: Prometheus text (`metrics.render`), behind `CHATKIT_METRICS_TOKEN` as a
   bearer token when set. None needs a session, and none is rate limited.
-- Every request gets a request id (`logs.REQUEST_ID`, the `X-Request-ID` response header).
+- Every request gets a request id (`logs.REQUEST_ID`, the `X-Request-ID` response header):
+  a trusted proxy's (`CHATKIT_TRUSTED_PROXIES`), else a new one, so that nobody else can
+  put their own text into our log lines or collide with another request's id.
 - Every HTTP request is counted by method, route template (e.g.
   `/api/chatkit/session/{session_id}`, never the raw path) and status. The counting
   wraps `send` with a plain function (no extra coroutine per streamed chunk).
@@ -23,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_app.api.app import api_routes
 from chatkit_app.errors import error_envelope
+from chatkit_app.net import is_trusted
 from chatkit_app.ops import metrics
 from chatkit_app.ops.logs import REQUEST_ID, request_id_from
 from chatkit_app.ops.readiness import Readiness, Report
@@ -44,7 +47,8 @@ class OpsLayer:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_from(_header(scope, b"x-request-id"))
+        given = _header(scope, b"x-request-id")
+        request_id = request_id_from(given if given is not None and self._from_proxy(scope) else None)
         token = REQUEST_ID.set(request_id)
         try:
             if kind == "websocket":
@@ -53,6 +57,10 @@ class OpsLayer:
             await self._http(scope, receive, send, request_id)
         finally:
             REQUEST_ID.reset(token)
+
+    def _from_proxy(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        return is_trusted(client[0] if client else None, self._services().settings.trusted_proxies)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         method, path = scope.get("method", "GET"), scope.get("path", "")

@@ -37,8 +37,8 @@ _SERVER_LOGGERS = (
 
 
 def request_id_from(header: str | None) -> str:
-    """An incoming `X-Request-ID` when it is short and made of safe characters (a proxy's
-    id, kept so lines can be matched across both), else a new random one."""
+    """A trusted proxy's `X-Request-ID` when it is short and made of safe characters (kept
+    so lines can be matched across both), else a new random one."""
     if header and _SAFE_ID.match(header):
         return header
     return uuid.uuid4().hex

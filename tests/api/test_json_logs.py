@@ -69,7 +69,7 @@ def _records(stream: io.StringIO) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    built = build_services(make_settings(tmp_path), production=False)
+    built = build_services(make_settings(tmp_path, chatkit_trusted_proxies="127.0.0.1"), production=False)
     yield built
     built.close()
 

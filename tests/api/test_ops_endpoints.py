@@ -67,8 +67,11 @@ async def test_healthz_answers_at_once_without_a_session_when_sign_in_is_require
             assert (await http.get(path)).status_code == 200, path
 
 
-async def test_every_response_carries_a_request_id_and_a_safe_incoming_one_is_kept(site: Any) -> None:
-    async with site() as http:
+async def test_every_response_carries_a_request_id_and_a_trusted_proxys_safe_one_is_kept(site: Any) -> None:
+    async with site() as http:  # no trusted proxy: the peer's id is never taken
+        ignored = await http.get("/healthz", headers={"X-Request-ID": "lb-7f3a.9:1"})
+        assert ignored.headers["x-request-id"] != "lb-7f3a.9:1" and len(ignored.headers["x-request-id"]) == 32
+    async with site(chatkit_trusted_proxies="127.0.0.0/8") as http:  # the test client's address
         fresh = await http.get("/healthz")
         assert len(fresh.headers["x-request-id"]) == 32
         assert (await http.get("/healthz")).headers["x-request-id"] != fresh.headers["x-request-id"]

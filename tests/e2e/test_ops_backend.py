@@ -50,6 +50,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory, own_redis: OwnRedis) -> It
         DATABASE_URL=f"sqlite:///{data_dir / 'ops.db'}",
         CHATKIT_SECRET=secrets.token_urlsafe(48),
         CHATKIT_LOG_FORMAT="json",
+        CHATKIT_TRUSTED_PROXIES="127.0.0.1",  # the test stands in for the proxy (its request ids are kept)
         REDIS_URL=f"redis://127.0.0.1:{own_redis.port}/0",  # Reflex's state, the limits, /readyz
         CHATKIT_WORKERS="2",
         REFLEX_TELEMETRY_ENABLED="false",
