@@ -1,6 +1,7 @@
 """The socket is up but the server cannot act: its Redis goes away mid-chat. The native
 UI says so in plain words (from /readyz), keeps the message in the box, sends it once
-Redis is back, and a page loaded during the outage loads itself again afterwards."""
+Redis is back, and a page loaded during the outage loads itself again afterwards, with
+what was typed in it back in the box, and what was sent from it sent."""
 
 from __future__ import annotations
 
@@ -71,6 +72,19 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
             )
             expect(page.get_by_test_id("service-status")).to_have_count(0)
             expect(composer).to_have_value("typed while the page waited")
+
+            # A message sent from a page stuck loading goes to its thread once the page is back.
+            own.stop()
+            page.reload()
+            expect(page.get_by_test_id("service-status")).to_contain_text("Redis", timeout=30_000)
+            composer.fill("sent while the page waited")
+            composer.press("Enter")
+            own.start()
+            expect(page.get_by_test_id("user-message")).to_have_text(
+                ["before the outage", "written while redis is down", "sent while the page waited"], timeout=60_000
+            )
+            expect(composer).to_have_value("", timeout=30_000)
+            expect(page.get_by_test_id("assistant-message").last).to_contain_text("sent while the page waited")
     finally:
         page.close()
         own.stop()

@@ -4,7 +4,10 @@
 // a submitted message still in the box, or a load still waiting, after a few seconds —
 // asks the backend's /readyz what is wrong, and says so in plain words. It keeps asking;
 // once the server is ready again, the message still in the box is sent (the draft id
-// makes a second delivery a no-op) and a page stuck loading is loaded again.
+// makes a second delivery a no-op) and a page stuck loading is loaded again: what was in
+// its box comes back into it, and a message that had been sent from it (the server never
+// took it: it clears the box when it does) is sent again, to the same thread (the page's
+// address), once the page has loaded.
 import React from "react";
 import env from "$/env.json";
 import { getBackendURL } from "$/utils/state";
@@ -48,18 +51,49 @@ export function ServerWatch({ connected, waiting, composerId }) {
     setFailed(found);
   }, []);
 
+  const resend = React.useRef(false); // the restored text was a sent message: send it again
+
   // Text that was in the box when the page loaded itself again (below) goes back into it.
   React.useEffect(() => {
-    const unsent = sessionStorage.getItem(UNSENT_KEY);
+    const stored = sessionStorage.getItem(UNSENT_KEY);
     const box = document.getElementById(composerId);
-    if (unsent === null || !box) return;
+    if (stored === null || !box) return;
     sessionStorage.removeItem(UNSENT_KEY);
-    if (!box.value) {
+    let unsent;
+    try {
+      unsent = JSON.parse(stored);
+    } catch (error) {
+      return;
+    }
+    if (!box.value && typeof unsent.text === "string") {
       const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
-      setValue.call(box, unsent); // as typing does, so React and the auto height see it
+      setValue.call(box, unsent.text); // as typing does, so React and the auto height see it
       box.dispatchEvent(new Event("input", { bubbles: true }));
+      resend.current = unsent.send === true;
     }
   }, [composerId]);
+
+  // ...and once the page has loaded (with the thread its address names open), a message
+  // that had been sent goes out.
+  React.useEffect(() => {
+    if (!resend.current || !connected || waiting) return undefined;
+    const named = window.location.pathname.match(/\/c\/([^/]+)\/?$/);
+    const deadline = Date.now() + 30000;
+    const timer = setInterval(() => {
+      const box = document.getElementById(composerId);
+      const form = box && box.form;
+      const open = form && form.elements.thread_id ? form.elements.thread_id.value : "";
+      if (named && open !== decodeURIComponent(named[1]) && Date.now() < deadline) return;
+      clearInterval(timer);
+      resend.current = false;
+      if (!form || !box.value.trim() || (named && open !== decodeURIComponent(named[1]))) return;
+      // The server may have taken it after all (sent just before the page reloaded).
+      const users = document.querySelectorAll('[data-testid="user-message"]');
+      const last = users.length ? users[users.length - 1].textContent.trim() : null;
+      if (last !== box.value.trim()) form.requestSubmit();
+    }, 100);
+    return () => clearInterval(timer);
+  }, [connected, waiting, composerId]);
 
   // A submitted message that the server did not take (it clears the box when it has it).
   React.useEffect(() => {
@@ -98,14 +132,17 @@ export function ServerWatch({ connected, waiting, composerId }) {
       failing.current = false;
       setFailed([]);
       const box = document.getElementById(composerId);
+      const waitingMessage = pending.current;
+      pending.current = null;
       if (stuck.current) {
         // The page loads again; what is in the box comes back into it afterwards.
-        if (box && box.value.trim()) sessionStorage.setItem(UNSENT_KEY, box.value);
+        if (box && box.value.trim()) {
+          const sent = waitingMessage !== null && box.value === waitingMessage.text;
+          sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ text: box.value, send: sent }));
+        }
         window.location.reload();
         return;
       }
-      const waitingMessage = pending.current;
-      pending.current = null;
       if (waitingMessage && box && box.value === waitingMessage.text && waitingMessage.form.isConnected) {
         waitingMessage.form.requestSubmit();
       }

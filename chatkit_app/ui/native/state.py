@@ -24,6 +24,7 @@ from chatkit_app.services import Services, get_services
 from chatkit_app.ui.native.attach_state import AttachState
 from chatkit_app.ui.native.command_tags import TAGS_FIELD, message_tags
 from chatkit_app.ui.native.edit_state import COMPOSER_ID, EditState
+from chatkit_app.ui.native.history_model import thread_id_of
 from chatkit_app.ui.native.history_state import HistoryState
 from chatkit_app.ui.native.item_events import PENDING
 from chatkit_app.ui.native.message_model import ChatMessage, ModelOption
@@ -217,10 +218,12 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
 
     async def _thread_written_in(self, services: Services, context: RequestContext, written_in: str) -> str:
         """Under the lock: the thread a message goes to. A state the backend lost (a
-        restart) is loaded first; a message written in another thread than the one open
-        goes there (unless it is gone or not the user's: then a new thread)."""
+        restart) is loaded first — with the thread its page's address names, when the
+        message was sent before that thread had opened; a message written in another
+        thread than the one open goes there (unless it is gone or not the user's: then a
+        new thread)."""
         if not self._loaded:
-            await self._load(written_in or self.tab_thread)
+            await self._load(written_in or thread_id_of(self.router.url.path) or self.tab_thread)
         elif written_in and written_in != self.thread_id:
             await self._open(services, context, written_in)
         return self.thread_id
