@@ -17,7 +17,7 @@ from chatkit_app.ui.brand import (
 )
 from chatkit_app.ui.chat_state import ChatEventsState, topic_preview, topic_search
 from chatkit_app.ui.chatkit import chatkit_widget
-from chatkit_app.ui.native import NativeChatState, native_chat
+from chatkit_app.ui.native import NativeChatState, history_drawer, native_chat
 from chatkit_app.ui.session_panel import error_callout, session_indicator
 from chatkit_app.ui.state import ChatSessionState
 from chatkit_app.urls import backend_base
@@ -108,8 +108,21 @@ def account_menu() -> rx.Component:
     )
 
 
-def top_bar() -> rx.Component:
+def history_button() -> rx.Component:
+    """On a phone, the native chat's history opens from the top bar (its drawer's button)
+    rather than from a row of its own above the messages; nothing where ChatKit's UI,
+    which has its own history, is shown."""
+    mode = get_settings().chatkit_ui_mode
+    if mode == "native":
+        return history_drawer()
+    if mode == "chatkit":
+        return rx.fragment()
+    return rx.cond(SCRIPT_FAILED, history_drawer(), rx.fragment())
+
+
+def top_bar(*, with_history: bool = False) -> rx.Component:
     return rx.hstack(
+        history_button() if with_history else rx.fragment(),
         brand_mark(),
         rx.cond(
             ChatSessionState.agent_label != "",
@@ -135,14 +148,18 @@ def top_bar() -> rx.Component:
     )
 
 
-def chat_area(workflow_id: rx.Var[str] | str = "", thread_id: rx.Var[str] | str = "") -> rx.Component:
+def chat_area(
+    workflow_id: rx.Var[str] | str = "", thread_id: rx.Var[str] | str = "", *, history_in_top_bar: bool = False
+) -> rx.Component:
     """ChatKit's UI, the native one, or (auto) ChatKit until its script fails to load,
     then the native UI in its place: same session, same thread. `thread_id`: the thread
-    the address names (`/c/{thread_id}`)."""
+    the address names (`/c/{thread_id}`); `history_in_top_bar`: the page's `top_bar`
+    holds the native chat's history button on a phone."""
     mode = get_settings().chatkit_ui_mode
+    own_button = not history_in_top_bar
     if mode == "native":
         return rx.box(
-            native_chat(thread_id=thread_id, workflow_id=workflow_id),
+            native_chat(thread_id=thread_id, workflow_id=workflow_id, history_button=own_button),
             flex="1",
             width="100%",
             min_height="0",
@@ -154,7 +171,11 @@ def chat_area(workflow_id: rx.Var[str] | str = "", thread_id: rx.Var[str] | str 
         SCRIPT_FAILED,
         rx.box(
             # The thread the address names, else the one ChatKit had open.
-            native_chat(thread_id=_either(thread_id, ChatEventsState.thread_id), workflow_id=workflow_id),
+            native_chat(
+                thread_id=_either(thread_id, ChatEventsState.thread_id),
+                workflow_id=workflow_id,
+                history_button=own_button,
+            ),
             flex="1",
             width="100%",
             min_height="0",
@@ -231,9 +252,9 @@ def _frame(*children: rx.Component) -> rx.Component:
 def index(thread_id: rx.Var[str] | str = "") -> rx.Component:
     """`/`, a new chat; `/c/{thread_id}` (`thread_page`) with that thread open."""
     return _frame(
-        top_bar(),
+        top_bar(with_history=True),
         rx.box(error_callout(), script_failure(), width="100%", max_width="960px", margin_x="auto", padding_x="3"),
-        chat_area(thread_id=thread_id),
+        chat_area(thread_id=thread_id, history_in_top_bar=True),
     )
 
 

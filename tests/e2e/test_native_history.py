@@ -6,7 +6,6 @@ paged in, and rename and delete work in the phone's drawer as on a desktop."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 from collections.abc import Iterator
@@ -18,19 +17,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.prod_site import copy_site, free_port, running_site
+from tests.e2e.shots import shot
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-
-
-def _shot(page: Any, name: str) -> None:
-    """With CHATKIT_SCREENSHOT_DIR set (e.g. docs/screenshots), the view as a PNG."""
-    folder = os.environ.get("CHATKIT_SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +178,7 @@ def test_the_history_is_grouped_by_date_searched_and_paged_in(
         expect(groups).to_have_count(1)
         expect(groups.first).to_contain_text("Older")
         if scheme == "light":
-            _shot(page, "history-search-desktop-light")
+            shot(page, "history-search-desktop-light")
         search.fill("no such words")
         expect(page.get_by_test_id("no-matches")).to_be_visible(timeout=15_000)
         search.fill("")
@@ -206,7 +199,7 @@ def test_the_history_is_grouped_by_date_searched_and_paged_in(
         expect(page.get_by_test_id("user-message").first).to_have_text(today, timeout=15_000)
         page.get_by_test_id("thread-list").evaluate("e => e.scrollTo(0, 0)")
         if scheme == "dark":
-            _shot(page, "history-grouped-desktop-dark")
+            shot(page, "history-grouped-desktop-dark")
     finally:
         context.close()
 
@@ -228,7 +221,9 @@ def test_rename_in_place_and_delete_after_a_confirmation(
         history = page.get_by_test_id("history-drawer") if phone else page.get_by_test_id("thread-list")
         if phone:
             assert not page.get_by_test_id("thread-list").first.is_visible()  # no room for the sidebar
-            page.get_by_role("button", name="Chat history").click()
+            # Its button sits in the top bar, beside the brand, not on a row of its own.
+            page.get_by_test_id("top-bar").get_by_role("button", name="Chat history").click()
+            expect(page.get_by_test_id("chat-area").get_by_role("button", name="Chat history")).to_have_count(0)
         entry = history.get_by_test_id("thread-entry").filter(has_text=second)
         expect(entry).to_be_visible(timeout=10_000)
 
@@ -237,7 +232,7 @@ def test_rename_in_place_and_delete_after_a_confirmation(
         expect(title).to_be_focused()  # in place, in the drawer, which stays open
         title.fill("  Renamed   in place ")
         if phone:
-            _shot(page, "history-rename-phone-dark")
+            shot(page, "history-rename-phone-dark")
         title.press("Enter")
         renamed = history.get_by_test_id("thread-entry").filter(has_text="Renamed in place")
         expect(renamed).to_be_visible(timeout=10_000)

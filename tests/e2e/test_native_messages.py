@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.prod_site import copy_site, running_site
+from tests.e2e.shots import shot, shots
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
@@ -123,6 +124,9 @@ def test_nothing_is_wider_than_a_phone_and_wide_blocks_scroll_inside(
         answer = page.get_by_test_id("assistant-message").first
         assert answer.evaluate("e => e.scrollWidth <= e.clientWidth")
         expect(answer.get_by_role("heading", name="Release notes", exact=True)).to_be_visible()
+        if width == 390:  # the long answer, from the top: headings, wrapped words, code
+            page.get_by_test_id("message-list").evaluate("e => { e.scrollTop = 0; }")
+            shots(page, "messages-phone")
     finally:
         context.close()
 
@@ -255,6 +259,8 @@ def test_code_follows_a_switch_of_the_colour_scheme_live(showcase_site: str, bro
         dark = _colors(page)
         assert _luminance(dark["code"]) > 150 and _luminance(dark["inline"]) > 150  # light text on dark
         assert dark["block"] != light["block"]
+        page.locator(".chat-code").first.scroll_into_view_if_needed()
+        shot(page, "messages-desktop-dark")
 
         _ask(page, "light mode")
         page.wait_for_function(

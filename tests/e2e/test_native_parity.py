@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.prod_site import copy_site, running_site
+from tests.e2e.shots import shots
 from tests.e2e.test_native_ui import _open_chat, _send
 from tests.e2e.test_prod_backend import _env
 
@@ -49,6 +50,7 @@ def test_a_structured_question_is_answered_stored_and_shown_after_a_reload(parit
         expect(questions).to_have_count(3)
         assert [questions.nth(i).get_attribute("data-kind") for i in range(3)] == ["single", "multiple", "freeform"]
         _idle(page)
+        shots(page, "parity-question-desktop")
 
         # One choice (a radio), two choices and one's own answer, the free text left empty.
         block.get_by_role("radio", name="Light").check()
@@ -110,6 +112,7 @@ def test_the_slash_menu_filters_moves_picks_and_closes(parity_site: str, browser
         options = menu.get_by_role("option")
         composer.fill("/")
         expect(options).to_have_text([re.compile(f"^{label}") for label in COMMANDS])
+        shots(page, "parity-menu-desktop")
         composer.press_sequentially("wid")  # filters as one types
         expect(options).to_have_count(1)
         expect(options.first).to_contain_text("Show a widget")
@@ -160,7 +163,10 @@ def test_the_slash_menu_works_by_touch_on_a_phone(parity_site: str, browser: Any
         expect(menu).to_be_visible()
         box = menu.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] >= 0
+        shots(page, "parity-menu-phone")
         menu.get_by_role("option").filter(has_text="Ask me questions").tap()
         expect(page.get_by_test_id("questions")).to_have_attribute("data-status", "pending", timeout=20_000)
+        _idle(page)
+        shots(page, "parity-question-phone")
     finally:
         context.close()

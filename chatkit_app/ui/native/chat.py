@@ -19,9 +19,17 @@ from chatkit_app.ui.native.thread_status_view import thread_area
 from chatkit_app.ui.state import ChatSessionState
 
 
-def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | str = "", **props: Any) -> rx.Component:
+def native_chat(
+    thread_id: rx.Var[str] | str = "",
+    workflow_id: rx.Var[str] | str = "",
+    *,
+    history_button: bool = True,
+    **props: Any,
+) -> rx.Component:
     """The whole native chat; on mount it keeps a session of `workflow_id` (default: the
-    site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch)."""
+    site's) and opens `thread_id` (e.g. the one ChatKit had open before the switch).
+    `history_button=False` when the page puts `history_drawer()` (the history on a phone)
+    in its own top bar instead of a row above the messages."""
     disclaimer = ui_option("disclaimer", "text").to(str)
     # A failed first message (e.g. refused and removed) still shows its card in the list.
     started = NativeChatState.has_messages | NativeChatState.failed
@@ -29,7 +37,7 @@ def native_chat(thread_id: rx.Var[str] | str = "", workflow_id: rx.Var[str] | st
     return rx.hstack(
         thread_sidebar(),
         rx.vstack(
-            history_drawer(),
+            history_drawer() if history_button else rx.fragment(),
             banners(),
             # One composer: centred between the greeting and the prompts on the start
             # screen, at the bottom under the messages once the chat has begun.
