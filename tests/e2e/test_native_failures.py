@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.prod_site import copy_site, running_site
+from tests.e2e.shots import shots
 from tests.e2e.test_prod_backend import _env
 from tests.fakes.openai_server import FakeBehavior, FakeOpenAI
 
@@ -65,7 +66,7 @@ def _ask(page: Any, site: str, text: str) -> None:
     composer.press("Enter")
 
 
-def _fails_then_retry_answers(page: Any, model: FakeOpenAI, title: str, reason: str) -> None:
+def _fails_then_retry_answers(page: Any, model: FakeOpenAI, title: str, reason: str, shot: str = "") -> None:
     from playwright.sync_api import expect
 
     card = page.get_by_test_id("turn-error")
@@ -76,6 +77,8 @@ def _fails_then_retry_answers(page: Any, model: FakeOpenAI, title: str, reason: 
     order = page.locator('[data-testid="user-message"], [data-testid="assistant-message"], [data-testid="turn-error"]')
     expect(order.last).to_have_attribute("data-testid", "turn-error")
     expect(order.nth(-2)).to_have_attribute("data-testid", "user-message")
+    if shot:
+        shots(page, shot)
     model.behavior = FINE
     card.get_by_test_id("turn-error-retry").click()
     expect(page.get_by_test_id("assistant-message").last).to_have_text("Here is a fine answer.", timeout=30_000)
@@ -86,7 +89,7 @@ def _fails_then_retry_answers(page: Any, model: FakeOpenAI, title: str, reason: 
 def test_a_model_server_error_shows_a_card_and_retry_answers(site: str, page: Any, model: FakeOpenAI) -> None:
     model.behavior = FakeBehavior(status=500)
     _ask(page, site, "answer me despite a 500")
-    _fails_then_retry_answers(page, model, "The model server failed", "HTTP 500")
+    _fails_then_retry_answers(page, model, "The model server failed", "HTTP 500", shot="failures-card-desktop")
 
 
 def test_a_model_that_does_not_answer_in_time_shows_a_card(site: str, page: Any, model: FakeOpenAI) -> None:

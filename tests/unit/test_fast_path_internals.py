@@ -228,11 +228,13 @@ def test_agent_graph() -> None:
 
 @pytest.fixture
 def sdk_identity_map() -> Iterator[Any]:
+    """The SDK's own function (a server built earlier in the run may have replaced it);
+    the module is left as it was found."""
     from agents import _run_state_agent_identity as identity
 
-    sdk = identity._build_agent_identity_map
-    yield sdk
-    identity._build_agent_identity_map = sdk
+    found = identity._build_agent_identity_map
+    yield getattr(found, "__wrapped__", found)
+    identity._build_agent_identity_map = found
 
 
 def test_agent_identity_map_replaced(sdk_identity_map: Any, monkeypatch: pytest.MonkeyPatch) -> None:
