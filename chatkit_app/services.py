@@ -192,6 +192,7 @@ def build_services(
             settings.chatkit_max_upload_bytes,
             settings.upload_size_limits,
         ),
+        uploads_at_once=settings.chatkit_limit_uploads_at_once,
     )
     chatkit = AppChatKitServer(
         store,

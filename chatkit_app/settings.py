@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     chatkit_limit_threads_per_day: int = Field(default=300, ge=0)  # per user
     chatkit_limit_upload_bytes_per_day: int = Field(default=200 * 1024 * 1024, ge=0)  # per user
     chatkit_limit_pending_uploads: int = Field(default=20, ge=0)  # unsent uploads per user
+    chatkit_limit_uploads_at_once: int = Field(default=4, ge=0)  # uploads streaming at once, per user and process
     chatkit_limit_answers_in_flight: int = Field(default=2, ge=0)  # answers being written at once, per user
     chatkit_limit_model_tokens_per_day: int = Field(default=200_000, ge=0)  # per user, as the model reports
 

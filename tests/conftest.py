@@ -34,6 +34,7 @@ LIMITS_OFF = {
     "chatkit_limit_pending_uploads": 0,
     "chatkit_limit_model_tokens_per_day": 0,
     "chatkit_limit_answers_in_flight": 0,
+    "chatkit_limit_uploads_at_once": 0,
 }
 API_KEY = "test-api-key-" + "k" * 32
 SECRET = "test-secret-" + secrets.token_urlsafe(32)

@@ -39,7 +39,7 @@ from chatkit_app.chatkit_server.previews import API_PREFIX, PreviewGrant, Previe
 from chatkit_app.chatkit_server.store import AttachmentFile, SQLModelStore
 from chatkit_app.core.attachment_limits import AttachmentLimits, attachment_limits, refused_file, size_text
 from chatkit_app.core.context import RequestContext
-from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge, StorageUnavailable
+from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, StorageUnavailable
 from chatkit_app.limits import LimitPolicy
 from chatkit_app.storage import FileStorage, Opened, StoredFileMissing
 
@@ -60,8 +60,13 @@ class StoredAttachments(AttachmentStore[RequestContext]):
         clock: Callable[[], float] = time.time,
         limits: LimitPolicy | None = None,
         limits_for: Callable[[str], AttachmentLimits] | None = None,
+        uploads_at_once: int = 0,
     ) -> None:
         self.store = store
+        # Per user, in this process (0: no cap): a client that trickles its bytes holds
+        # memory (an S3 part) and a connection for as long as it likes.
+        self.uploads_at_once = uploads_at_once
+        self._uploading: dict[str, int] = {}
         self.storage = storage
         self.limits = limits
         self.max_bytes = max_bytes
@@ -131,6 +136,28 @@ class StoredAttachments(AttachmentStore[RequestContext]):
         arrive; past it the upload stops (429). Whatever stops it (too big, the quota,
         a refused type, the storage or database failing) leaves no stored file and the
         attachment as it was."""
+        user = context.user_id
+        streaming = self._uploading.get(user, 0)
+        if self.uploads_at_once and streaming >= self.uploads_at_once:
+            raise RateLimited(
+                f"You can send {self.uploads_at_once} file{'s' if self.uploads_at_once > 1 else ''} at once;"
+                " try this one again when one has finished.",
+                retry_after=5,
+                code="too_many_uploads",
+            )
+        self._uploading[user] = streaming + 1
+        try:
+            return await self._store_upload(attachment_id, chunks, content_type, context)
+        finally:
+            left = self._uploading.get(user, 1) - 1
+            if left > 0:
+                self._uploading[user] = left
+            else:
+                self._uploading.pop(user, None)
+
+    async def _store_upload(
+        self, attachment_id: str, chunks: AsyncIterator[bytes], content_type: str, context: RequestContext
+    ) -> Attachment:
         try:
             row = await self.store.load_attachment_file(attachment_id, context)
         except NotFoundError:

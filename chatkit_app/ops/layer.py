@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatkit_app.api.app import api_routes
 from chatkit_app.errors import error_envelope
-from chatkit_app.net import is_trusted
+from chatkit_app.net import Network, is_trusted
 from chatkit_app.ops import metrics
 from chatkit_app.ops.logs import REQUEST_ID, request_id_from
 from chatkit_app.ops.readiness import Readiness, Report
@@ -41,6 +41,7 @@ class OpsLayer:
         self.app = app
         self._services = services
         self.readiness = Readiness(services)
+        self._trusted: list[Network] | None = None  # CHATKIT_TRUSTED_PROXIES, read on first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -59,8 +60,15 @@ class OpsLayer:
             REQUEST_ID.reset(token)
 
     def _from_proxy(self, scope: Scope) -> bool:
+        """Whether the peer is a trusted proxy. The networks are read once; a site whose
+        services cannot be built yet trusts nobody (its /healthz still answers)."""
+        if self._trusted is None:
+            try:
+                self._trusted = list(self._services().settings.trusted_proxies)
+            except Exception:
+                return False
         client = scope.get("client")
-        return is_trusted(client[0] if client else None, self._services().settings.trusted_proxies)
+        return is_trusted(client[0] if client else None, self._trusted)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         method, path = scope.get("method", "GET"), scope.get("path", "")

@@ -97,16 +97,16 @@ class S3Storage:
                     if upload_id is None:
                         created = await self._run(lambda: client.create_multipart_upload(Bucket=self.bucket, Key=key))
                         upload_id = str(created["UploadId"])
-                    body, part = bytes(part[:PART_BYTES]), part[PART_BYTES:]
+                    body, part = part[:PART_BYTES], part[PART_BYTES:]
                     parts.append(await self._upload_part(key, upload_id, len(parts) + 1, body))
                     self.buffer.give(len(body))
                     held -= len(body)
+            # The buffer goes up as it is (no copy held beside it while S3 answers).
             if upload_id is None:
-                body = bytes(part)
-                await self._run(lambda: client.put_object(Bucket=self.bucket, Key=key, Body=body))
+                await self._run(lambda: client.put_object(Bucket=self.bucket, Key=key, Body=part))
                 return counter.size
             if part:
-                parts.append(await self._upload_part(key, upload_id, len(parts) + 1, bytes(part)))
+                parts.append(await self._upload_part(key, upload_id, len(parts) + 1, part))
             done = {"Parts": parts}
             await self._run(
                 lambda: client.complete_multipart_upload(
@@ -121,7 +121,7 @@ class S3Storage:
         finally:
             self.buffer.give(held)
 
-    async def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+    async def _upload_part(self, key: str, upload_id: str, number: int, body: bytearray) -> dict[str, Any]:
         answer = await self._run(
             lambda: self._client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body

@@ -5,6 +5,7 @@ which reports usage like OpenAI."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,35 @@ async def test_pending_uploads_cap(open_app: Callable[..., Any]) -> None:
     assert_429(await _create(alice, 5), "quota_exceeded", max_wait=None)
     await alice.call("attachments.delete", attachment_id=created[1]["id"])
     assert (await _create(alice, 5)).status_code == 200
+
+
+async def test_uploads_streaming_at_once_are_capped_per_user(open_app: Callable[..., Any]) -> None:
+    """A client that trickles its bytes holds a connection (and, with S3, up to a part in
+    memory): past CHATKIT_LIMIT_UPLOADS_AT_ONCE of one user's uploads streaming, the next
+    is refused before any byte is kept; another user, or the same once one finished, goes on."""
+    services, http = await open_app(chatkit_limit_uploads_at_once=1)
+    alice, bob = await ChatKitClient.for_user(http, "alice"), await ChatKitClient.for_user(http, "bob")
+    first, second = (await _create(alice, 10)).json(), (await _create(alice, 10)).json()
+    started, go_on = asyncio.Event(), asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b"12345"
+        started.set()
+        await go_on.wait()
+        yield b"67890"
+
+    headers = {**bearer(alice.token), "Content-Type": "application/octet-stream"}
+    slow = asyncio.ensure_future(alice.http.post(first["upload_descriptor"]["url"], content=trickle(), headers=headers))
+    await asyncio.wait_for(started.wait(), 10)
+    refused = await _upload(alice, second, [b"x" * 10])
+    error = assert_429(refused, "too_many_uploads", max_wait=5)
+    assert error["message"] == "You can send 1 file at once; try this one again when one has finished."
+    other = (await _create(bob, 10)).json()
+    assert (await _upload(bob, other, [b"b" * 10])).status_code == 200  # per user
+    go_on.set()
+    assert (await slow).status_code == 200
+    assert (await _upload(alice, second, [b"x" * 10])).status_code == 200  # her turn again
+    assert sorted(_disk(services).values()) == [10, 10, 10]
 
 
 @pytest.fixture

@@ -226,6 +226,9 @@ def composer() -> rx.Component:
         rx.el.input(type="hidden", name="thread_id", value=NativeChatState.thread_id),
         rx.el.input(type="hidden", name="draft", value=NativeChatState.draft_id),
         rx.el.input(type="hidden", name="edit_of", value=NativeChatState.editing_id),
+        # The address bar when it is sent (filled in by `server_watch.jsx`): the thread a
+        # page still loading was opened for.
+        rx.el.input(type="hidden", name="page_path", default_value=""),
         command_menu(),
         editing_bar(),
         refused_files(),

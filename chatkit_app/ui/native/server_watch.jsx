@@ -38,6 +38,17 @@ async function failedServices() {
   }
 }
 
+// Whether the thread's last user message is this text (the server took it after all, just
+// before the page reloaded): shown with the tags picked for it in front, and cut after
+// 20,000 characters.
+function alreadyShown(text) {
+  const users = document.querySelectorAll('[data-testid="user-message"]');
+  if (!users.length) return false;
+  const shown = users[users.length - 1].textContent.trim();
+  const sent = text.trim();
+  return shown === sent || shown.endsWith(` ${sent}`) || (sent.length > 20000 && shown.startsWith(sent.slice(0, 20000)));
+}
+
 export function ServerWatch({ connected, waiting, composerId }) {
   const [failed, setFailed] = React.useState([]);
   const pending = React.useRef(null); // {form, text} of the last submitted message
@@ -59,12 +70,13 @@ export function ServerWatch({ connected, waiting, composerId }) {
     const box = document.getElementById(composerId);
     if (stored === null || !box) return;
     sessionStorage.removeItem(UNSENT_KEY);
-    let unsent;
+    let unsent = null;
     try {
       unsent = JSON.parse(stored);
     } catch (error) {
-      return;
+      unsent = null;
     }
+    if (!unsent || typeof unsent !== "object") unsent = { text: stored, send: false }; // an older plain value
     if (!box.value && typeof unsent.text === "string") {
       const setValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
       setValue.call(box, unsent.text); // as typing does, so React and the auto height see it
@@ -78,19 +90,22 @@ export function ServerWatch({ connected, waiting, composerId }) {
   React.useEffect(() => {
     if (!resend.current || !connected || waiting) return undefined;
     const named = window.location.pathname.match(/\/c\/([^/]+)\/?$/);
+    let wanted = "";
+    try {
+      wanted = named ? decodeURIComponent(named[1]) : "";
+    } catch (error) {
+      wanted = named[1]; // a malformed address: compared as it is (and never matched)
+    }
     const deadline = Date.now() + 30000;
     const timer = setInterval(() => {
       const box = document.getElementById(composerId);
       const form = box && box.form;
       const open = form && form.elements.thread_id ? form.elements.thread_id.value : "";
-      if (named && open !== decodeURIComponent(named[1]) && Date.now() < deadline) return;
+      if (wanted && open !== wanted && Date.now() < deadline) return;
       clearInterval(timer);
       resend.current = false;
-      if (!form || !box.value.trim() || (named && open !== decodeURIComponent(named[1]))) return;
-      // The server may have taken it after all (sent just before the page reloaded).
-      const users = document.querySelectorAll('[data-testid="user-message"]');
-      const last = users.length ? users[users.length - 1].textContent.trim() : null;
-      if (last !== box.value.trim()) form.requestSubmit();
+      if (!form || !box.value.trim() || (wanted && open !== wanted)) return;
+      if (!alreadyShown(box.value)) form.requestSubmit();
     }, 100);
     return () => clearInterval(timer);
   }, [connected, waiting, composerId]);
@@ -99,6 +114,10 @@ export function ServerWatch({ connected, waiting, composerId }) {
   React.useEffect(() => {
     const onSubmit = (event) => {
       const box = event.target.querySelector && event.target.querySelector(`#${composerId}`);
+      // The address bar goes with the message (a page whose thread has not opened yet
+      // still knows which one it is for; the app's router does not see pushState).
+      const page = event.target.querySelector && event.target.querySelector('input[name="page_path"]');
+      if (page) page.value = window.location.pathname;
       if (!box || !box.value.trim()) return;
       pending.current = { form: event.target, text: box.value };
       setTimeout(() => {

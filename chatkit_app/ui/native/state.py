@@ -206,7 +206,8 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         async def start() -> Events | None:  # sent while a reply streams: it waits its turn
             try:
                 services, context = await self._context()
-                thread_id = await self._thread_written_in(services, context, str(form.get("thread_id") or ""))
+                written_in, page = str(form.get("thread_id") or ""), str(form.get("page_path") or "")
+                thread_id = await self._thread_written_in(services, context, written_in, thread_id_of(page))
             finally:
                 if not edit_of:
                     self.messages = [*self.messages, user]
@@ -216,14 +217,17 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
 
         await self._run_turn(start)
 
-    async def _thread_written_in(self, services: Services, context: RequestContext, written_in: str) -> str:
+    async def _thread_written_in(
+        self, services: Services, context: RequestContext, written_in: str, page_thread: str = ""
+    ) -> str:
         """Under the lock: the thread a message goes to. A state the backend lost (a
-        restart) is loaded first — with the thread its page's address names, when the
-        message was sent before that thread had opened; a message written in another
-        thread than the one open goes there (unless it is gone or not the user's: then a
-        new thread)."""
+        restart) is loaded first — with the thread the page's address named when the
+        message was sent (`page_thread`; the address bar, as `server_watch.jsx` puts it in
+        the form), if the message left before that thread had opened; a message written
+        in another thread than the one open goes there (unless it is gone or not the
+        user's: then a new thread)."""
         if not self._loaded:
-            await self._load(written_in or thread_id_of(self.router.url.path) or self.tab_thread)
+            await self._load(written_in or page_thread or self.tab_thread)
         elif written_in and written_in != self.thread_id:
             await self._open(services, context, written_in)
         return self.thread_id
