@@ -4,9 +4,9 @@ boto3's client is thread-safe; each call runs in a worker thread, never on the e
 Credentials, region and endpoint come from the standard AWS variables (or boto3's usual
 chain: ~/.aws, an instance role). Uploads go up in parts of `PART_BYTES`: one part in
 memory per upload, and all uploads together within the process's `buffer` (else
-`StorageBusy`, before the bytes are taken), a small file in one PUT, a larger one as a multipart upload that is
-aborted on any failure, so an upload refused half-way (too big, quota, a broken
-connection) leaves no object. Errors are logged with the S3 error code only (no
+`StorageBusy`, before the bytes are taken); a small file in one PUT, a larger one as a
+multipart upload that is aborted on any failure, so an upload refused half-way (too big,
+quota, a broken connection, a full buffer) leaves no object. Errors are logged with the S3 error code only (no
 credentials, no request) and surface as `StorageUnavailable`.
 """
 
