@@ -41,6 +41,7 @@ from chatkit_app.core.attachment_limits import AttachmentLimits, attachment_limi
 from chatkit_app.core.context import RequestContext
 from chatkit_app.errors import Conflict, NotFound, PayloadTooLarge, RateLimited, StorageUnavailable
 from chatkit_app.limits import LimitPolicy
+from chatkit_app.limits.in_flight import InFlight
 from chatkit_app.storage import FileStorage, Opened, StoredFileMissing
 
 __all__ = ["API_PREFIX", "UNSENT_MAX_AGE_SECONDS", "PreviewGrant", "StoredAttachments"]
@@ -65,8 +66,7 @@ class StoredAttachments(AttachmentStore[RequestContext]):
         self.store = store
         # Per user, in this process (0: no cap): a client that trickles its bytes holds
         # memory (an S3 part) and a connection for as long as it likes.
-        self.uploads_at_once = uploads_at_once
-        self._uploading: dict[str, int] = {}
+        self.uploading = InFlight(uploads_at_once, "uploads_at_once", _too_many_uploads)
         self.storage = storage
         self.limits = limits
         self.max_bytes = max_bytes
@@ -136,24 +136,11 @@ class StoredAttachments(AttachmentStore[RequestContext]):
         arrive; past it the upload stops (429). Whatever stops it (too big, the quota,
         a refused type, the storage or database failing) leaves no stored file and the
         attachment as it was."""
-        user = context.user_id
-        streaming = self._uploading.get(user, 0)
-        if self.uploads_at_once and streaming >= self.uploads_at_once:
-            raise RateLimited(
-                f"You can send {self.uploads_at_once} file{'s' if self.uploads_at_once > 1 else ''} at once;"
-                " try this one again when one has finished.",
-                retry_after=5,
-                code="too_many_uploads",
-            )
-        self._uploading[user] = streaming + 1
+        release = self.uploading.enter(context.user_id)
         try:
             return await self._store_upload(attachment_id, chunks, content_type, context)
         finally:
-            left = self._uploading.get(user, 1) - 1
-            if left > 0:
-                self._uploading[user] = left
-            else:
-                self._uploading.pop(user, None)
+            release()
 
     async def _store_upload(
         self, attachment_id: str, chunks: AsyncIterator[bytes], content_type: str, context: RequestContext
@@ -279,3 +266,11 @@ def _display_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     cleaned = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
     return cleaned[:200]
+
+
+def _too_many_uploads(limit: int) -> RateLimited:
+    return RateLimited(
+        f"You can send {limit} file{'s' if limit > 1 else ''} at once; try this one again when one has finished.",
+        retry_after=5,
+        code="too_many_uploads",
+    )

@@ -1,4 +1,5 @@
-"""Answers being written at once, per user, in this process.
+"""Things a user has going at once, in this process: answers being written
+(`AnswersInFlight`) and uploads streaming (`InFlight`, used by the attachment store).
 
 Each answer holds memory while it runs (its history, the bytes of the files it sends to the
 model, base64 and the request body: up to ~4x `CHATKIT_MODEL_MAX_TURN_MB`) and a model
@@ -18,26 +19,26 @@ from chatkit_app.ops import metrics
 from chatkit_app.ops.metrics import AnswerMeter
 
 
-class AnswersInFlight:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit  # 0: no limit
+class InFlight:
+    """Up to `limit` (0: no limit) of one kind per user at once; past it `refusal(limit)`
+    is raised and counted under the metric label `label`."""
+
+    def __init__(self, limit: int, label: str, refusal: Callable[[int], RateLimited]) -> None:
+        self.limit = limit
+        self.label = label
+        self.refusal = refusal
         self._running: dict[str, int] = {}
 
     def running(self, user_id: str) -> int:
         return self._running.get(user_id, 0)
 
     def enter(self, user_id: str) -> Callable[[], None]:
-        """One more answer of `user_id`, or `RateLimited`; call the result (once or more)
-        when it ends."""
+        """One more for `user_id`, or the refusal; call the result (once or more) when it
+        ends."""
         count = self._running.get(user_id, 0)
         if self.limit and count >= self.limit:
-            metrics.limit_refused("answers_in_flight")
-            answers = "answer" if self.limit == 1 else f"{self.limit} answers"
-            raise RateLimited(
-                f"You already have {answers} being written; wait until one is finished.",
-                retry_after=5,
-                code="too_many_answers",
-            )
+            metrics.limit_refused(self.label)
+            raise self.refusal(self.limit)
         self._running[user_id] = count + 1
         released = False
 
@@ -53,6 +54,20 @@ class AnswersInFlight:
                 self._running.pop(user_id, None)
 
         return release
+
+
+def _too_many_answers(limit: int) -> RateLimited:
+    answers = "answer" if limit == 1 else f"{limit} answers"
+    return RateLimited(
+        f"You already have {answers} being written; wait until one is finished.",
+        retry_after=5,
+        code="too_many_answers",
+    )
+
+
+class AnswersInFlight(InFlight):
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit, "answers_in_flight", _too_many_answers)
 
     def holding(
         self, stream: AsyncIterator[bytes], release: Callable[[], None], meter: AnswerMeter | None = None
