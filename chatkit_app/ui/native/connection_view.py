@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import reflex as rx
 from reflex.components.core.banner import has_connection_errors
-from reflex.event import no_args_event_spec
 from reflex.vars import Var, VarData
 
 from chatkit_app.ui.native.state import NativeChatState
@@ -64,23 +63,21 @@ def connection_banner() -> rx.Component:
     )
 
 
-class ReconnectWatch(rx.Component):
-    """Draws nothing; `on_reconnect` after each reconnect (`reconnect.jsx`)."""
-
-    library = rx.asset("reconnect.jsx", shared=True).importable_path
-    tag = "ReconnectWatch"
-
-    session_id: rx.Var[str]
-    on_reconnect: rx.EventHandler[no_args_event_spec]  # type: ignore[type-arg,valid-type]
-
-
 def reconnect_watch() -> rx.Component:
-    """After each reconnect, `resume` reloads what a restarted backend lost and ends a
-    dead turn. Reflex gives every connection a new session id, so this also covers a
-    reconnect that failed several times first, and a balancer sending the tab straight
-    to another host, which may hand the tab a new token and a fresh state (a blank chat,
-    else). The page's first connection is left to the chat's own mount (`load`)."""
-    return ReconnectWatch.create(session_id=rx.State.router.session.session_id, on_reconnect=NativeChatState.resume)
+    """Mounted whenever the socket is connected, so it mounts again after each
+    reconnect: `resume` reloads what a restarted backend lost and ends a dead turn.
+    Keyed by the connection's id, it mounts again also after a reconnect that failed
+    not once: a host gone mid-reply, the balancer sending the tab straight to another
+    host, which may hand the tab a new token and a fresh state (a blank chat, else)."""
+    return rx.cond(
+        has_connection_errors,
+        rx.fragment(),
+        rx.box(  # the key on a box around: the mount hook lives in the inner one's wrapper
+            rx.box(on_mount=NativeChatState.resume, data_testid="reconnect-watch"),
+            key=rx.State.router.session.session_id,
+            display="none",
+        ),
+    )
 
 
 def connection_badge() -> rx.Component:

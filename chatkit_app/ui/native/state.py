@@ -100,15 +100,13 @@ class NativeChatState(EditState, ReplyState, HistoryState, AttachState, MessageW
         self._loaded, self.draft_id = True, self.draft_id or secrets.token_hex(8)
 
     @rx.event
-    async def load(self, thread_id: str = "") -> Any:
+    async def load(self, thread_id: str = "") -> None:
         """On mount: the thread the address names (`/c/{id}`) or ChatKit had open; the
-        start page (`/`) is a new chat. A reply still marked as streaming (a reload
-        mid-reply) is watched until it ends or its process is found dead."""
+        start page (`/`) is a new chat."""
         try:
             await self._load(thread_id or self.thread_id)
         except ChatKitAppError as exc:
             self.error = exc.message
-        return NativeChatState.watch_lease if self.streaming else None
 
     @rx.event
     async def resume(self) -> Any:
