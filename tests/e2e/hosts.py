@@ -59,14 +59,15 @@ class Kit:
         return target
 
 
-def build_kit(root: Path) -> Kit:
+def build_kit(root: Path, **settings: str) -> Kit:
     """`make build` as the Dockerfile's build stage runs it (the repository's venv and bun),
-    in a copy of the app at root/source, for a public URL on a free port."""
+    in a copy of the app at root/source, for a public URL on a free port; the native UI
+    unless `settings` say otherwise."""
     require_caddy()
     source = root / "source"
     copy_site(source)
     kit = Kit(source, free_port())
-    env = _env(source / "data", CHATKIT_UI_MODE="native")
+    env = _env(source / "data", **{"CHATKIT_UI_MODE": "native", **settings})
     for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
         shutil.copy2(REPO_ROOT / name, source / name)
     built = subprocess.run(
@@ -104,6 +105,25 @@ def kill(started: subprocess.Popen[bytes]) -> None:
     while any(_running(pid) for pid in session_pids(started.pid)):
         assert time.monotonic() < deadline, f"processes of {started.pid} still running after SIGKILL"
         time.sleep(0.05)
+
+
+def workers_of(started: subprocess.Popen[bytes]) -> set[int]:
+    """Granian's worker processes: the supervisor's children."""
+    return {pid for pid in session_pids(started.pid) if _parent(pid) == started.pid and _running(pid)}
+
+
+def kill_workers(started: subprocess.Popen[bytes]) -> None:
+    """Every worker of a host dies (SIGKILL, as the out-of-memory killer does); returns once
+    Granian has started as many new ones and the supervisor still runs."""
+    dead = workers_of(started)
+    assert dead, f"no workers under {started.pid}"
+    for pid in dead:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while len(workers_of(started) - dead) < len(dead):
+        assert started.poll() is None, "the host stopped instead of replacing its workers"
+        assert time.monotonic() < deadline, "the workers were not replaced"
+        time.sleep(0.1)
 
 
 def _running(pid: int) -> bool:
@@ -193,7 +213,7 @@ class Host:
     def workers(self) -> set[int]:
         """Granian's worker processes: the supervisor's children."""
         assert self.process is not None
-        return {pid for pid in session_pids(self.process.pid) if _parent(pid) == self.process.pid}
+        return workers_of(self.process)
 
     def worker_serving(self, client_port: int) -> int:
         """The worker holding this host's end of the connection from `client_port`."""

@@ -28,17 +28,26 @@ from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
 
+DEFAULT_UI = {"CHATKIT_UI_MODE": "auto", "CHATKIT_SCRIPT_URL": f"http://127.0.0.1:{hosts.free_port()}/chatkit.js"}
+
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One build for a public URL (Caddy's address), two host directories made from it."""
+    """One build for a public URL (Caddy's address), two host directories made from it. The
+    UI mode is the default one (ChatKit, the native chat when its script does not load), as
+    a deployment has it; here ChatKit's script address answers nothing."""
     root = tmp_path_factory.mktemp("deploy")
-    built = hosts.build_kit(root)
+    built = hosts.build_kit(root, **DEFAULT_UI)
     yield {"kit": built, "hosts": [built.host(root / name) for name in ("host-a", "host-b")]}
 
 
+def _loads_the_chat(frame: str | bytes) -> bool:
+    """A frame of the page asking for its chat again after a reconnect."""
+    return any(f'native_chat_state.{name}"' in str(frame) for name in ("resume", "load"))
+
+
 def _host_env(host: Path, kit: dict[str, Any], database: str, redis: str, **extra: str) -> dict[str, str]:
-    return hosts.host_env(host, kit["kit"], kit["secret"], database, redis, **extra)
+    return hosts.host_env(host, kit["kit"], kit["secret"], database, redis, **{**DEFAULT_UI, **extra})
 
 
 def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
@@ -48,8 +57,9 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
 
     kit["secret"] = secrets.token_urlsafe(48)
     host_a, host_b = kit["hosts"]
+    two_workers = _host_env(host_a, kit, postgres_url, redis_url, CHATKIT_WORKERS="2")
     with (
-        hosts.serving(host_a, _host_env(host_a, kit, postgres_url, redis_url)) as (url_a, process_a),
+        hosts.serving(host_a, two_workers) as (url_a, process_a),
         hosts.serving(host_b, _host_env(host_b, kit, postgres_url, redis_url)) as (url_b, _),
     ):
         # One build: both hosts point the browser at the same files.
@@ -85,13 +95,30 @@ def test_two_hosts_behind_caddy_serve_one_build_and_survive_a_dead_host(
                 )
                 assert sockets and all(url.startswith(f"ws://127.0.0.1:{kit['kit'].public_port}/") for url in sockets)
 
+                # A host's workers die and are replaced: the tab reconnects (the balancer may
+                # send it back to host A, whose new worker hands it a fresh state) and its
+                # chat goes on in the same thread.
+                with page.expect_websocket(timeout=60_000) as reconnected:
+                    hosts.kill_workers(process_a)
+                reconnected.value.wait_for_event("framesent", predicate=_loads_the_chat, timeout=30_000)
+                expect(page.get_by_test_id("user-message")).to_have_text(["hello through caddy"], timeout=30_000)
+                composer.fill("still here after the workers died")
+                composer.press("Enter")
+                expect(page.get_by_test_id("user-message")).to_have_text(
+                    ["hello through caddy", "still here after the workers died"], timeout=60_000
+                )
+                expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+                    "still here after the workers died", timeout=60_000
+                )
+
                 # A host dies: the chat goes on through the other one (state in Redis).
                 hosts.kill(process_a)
                 expect(page.get_by_test_id("stop-button")).to_have_count(0, timeout=30_000)
                 composer.fill("still here after a host died")
                 composer.press("Enter")
                 expect(page.get_by_test_id("user-message")).to_have_text(
-                    ["hello through caddy", "still here after a host died"], timeout=60_000
+                    ["hello through caddy", "still here after the workers died", "still here after a host died"],
+                    timeout=60_000,
                 )
                 expect(page.get_by_test_id("assistant-message").last).to_contain_text(
                     "still here after a host died", timeout=60_000

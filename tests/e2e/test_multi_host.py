@@ -111,7 +111,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str) -> Itera
                 CHATKIT_API_KEY=API_KEY,
                 OPENAI_API_KEY="sk-test-" + "x" * 24,
                 OPENAI_BASE_URL=model.base_url,
-                CHATKIT_LIMIT_IDENTITIES_PER_HOUR="0",  # every visitor of the suite comes from 127.0.0.1
                 **bucket.env(),
             )
             members[name] = host = Host(name, directory, free_port(), env)
