@@ -15,6 +15,7 @@ import { getBackendURL } from "$/utils/state";
 const AFTER_MS = 5000;
 const POLL_MS = 3000;
 const UNSENT_KEY = "chatkit_unsent_message";
+const REFLEX_TOKEN_KEY = "token"; // where Reflex's state.js keeps this tab's token (checked by a test)
 const NAMES = { redis: "session store (Redis)", database: "database", storage: "file storage" };
 
 function readyUrl() {
@@ -159,6 +160,11 @@ export function ServerWatch({ connected, waiting, composerId }) {
           const sent = waitingMessage !== null && box.value === waitingMessage.text;
           sessionStorage.setItem(UNSENT_KEY, JSON.stringify({ text: box.value, send: sent }));
         }
+        // ...with a new Reflex token (`REFLEX_TOKEN_KEY`), so a fresh state on the server
+        // rather than the old token's, which the outage may have left half-done (its
+        // events and its record of this tab's connection). Who the visitor is comes from
+        // the cookie; the thread comes back from the page's address and this tab's storage.
+        sessionStorage.removeItem(REFLEX_TOKEN_KEY);
         window.location.reload();
         return;
       }
