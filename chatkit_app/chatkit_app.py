@@ -26,7 +26,7 @@ from chatkit_app.settings import (
     resolve_secret,
     settings_or_exit,
 )
-from chatkit_app.shell import ChatApp
+from chatkit_app.shell import ChatApp, log_backend_error
 from chatkit_app.ui.pages import embed, index
 from chatkit_app.ui.thread_page import ROUTE as THREAD_ROUTE
 from chatkit_app.ui.thread_page import thread_page
@@ -86,7 +86,8 @@ def _reflex_app() -> ChatApp:
 # security_headers on every response, the gate's included; ops_layer outermost (request
 # ids, request metrics, /healthz /readyz /metrics before the gate).
 app: ChatApp = ChatApp(
-    api_transformer=[create_api(), upload_guard(_reflex_app), sign_in_gate, security_headers, ops_layer]
+    api_transformer=[create_api(), upload_guard(_reflex_app), sign_in_gate, security_headers, ops_layer],
+    backend_exception_handler=log_backend_error,
 )
 app.register_lifespan_task(_prepare_services)
 app.register_lifespan_task(sweep_hourly)

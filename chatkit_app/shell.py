@@ -11,9 +11,19 @@ before it. Two policies must come first, so they wrap the ASGI app `rx.App` buil
 Reflex's connection overlay (a pulsing icon and a "Cannot connect to server: … Check if
 server is reachable at ws://…" toast) is left out: the page says itself what an outage
 means for the visitor (`ui/native/connection_view.py`, the top bar's badge).
+
+An event handler's exception is logged and answered with nothing (`log_backend_error`):
+Reflex's default answer, an "An error occurred." toast sent as a script, cannot run under
+our Content-Security-Policy (no `unsafe-eval`); the page reported the refused script back
+as a frontend exception, and while Redis was down that report failed too and brought the
+next toast: a tab and the server traded messages without pause for as long as the outage
+lasted. The chat says what went wrong its own way (banners, failure cards, `/readyz`).
 """
 
 from __future__ import annotations
+
+import logging
+import traceback
 
 import reflex as rx
 from starlette.types import ASGIApp
@@ -21,6 +31,13 @@ from starlette.types import ASGIApp
 from chatkit_app.api.body_timeout import BodyTimeout
 from chatkit_app.api.cors import ApiCors
 from chatkit_app.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def log_backend_error(exception: Exception) -> None:
+    """Reflex's backend exception handler: the traceback to the log, nothing to the page."""
+    logger.error("event handler failed:\n%s", "".join(traceback.format_exception(exception)).rstrip())
 
 
 class ChatApp(rx.App):

@@ -88,3 +88,8 @@ def test_redis_going_away_is_said_and_the_message_waits_for_it(tmp_path: Path, b
     finally:
         page.close()
         own.stop()
+    # Failed events are logged, not answered with a script the page's CSP refuses (and
+    # reports back, which failed again while Redis was down: a loop for the outage's length).
+    log = (root / "site.log").read_text(errors="replace")
+    assert "event handler failed" in log
+    assert "EvalError" not in log and "Reflex Frontend Exception" not in log
