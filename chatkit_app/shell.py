@@ -12,12 +12,14 @@ Reflex's connection overlay (a pulsing icon and a "Cannot connect to server: …
 server is reachable at ws://…" toast) is left out: the page says itself what an outage
 means for the visitor (`ui/native/connection_view.py`, the top bar's badge).
 
-An event handler's exception is logged and answered with nothing (`log_backend_error`):
-Reflex's default answer, an "An error occurred." toast sent as a script, cannot run under
-our Content-Security-Policy (no `unsafe-eval`); the page reported the refused script back
-as a frontend exception, and while Redis was down that report failed too and brought the
-next toast: a tab and the server traded messages without pause for as long as the outage
-lasted. The chat says what went wrong its own way (banners, failure cards, `/readyz`).
+In production an event handler's exception is logged and answered with nothing
+(`log_backend_error`): Reflex's default answer, an "An error occurred." toast sent as a
+script, cannot run under the native UI's Content-Security-Policy (no `unsafe-eval`); the
+page reported the refused script back as a frontend exception, and while Redis was down
+that report failed too and brought the next toast: a tab and the server traded messages
+without pause for as long as the outage lasted. A visitor learns nothing from that toast;
+the chat says what went wrong its own way (banners, failure cards, `/readyz`). In
+development (no CSP) Reflex's toast stays, with the exception for the developer.
 """
 
 from __future__ import annotations
@@ -26,18 +28,24 @@ import logging
 import traceback
 
 import reflex as rx
+from reflex.app import default_backend_exception_handler
+from reflex.event import EventSpec
 from starlette.types import ASGIApp
 
 from chatkit_app.api.body_timeout import BodyTimeout
 from chatkit_app.api.cors import ApiCors
-from chatkit_app.settings import get_settings
+from chatkit_app.settings import get_settings, is_production
 
 logger = logging.getLogger(__name__)
 
 
-def log_backend_error(exception: Exception) -> None:
-    """Reflex's backend exception handler: the traceback to the log, nothing to the page."""
+def log_backend_error(exception: Exception) -> EventSpec | None:
+    """Reflex's backend exception handler: in production the traceback to the log and
+    nothing to the page; in development Reflex's own (log and toast)."""
+    if not is_production():
+        return default_backend_exception_handler(exception)
     logger.error("event handler failed:\n%s", "".join(traceback.format_exception(exception)).rstrip())
+    return None
 
 
 class ChatApp(rx.App):
