@@ -24,11 +24,12 @@ from sqlalchemy import create_engine, text
 
 from tests.api.chatkit_client import Reply
 from tests.e2e import hosts
+from tests.e2e.prod_site import free_port
 from tests.e2e.test_prod_backend import _env
 
 pytestmark = pytest.mark.slow
 
-DEFAULT_UI = {"CHATKIT_UI_MODE": "auto", "CHATKIT_SCRIPT_URL": f"http://127.0.0.1:{hosts.free_port()}/chatkit.js"}
+DEFAULT_UI = {"CHATKIT_UI_MODE": "auto", "CHATKIT_SCRIPT_URL": f"http://127.0.0.1:{free_port()}/chatkit.js"}
 
 
 @pytest.fixture(scope="module")
