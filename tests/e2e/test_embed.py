@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -89,7 +90,10 @@ def test_an_allowed_partner_shows_a_working_chat_and_another_site_cannot(embeddi
         composer.fill("hello from a partner site")
         composer.press("Enter")
         chat.get_by_test_id("message-actions").first.wait_for(timeout=20_000)  # the answer is complete
-        assert "hello from a partner site" in chat.get_by_test_id("assistant-message").first.inner_text()
+        # Its text shows once the lazily loaded Markdown renderer is in (a moment later, maybe).
+        expect(chat.get_by_test_id("assistant-message").first).to_contain_text(
+            "hello from a partner site", timeout=10_000
+        )
 
         page.goto(embedding.other_host)
         page.wait_for_function("() => document.querySelector('iframe') !== null", timeout=10_000)

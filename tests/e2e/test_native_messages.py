@@ -177,16 +177,18 @@ def test_a_long_thread_opens_at_its_newest_message(showcase_site: str, browser: 
         expect(page.get_by_test_id("code-block")).to_have_count(2)
         expect(page.locator(".chat-code:not(:has(.token.keyword))")).to_have_count(0, timeout=20_000)
         # The newest answer's end (its actions) is on screen once everything is laid out.
+        # (The click opens the thread a second time: a moment of skeleton without messages.)
         page.wait_for_function(
             """() => {
-              const list = document.querySelector('[data-testid=message-list]').getBoundingClientRect();
+              const list = document.querySelector('[data-testid=message-list]');
               const actions = [...document.querySelectorAll('[data-testid=message-actions]')].at(-1);
-              const r = actions.getBoundingClientRect();
-              return r.bottom <= list.bottom + 1 && r.top >= list.top;
+              if (!list || !actions) return false;
+              const box = list.getBoundingClientRect(), r = actions.getBoundingClientRect();
+              return r.bottom <= box.bottom + 1 && r.top >= box.top;
             }""",
             timeout=10_000,
         )
-        assert page.get_by_test_id("user-message").last.inner_text() == "markdown which ends the thread"
+        expect(page.get_by_test_id("user-message").last).to_have_text("markdown which ends the thread")
     finally:
         context.close()
 

@@ -48,11 +48,15 @@ def tools_site(tools_root: Path) -> Iterator[str]:
         yield url
 
 
-def _open_first_thread(page: Any) -> None:
-    page.reload()
+def _open_first_thread(page: Any, site: str) -> None:
+    """The thread through its history entry, from a new chat's page (`/`): one load of it.
+    (Reloading its own `/c/` page opens it already; a click as well would load it a second
+    time, swapping what the test reads under its feet.)"""
+    page.goto(site)
     entry = page.get_by_test_id("thread-entry").first
     entry.wait_for(timeout=30_000)
     entry.get_by_role("button").first.click()
+    page.wait_for_url("**/c/**", timeout=15_000)
 
 
 def test_tool_calls_show_running_then_done_and_failed_and_again_from_history(tools_site: str, browser: Any) -> None:
@@ -86,7 +90,7 @@ def test_tool_calls_show_running_then_done_and_failed_and_again_from_history(too
 
         # The stored item comes back the same from the thread's history.
         page.get_by_test_id("stop-button").wait_for(state="detached", timeout=20_000)
-        _open_first_thread(page)
+        _open_first_thread(page, tools_site)
         block = page.get_by_test_id("workflow")
         expect(block).to_have_attribute("data-done", "true", timeout=15_000)
         expect(block.get_by_test_id("workflow-summary")).to_have_text(re.compile(r"^Used 2 tools · \d+ s · 1 failed$"))

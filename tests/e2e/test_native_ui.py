@@ -68,10 +68,11 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         page.locator('[data-testid="chat-area"][data-fallback="native"]').wait_for(timeout=30_000)
         page.get_by_test_id("native-chat").wait_for()
         assert page.locator("openai-chatkit").count() == 0
-        # The start screen comes from the same configuration as ChatKit's.
+        # The start screen comes from the same configuration as ChatKit's (placeholders
+        # until the session is made: wait for the text, not just the element).
         start = page.get_by_test_id("start-screen")
-        assert "offline demo agent" in start.inner_text()
-        assert page.get_by_role("button", name="What can you do?").is_visible()
+        expect(start).to_contain_text("offline demo agent", timeout=20_000)
+        expect(page.get_by_role("button", name="What can you do?")).to_be_visible()
 
         composer = page.get_by_test_id("composer-input")
         composer.fill("hello from the native chat")
@@ -84,7 +85,7 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         )
         assert _chat_texts(page, "user-message") == ["hello from the native chat"]
         assert "hello from the native chat" in _chat_texts(page, "assistant-message")[0]
-        assert composer.input_value() == ""
+        expect(composer).to_have_value("")  # cleared by an event the server sends back
 
         # A second turn in the same thread, from a start-screen-style prompt typed in.
         _send(composer, "help")
@@ -94,10 +95,10 @@ def test_native_chat_replaces_an_unreachable_chatkit(offline_site: str, browser:
         page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
 
         page.reload()
+        # The tab's old state shows first, then the history read again from the server.
         entries = page.get_by_test_id("thread-entry")
-        entries.first.wait_for(timeout=30_000)
-        assert entries.count() == 1
-        assert "hello from the native chat" in entries.first.inner_text()
+        expect(entries.first).to_contain_text("hello from the native chat", timeout=30_000)
+        expect(entries).to_have_count(1)
         entries.first.get_by_role("button").first.click()
         # The thread opens (the address changes to /c/{id}): wait for its messages as a whole.
         expect(page.get_by_test_id("user-message")).to_have_text(["hello from the native chat", "help"], timeout=15_000)
@@ -299,8 +300,10 @@ def test_attachments_upload_with_previews_and_the_agent_sees_them(
         composer = page.get_by_test_id("composer-input")
         _send(composer, "what did I send?")
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
-        answer = page.get_by_test_id("assistant-message").first.inner_text()
-        assert "dot.png" in answer and "image/png" in answer and "notes.txt" in answer
+        # The Markdown renderer is loaded lazily: the answer's box can be empty a moment longer.
+        answer = page.get_by_test_id("assistant-message").first
+        for part in ("dot.png", "image/png", "notes.txt"):
+            expect(answer).to_contain_text(part, timeout=10_000)
         assert page.get_by_test_id("pending-attachments").count() == 0  # sent with the message
         assert page.get_by_role("button", name="Remove attachment").count() == 0  # part of the message now
 
@@ -361,8 +364,8 @@ def test_html_in_an_answer_stays_text(offline_site: str, browser: Any) -> None:
         composer.fill('<img id="injected" src="x" onerror="window.__pwned = 1"> <b id="bold">hi</b>')
         composer.press("Enter")  # the demo agent echoes it back inside its Markdown answer
         page.get_by_test_id("message-actions").wait_for(timeout=20_000)
-        answer = page.get_by_test_id("assistant-message").first.inner_text()
-        assert '<img id="injected"' in answer
+        # Rendered first (the Markdown renderer is loaded lazily), then nothing injected.
+        expect(page.get_by_test_id("assistant-message").first).to_contain_text('<img id="injected"', timeout=10_000)
         assert page.locator("#injected, #bold").count() == 0
         assert page.evaluate("() => window.__pwned === undefined")
     finally:
