@@ -1,6 +1,6 @@
 """Frontend weight of `/` against a floor: a blank Reflex page built and served the same way.
 
-Run:  cd /work/main && .venv/bin/python -m bench.frontend [--rounds 5]     (about 25-40 s on 2 cores)
+Run:  cd /work/main && .venv/bin/python -m bench.frontend [--rounds 9]     (about 40-60 s on 2 cores)
 
 Two production sites, each `reflex run --env prod` (frontend and backend on one free
 127.0.0.1 port, prerendered static build, as users deploy it) from its own temp dir:
@@ -14,8 +14,9 @@ Two production sites, each `reflex run --env prod` (frontend and backend on one 
   It gets a copy of our `reflex.lock/` so bun resolves the same versions offline; unused
   packages are not bundled, so they cost the floor nothing.
 
-Each round opens `/` of floor then ours in a fresh Playwright context of headless Chromium
-(/usr/bin/chromium, cold HTTP cache) and measures:
+Each round opens `/` of floor and ours, in an order drawn at random for that round, each in
+a fresh Playwright context of headless Chromium (/usr/bin/chromium, cold HTTP cache), and
+measures:
 
 - JavaScript bytes: the decoded body length of every response whose resource type is
   `script` or whose content-type is JavaScript, until the network is idle (no request for
@@ -26,7 +27,9 @@ Each round opens `/` of floor then ours in a fresh Playwright context of headles
   carries React's props, so a prerendered but inert box does not count), and a character
   typed into it appears in its value.
 
-Figures are medians over rounds. The final lines are `frontend js bytes ours/floor = X`
+Figures are medians over rounds, with quartiles: runs of identical builds differ by about
+±0.1x on this 2-core machine, so one run's figure says less than it seems (the spread line
+shows how much). The final lines are `frontend js bytes ours/floor = X`
 (target <= 1.3) and `frontend time to usable composer ours/floor = Y`; ours' largest
 scripts are listed so we know what to trim. The exit status is 1 only when something
 failed to run (a site that does not build or start, a composer that never becomes usable),
@@ -39,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import re
 import secrets
 import shutil
@@ -264,8 +268,11 @@ async def measure(sites: list[Site], rounds: int) -> dict[str, list[Visit]]:
         try:
             for site in sites:  # one unmeasured visit each: the server's first request is not a user's
                 await visit(browser, site.name, site.url)
+            order = random.Random(0)  # the same sequence of orders in every run
             for round_number in range(1, rounds + 1):
-                for site in sites:
+                # Each round in its own random order: a fixed one (floor, then ours) would
+                # give one site whatever the other leaves behind (caches, a busy CPU).
+                for site in order.sample(sites, len(sites)):
                     if site.process.poll() is not None:
                         raise BenchError(f"{site.name}: reflex exited with {site.process.returncode} mid-run{KILLED}")
                     result = await visit(browser, site.name, site.url)
@@ -288,7 +295,7 @@ async def measure(sites: list[Site], rounds: int) -> dict[str, list[Visit]]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.frontend", description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5, help="floor+ours visits, alternated (default 5)")
+    parser.add_argument("--rounds", type=int, default=9, help="floor+ours visits, in random order (default 9)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
@@ -297,6 +304,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the sites
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """First and third quartiles (both the value itself for a single round)."""
+    if len(values) < 2:
+        return values[0], values[0]
+    low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+    return low, high
 
 
 def chunk_name(path: str) -> str:
@@ -310,8 +325,15 @@ def summarize(visits: dict[str, list[Visit]]) -> None:
         js = statistics.median(run.js_bytes for run in runs)
         wire = statistics.median(run.wire_bytes for run in runs)
         usable = statistics.median(run.usable_ms for run in runs)
+        low, high = quartiles([run.usable_ms for run in runs])
         medians[name] = (js, wire, usable)
-        print(f"{name:<5} median js {js / 1024:7.1f} KB ({wire / 1024:6.1f} KB on the wire)  usable {usable:6.0f} ms")
+        print(
+            f"{name:<5} median js {js / 1024:7.1f} KB ({wire / 1024:6.1f} KB on the wire)"
+            f"  usable {usable:6.0f} ms (quartiles {low:.0f}-{high:.0f})"
+        )
+    paired = [ours.usable_ms / floor.usable_ms for ours, floor in zip(visits["ours"], visits["floor"], strict=True)]
+    low, high = quartiles(paired)
+    print(f"time to usable composer ours/floor per round: quartiles {low:.2f}-{high:.2f} (spread of one run)")
     floor_sizes = {chunk_name(path): size for path, size in visits["floor"][-1].scripts.items()}
     print("ours' largest scripts (the floor's script of the same name):")
     for path, size in sorted(visits["ours"][-1].scripts.items(), key=lambda item: -item[1])[:TOP_SCRIPTS]:
