@@ -295,3 +295,36 @@ def test_thinking_shows_until_the_answer_streams(showcase_site: str, browser: An
         expect(thinking).to_have_count(0)
     finally:
         context.close()
+
+
+def test_an_answer_shows_as_text_until_the_markdown_renderer_is_in(showcase_site: str, browser: Any) -> None:
+    """The renderer is a chunk fetched on first use: while it is on its way the answer is
+    its plain text (not an empty bubble), then it is drawn; if it cannot be fetched, the
+    text stays and the page keeps working."""
+    from playwright.sync_api import expect
+
+    held: list[Any] = []
+    context, page = _chat(browser, showcase_site)
+    try:
+        page.route(re.compile(r"/assets/markdown-[\w-]+\.js$"), lambda route: held.append(route))  # answered below
+        _ask(page, "**held back**")
+        answer = page.get_by_test_id("assistant-message").first
+        expect(answer.get_by_test_id("markdown-plain")).to_have_text("Echo: **held back**")
+        expect(answer.locator("strong")).to_have_count(0)
+        assert len(held) == 1, held
+        held[0].continue_()
+        expect(answer.locator("strong")).to_have_text("held back", timeout=20_000)
+        expect(answer.get_by_test_id("markdown-plain")).to_have_count(0)
+    finally:
+        context.close()
+
+    context, page = _chat(browser, showcase_site)
+    try:
+        page.route(re.compile(r"/assets/markdown-[\w-]+\.js$"), lambda route: route.abort())
+        _ask(page, "**never drawn**")
+        answer = page.get_by_test_id("assistant-message").first
+        expect(answer.get_by_test_id("markdown-plain")).to_have_text("Echo: **never drawn**", timeout=20_000)
+        _ask(page, "a second one")  # the page still works
+        expect(page.get_by_test_id("assistant-message").nth(1)).to_have_text("Echo: a second one")
+    finally:
+        context.close()

@@ -12,14 +12,17 @@ from chatkit_app.urls import configured_backend_url
 
 # Next to markdown.jsx in the built app (markdown.jsx imports it as "./copy.jsx").
 COPY_LIBRARY = rx.asset("copy.jsx", shared=True).importable_path
+# The renderer itself, imported on first use by answer_text.jsx (as "./markdown.jsx").
+RENDERER = rx.asset("markdown.jsx", shared=True).importable_path
 
 
-class ChatMarkdown(rx.NoSSRComponent):
+class ChatMarkdown(rx.Component):
     """Markdown from agents and widgets (`markdown.jsx`): GitHub-flavoured, highlighted
-    code, no raw HTML (a model's `<img onerror=...>` stays text). A lazily loaded chunk:
-    the start screen does not download the renderer (bench/frontend.py)."""
+    code, no raw HTML (a model's `<img onerror=...>` stays text). The renderer is a lazily
+    loaded chunk, so the start page does not download it (bench/frontend.py); until it is
+    in, `answer_text.jsx` shows the text unformatted instead of an empty bubble."""
 
-    library = rx.asset("markdown.jsx", shared=True).importable_path
+    library = rx.asset("answer_text.jsx", shared=True).importable_path
     tag = "ChatMarkdown"
     lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "react-syntax-highlighter@16.1.2"]
 
@@ -62,6 +65,7 @@ MARKDOWN_STYLE: dict[str, Any] = {
     "max-width": "100%",
     "overflow-wrap": "anywhere",  # a long word or URL wraps instead of widening the message
     "line-height": "1.6",
+    "& .chat-markdown-plain": {"white-space": "pre-wrap"},  # until the renderer is in
     "& p": {"margin": BLOCK_GAP},
     "& > .chat-markdown > :last-child": {"margin-bottom": "0 !important"},
     "& h1, & h2, & h3, & h4, & h5, & h6": {
