@@ -131,15 +131,24 @@ def test_shift_enter_makes_a_new_line_and_new_chat_starts_over(offline_site: str
     page = browser.new_page()
     try:
         composer = _open_chat(page, offline_site)
+        one_line = composer.bounding_box()["height"]
         composer.fill("first line")
         composer.press("Shift+Enter")
         composer.type("second line")
         assert composer.input_value() == "first line\nsecond line"
         assert page.get_by_test_id("user-message").count() == 0  # not sent
+        assert composer.bounding_box()["height"] > one_line  # it grows with the text
 
         composer.press("Enter")
         page.get_by_test_id("assistant-message").first.wait_for(timeout=20_000)
         assert _chat_texts(page, "user-message") == ["first line\nsecond line"]
+        # Emptied by the server: one line high again.
+        page.wait_for_function(
+            "(h) => { const box = document.querySelector('[data-testid=composer-input]');"
+            " return box.value === '' && box.getBoundingClientRect().height === h; }",
+            arg=one_line,
+            timeout=10_000,
+        )
 
         page.locator('[data-testid="stop-button"]').wait_for(state="detached", timeout=20_000)
         page.get_by_test_id("native-chat").get_by_role("button", name="New chat").click()

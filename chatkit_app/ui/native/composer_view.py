@@ -150,7 +150,10 @@ def message_input() -> rx.Component:
     return rx.el.textarea(
         name="message",
         id=COMPOSER_ID,
-        placeholder=ui_option("composer", "placeholder").to(str),
+        # Always one (the box's one-line height when empty goes by it, below).
+        placeholder=rx.cond(
+            ui_option("composer", "placeholder"), ui_option("composer", "placeholder").to(str), "Message…"
+        ),
         enter_key_submit=True,
         auto_height=True,  # grows with the text; CSS caps it, then it scrolls
         auto_focus=True,
@@ -171,6 +174,9 @@ def message_input() -> rx.Component:
             "max_height": INPUT_MAX_HEIGHT,
             "overflow_y": "auto !important",  # Reflex's auto height sets "scroll": no bar until needed
             "display": "block",
+            # Emptied by the server once it has the message (no input event, so Reflex's
+            # auto height keeps the last height): back to one line whenever it is empty.
+            "&:placeholder-shown": {"height": "auto !important"},
         },
     )
 
