@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.e2e.test_prod_backend import _env
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
+RENDERER_CHUNK = re.compile(r"/assets/markdown-[\w-]+\.js$")  # the Markdown renderer, loaded on first use
 PHONES = [(320, 700), (390, 844)]
 
 # Whether a box lies inside the viewport, for every message, widget and workflow block.
@@ -306,11 +308,14 @@ def test_an_answer_shows_as_text_until_the_markdown_renderer_is_in(showcase_site
     held: list[Any] = []
     context, page = _chat(browser, showcase_site)
     try:
-        page.route(re.compile(r"/assets/markdown-[\w-]+\.js$"), lambda route: held.append(route))  # answered below
+        page.route(RENDERER_CHUNK, lambda route: held.append(route))  # answered below
         _ask(page, "**held back**")
         answer = page.get_by_test_id("assistant-message").first
         expect(answer.get_by_test_id("markdown-plain")).to_have_text("Echo: **held back**")
         expect(answer.locator("strong")).to_have_count(0)
+        deadline = time.monotonic() + 10  # the route's callback reaches this thread with the page's events
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(20)
         assert len(held) == 1, held
         held[0].continue_()
         expect(answer.locator("strong")).to_have_text("held back", timeout=20_000)
@@ -320,7 +325,7 @@ def test_an_answer_shows_as_text_until_the_markdown_renderer_is_in(showcase_site
 
     context, page = _chat(browser, showcase_site)
     try:
-        page.route(re.compile(r"/assets/markdown-[\w-]+\.js$"), lambda route: route.abort())
+        page.route(RENDERER_CHUNK, lambda route: route.abort())
         _ask(page, "**never drawn**")
         answer = page.get_by_test_id("assistant-message").first
         expect(answer.get_by_test_id("markdown-plain")).to_have_text("Echo: **never drawn**", timeout=20_000)

@@ -147,13 +147,12 @@ def refused_files() -> rx.Component:
 
 
 def message_input() -> rx.Component:
+    configured = ui_option("composer", "placeholder")
     return rx.el.textarea(
         name="message",
         id=COMPOSER_ID,
         # Always one (the box's one-line height when empty goes by it, below).
-        placeholder=rx.cond(
-            ui_option("composer", "placeholder"), ui_option("composer", "placeholder").to(str), "Message…"
-        ),
+        placeholder=rx.cond(configured, configured.to(str), "Message…"),
         enter_key_submit=True,
         auto_height=True,  # grows with the text; CSS caps it, then it scrolls
         auto_focus=True,
